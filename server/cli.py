@@ -1,0 +1,85 @@
+"""The ``jiuliu`` command: ``serve``, ``emulator`` and ``admin``. ``main()`` is a short
+pipeline: parse → load and validate settings → logging → run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from server.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("jiuliu")
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stderr; secrets are never passed to loggers."""
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jiuliu", description="Jiuliu Relay (九六 relay)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the relay (API, dashboard and /v1 on one port)")
+    serve.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 3000)")
+    serve.add_argument("--workers", type=int, help="pre-forked worker processes")
+    serve.add_argument("--demo", action="store_true", default=None,
+                       help="start emulator upstreams and a demo user")
+
+    emu = sub.add_parser("emulator", help="run the upstream emulator (Anthropic + OpenAI Responses)")
+    emu.add_argument("--host", default="127.0.0.1")
+    emu.add_argument("--port", type=int, default=8081)
+    emu.add_argument("--anthropic-accounts", type=int, default=2)
+    emu.add_argument("--openai-accounts", type=int, default=2)
+
+    admin = sub.add_parser("admin", help="operator tasks")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create", help="create an admin, or promote an existing user")
+    create.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--username", help="default: the part of the email before @")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input instead of prompting")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: getattr(args, k, None) for k in ("host", "port", "workers", "demo")}
+    return load_settings(getattr(args, "config", None), overrides=overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jiuliu`` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "emulator":
+        configure_logging("info")
+        from server.emulator import default_accounts, run_emulator
+
+        run_emulator(args.host, args.port, default_accounts(args.anthropic_accounts, args.openai_accounts))
+        return 0
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"jiuliu: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        from server.serve import serve
+
+        return serve(settings)
+    if args.command == "admin":
+        from server.admin_cli import admin_create
+
+        return asyncio.run(admin_create(settings, args))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

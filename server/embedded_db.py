@@ -1,0 +1,156 @@
+"""The embedded MongoDB-wire-protocol server (PyPI ``nx-27017``, SQLite underneath).
+
+With no ``MONGO_URL`` the relay runs it as a child process on 127.0.0.1 and a free port, with
+its data file under the data directory, and stops it on exit. The same launcher is the test
+fixture. The child gets ``PR_SET_PDEATHSIG`` so it dies with the relay even on ``SIGKILL``.
+
+Subset of MongoDB the project relies on (checked against nx-27017 0.8.1 and real MongoDB):
+single-document updates with ``$inc``/``$set``/``$unset``/``$setOnInsert``/``$max``/``$push``,
+conditional filters on scalar fields and on ``{"a.b": {"$exists": False}}``, ``find_one_and_update``,
+unique indexes, ``insert_many(ordered=False)``, ``find`` with sort/skip/limit, ``aggregate``
+with ``$match``/``$group``/``$sort``/``$limit``. Not used: multi-document transactions (unsafe
+on nx-27017, absent on standalone MongoDB), update pipelines and ``$not`` (unimplemented), and
+``$ne``/``$nin`` against array fields inside updates (nx-27017 matches them wrongly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not start or stopped unexpectedly."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM it when the relay dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    # Ctrl-C in a terminal reaches the whole process group; the relay stops the child itself,
+    # in order, after draining, so the child must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class EmbeddedMongo:
+    """A child ``nx-27017`` process serving one SQLite file on loopback."""
+
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0,
+                 file_name: str = "jiuliu.db") -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.db_file = self.data_dir / file_name
+        self.log_file = self.data_dir / "embedded-db.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.returncode: int | None = None
+
+    @property
+    def url(self) -> str:
+        """Connection URL for pymongo."""
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        """True while the child process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def spawn(self) -> None:
+        """Start the child process (does not wait for it to answer)."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedDatabaseError(f"data_dir {self.data_dir} cannot be created: {exc}") from exc
+        if not self.port:
+            self.port = free_port(self.host)
+        cmd = [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()", "--db", str(self.db_file),
+               "--host", self.host, "--port", str(self.port),
+               "--pid-file", str(self.data_dir / f"embedded-db.{self.port}.pid"),
+               "--log-file", str(self.log_file)]
+        out = open(self.log_file, "ab")
+        try:
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        finally:
+            out.close()
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Spawn the child and wait until ``ping`` answers, or raise with the log's tail."""
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        client: AsyncMongoClient = AsyncMongoClient(self.url, serverSelectionTimeoutMS=250,
+                                                    connectTimeoutMS=250)
+        try:
+            while True:
+                if not self.running():
+                    raise EmbeddedDatabaseError(
+                        f"embedded database exited with code {self._proc.returncode} during start; "
+                        f"log {self.log_file}:\n{self.log_tail()}")
+                try:
+                    await client.admin.command("ping")
+                    log.info("embedded database ready on %s:%s (file %s)", self.host, self.port, self.db_file)
+                    return
+                except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise EmbeddedDatabaseError(
+                            f"embedded database did not answer ping within {timeout:.0f}s; "
+                            f"log {self.log_file}:\n{self.log_tail()}") from None
+                    await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+
+    async def wait_exit(self, poll: float = 0.5) -> int:
+        """Return the child's exit code once it exits (used to notice a crash)."""
+        while self.running():
+            await asyncio.sleep(poll)
+        if self._proc is not None:
+            self.returncode = self._proc.returncode
+        return self.returncode or 0
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the child and wait for it; kill it if it does not go."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            self.returncode = proc.returncode if proc else self.returncode
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        self.returncode = proc.returncode
+        log.info("embedded database stopped")
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Last lines of the child's log, for error messages."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

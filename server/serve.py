@@ -1,0 +1,47 @@
+"""``jiuliu serve``: run one relay process until SIGINT/SIGTERM, then stop in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from server.embedded_db import EmbeddedDatabaseError
+from server.runtime import Runtime
+from server.settings import Settings
+
+log = logging.getLogger("jiuliu")
+
+
+def serve(settings: Settings) -> int:
+    """Blocking entry point; returns the process exit code."""
+    try:
+        return asyncio.run(_serve(settings))
+    except EmbeddedDatabaseError as exc:
+        print(f"jiuliu: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        print(f"jiuliu: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _serve(settings: Settings) -> int:
+    runtime = Runtime(settings)
+    runtime.install_signal_handlers()
+    try:
+        await runtime.start()
+        banner = [f"Jiuliu Relay listening on {runtime.base_url}",
+                  f"  dashboard: {runtime.base_url}/",
+                  f"  health:    {runtime.base_url}/healthz",
+                  "  database:  " + (f"embedded ({runtime.embedded.db_file})" if runtime.embedded
+                                     else "MONGO_URL")]
+        if settings.demo:
+            from server.demo import start_demo
+
+            banner += await start_demo(runtime)
+        print("\n".join(banner), flush=True)
+        code = await runtime.wait()
+        log.info("shutting down")
+        return code
+    finally:
+        await runtime.close()

@@ -1,0 +1,102 @@
+"""The MongoDB connection, collection names and indexes.
+
+Only the repository modules in ``server.storage`` touch collections; services call them. Indexes
+are declared here once and created idempotently at start-up. No multi-document transactions:
+see ``server.embedded_db`` for the subset of MongoDB the project relies on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Index:
+    """One index: keys, and whether it is unique."""
+
+    keys: list[tuple[str, int]]
+    unique: bool = False
+    sparse: bool = False
+
+
+# Collection name -> indexes. The document shapes are described in each repository module.
+COLLECTIONS: dict[str, list[Index]] = {
+    "users": [Index([("email", ASCENDING)], unique=True),
+              Index([("username", ASCENDING)], unique=True)],
+    "api_keys": [Index([("key_hash", ASCENDING)], unique=True),
+                 Index([("user_id", ASCENDING)])],
+    "upstreams": [Index([("name", ASCENDING)], unique=True)],
+    "groups": [],
+    # One row per relayed request; request_id is the idempotency key of its charge.
+    "usage": [Index([("request_id", ASCENDING)], unique=True),
+              Index([("user_id", ASCENDING)]),
+              Index([("ts", DESCENDING)])],
+    # Balance transactions; _id is the idempotency key (e.g. "charge:<request_id>").
+    "ledger": [Index([("user_id", ASCENDING)]),
+               Index([("applied", ASCENDING)])],
+    "prices": [Index([("pattern", ASCENDING)], unique=True)],
+    "settings": [],
+    "leases": [],
+    "recharge_orders": [Index([("user_id", ASCENDING)]), Index([("status", ASCENDING)])],
+    "redeem_codes": [Index([("code", ASCENDING)], unique=True)],
+    "sticky": [Index([("expires_at", ASCENDING)])],
+    "rate_windows": [Index([("expires_at", ASCENDING)])],
+    "audit": [Index([("ts", DESCENDING)])],
+    "rollups": [Index([("bucket", ASCENDING)]), Index([("user_id", ASCENDING)])],
+    "login_attempts": [],
+}
+
+
+class Storage:
+    """Owns the client and the database; created after start-up (after any fork)."""
+
+    def __init__(self, client: AsyncMongoClient, db_name: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase = client[db_name]
+
+    @classmethod
+    def connect(cls, url: str, db_name: str, **options: Any) -> "Storage":
+        """Create the client lazily (pymongo connects on first use)."""
+        options.setdefault("serverSelectionTimeoutMS", 5000)
+        options.setdefault("tz_aware", True)
+        return cls(AsyncMongoClient(url, **options), db_name)
+
+    def __getattr__(self, name: str) -> AsyncCollection:
+        if name in COLLECTIONS:
+            return self.db[name]
+        raise AttributeError(name)
+
+    def collection(self, name: str) -> AsyncCollection:
+        """A declared collection; unknown names are a programming error."""
+        if name not in COLLECTIONS:
+            raise KeyError(f"undeclared collection {name!r}")
+        return self.db[name]
+
+    async def ensure_indexes(self) -> None:
+        """Create every declared index; safe to run at every start and from every process."""
+        for name, indexes in COLLECTIONS.items():
+            for index in indexes:
+                await self.db[name].create_index(index.keys, unique=index.unique, sparse=index.sparse)
+
+    async def ping(self) -> bool:
+        """True if the database answers."""
+        try:
+            await self.client.admin.command("ping")
+            return True
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            return False
+
+    async def drop(self) -> None:
+        """Drop the whole database (tests only)."""
+        await self.client.drop_database(self.db.name)
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,130 @@
+"""The shared base handler: orjson bodies, one error envelope per API family, typed access
+to the dependencies, and in-flight accounting for graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import tornado.web
+
+from server.errors import BadRequest, PayloadTooLarge, RelayError
+from server.web.envelopes import STATUS_TYPES, Family, error_body
+
+if TYPE_CHECKING:
+    from server.deps import Deps
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_MAX_BODY = 1024 * 1024
+
+
+def json_default(obj: Any) -> Any:
+    """orjson fallback for types it does not know (ObjectId, sets)."""
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    return str(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise a response body."""
+    return orjson.dumps(obj, default=json_default)
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Every handler's base: JSON in and out, domain errors rendered in ``family``'s envelope."""
+
+    family: Family = "dashboard"
+    max_body = DASHBOARD_MAX_BODY
+
+    @property
+    def deps(self) -> "Deps":
+        return self.settings["deps"]
+
+    def prepare(self) -> None:
+        self.deps.inflight += 1
+        self._counted = True
+
+    def on_finish(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.deps.inflight -= 1
+
+    def on_connection_close(self) -> None:
+        self.on_finish()
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.clear_header("Server")
+
+    def get_json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; anything else is a clear 400 (or 413)."""
+        body = self.request.body
+        if len(body) > self.max_body:
+            raise PayloadTooLarge(f"请求体过大(上限 {self.max_body} 字节)")
+        if not body:
+            raise BadRequest("请求体必须是 JSON 对象")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"请求体不是有效的 JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("请求体必须是 JSON 对象")
+        return data
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        """Finish with a JSON body."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(dumps(obj))
+
+    def client_ip(self) -> str:
+        return self.request.remote_ip or ""
+
+    # -- errors -------------------------------------------------------------------------
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
+        if isinstance(value, RelayError):
+            return
+        if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        err = as_relay_error(exc, status_code)
+        self.set_status(err.status)
+        for name, value in err.response_headers().items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        if self.request.method == "HEAD":
+            self.finish()
+            return
+        self.finish(dumps(error_body(self.family, err)))
+
+
+def as_relay_error(exc: BaseException | None, status_code: int) -> RelayError:
+    """Any exception as a RelayError (unexpected ones become a bare 500)."""
+    if isinstance(exc, RelayError):
+        return exc
+    if isinstance(exc, tornado.web.HTTPError):
+        status_code = exc.status_code
+        message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+        if status_code == 404:
+            message = "接口不存在"
+        elif status_code == 405:
+            message = "不支持该请求方法"
+        return RelayError(message or exc.reason or "错误", status=status_code,
+                          type=STATUS_TYPES.get(status_code, "api_error"))
+    return RelayError(status=status_code if status_code >= 400 else 500)
+
+
+class NotFoundHandler(BaseHandler):
+    """JSON 404 for unknown paths under an API prefix, in that API's envelope."""
+
+    def initialize(self, family: Family = "dashboard") -> None:
+        self.family = family
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise tornado.web.HTTPError(404)
