@@ -1,0 +1,144 @@
+"""Charging relayed requests: one idempotent ledger entry and one usage row per request id.
+
+``charge(record)`` is safe to call twice for the same request (the second call changes
+nothing): the ledger entry's ``_id`` is ``chg_<request_id>`` and usage rows are unique by
+``request_id``. ``charge_many`` is the batched form the usage recorder flushes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from server.billing.money import PPM
+from server.billing.pricing import Cost, PriceRule, compute_cost
+from server.billing.usage import Usage
+from server.storage.db import Storage
+from server.storage.ledger import LedgerStore, make_entry, utcnow
+
+
+@dataclass
+class UsageRecord:
+    """Everything known about one relayed request when it ends."""
+
+    request_id: str
+    user_id: str
+    key_id: str
+    group: str
+    model: str
+    usage: Usage
+    rule: PriceRule
+    multiplier_ppm: int = PPM
+    protocol: str = "anthropic"
+    endpoint: str = ""
+    stream: bool = False
+    status: int = 200
+    outcome: str = "ok"  # ok | error | client_abort | upstream_error
+    error_class: str | None = None
+    attempts: int = 1
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    account_id: str | None = None
+    account_name: str | None = None
+    upstream_model: str | None = None
+    upstream_request_id: str | None = None
+    client_ip: str = ""
+    user_agent: str = ""
+    session_hash: str | None = None
+    key_name: str = ""
+    ts: dt.datetime = field(default_factory=utcnow)
+
+    def cost(self) -> Cost:
+        return compute_cost(self.usage, self.rule, self.multiplier_ppm)
+
+
+def ledger_id(request_id: str) -> str:
+    return "chg_" + request_id.replace(".", "_")
+
+
+def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
+    """The stored usage row: tokens by kind, the prices applied and the charge."""
+    return {
+        "_id": record.request_id, "request_id": record.request_id, "ts": record.ts,
+        "user_id": record.user_id, "key_id": record.key_id, "key_name": record.key_name,
+        "group": record.group, "model": record.model, "upstream_model": record.upstream_model,
+        "protocol": record.protocol, "endpoint": record.endpoint, "stream": record.stream,
+        "tokens": record.usage.as_dict(), "prices": cost.prices, "price_rule": cost.pattern,
+        "multiplier_ppm": cost.multiplier_ppm, "cost": cost.total, "cost_parts": cost.parts,
+        "status": record.status, "outcome": record.outcome, "error_class": record.error_class,
+        "attempts": record.attempts, "latency_ms": record.latency_ms, "ttft_ms": record.ttft_ms,
+        "account_id": record.account_id, "account_name": record.account_name,
+        "upstream_request_id": record.upstream_request_id, "client_ip": record.client_ip,
+        "user_agent": record.user_agent[:300], "session_hash": record.session_hash,
+        "ledger_id": ledger_id(record.request_id) if cost.total else None,
+    }
+
+
+def _ledger_entry(record: UsageRecord, cost: Cost) -> dict[str, Any] | None:
+    if cost.total == 0:
+        return None
+    return make_entry(ledger_id(record.request_id), record.user_id, -cost.total, "charge",
+                      ref=record.request_id, meta={"model": record.model, "key_id": record.key_id},
+                      ts=record.ts)
+
+
+class ChargeService:
+    """Turns finished requests into ledger entries, usage rows and key counters."""
+
+    def __init__(self, storage: Storage, ledger: LedgerStore) -> None:
+        self.storage = storage
+        self.ledger = ledger
+
+    async def charge(self, record: UsageRecord) -> dict[str, Any]:
+        """Charge one request; a second call with the same request id is a no-op."""
+        cost = record.cost()
+        doc = usage_doc(record, cost)
+        entry = _ledger_entry(record, cost)
+        if entry is not None:
+            await self.ledger.post(entry)
+        try:
+            await self.storage.usage.insert_one(doc)
+        except DuplicateKeyError:
+            return await self.storage.usage.find_one({"_id": record.request_id})
+        await self._count([doc])
+        return doc
+
+    async def charge_many(self, records: list[UsageRecord]) -> list[dict[str, Any]]:
+        """Batched charge: ledger entries first (idempotent), then usage rows, then counters."""
+        docs, entries = [], []
+        for record in records:
+            cost = record.cost()
+            docs.append(usage_doc(record, cost))
+            entry = _ledger_entry(record, cost)
+            if entry is not None:
+                entries.append(entry)
+        await self.ledger.post_many(entries)
+        fresh = docs
+        if docs:
+            try:
+                await self.storage.usage.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(err.get("code") != 11000 for err in errors):
+                    raise
+                dup = {err["index"] for err in errors}
+                fresh = [d for i, d in enumerate(docs) if i not in dup]
+        await self._count(fresh)
+        return docs
+
+    async def _count(self, docs: list[dict[str, Any]]) -> None:
+        """Per-key running totals (usage, spend for quotas, last use)."""
+        per_key: dict[str, dict[str, int]] = {}
+        last: dict[str, dt.datetime] = {}
+        for doc in docs:
+            inc = per_key.setdefault(doc["key_id"], {})
+            inc["totals.requests"] = inc.get("totals.requests", 0) + 1
+            inc["totals.cost"] = inc.get("totals.cost", 0) + doc["cost"]
+            for kind, n in doc["tokens"].items():
+                inc[f"totals.{kind}"] = inc.get(f"totals.{kind}", 0) + n
+            last[doc["key_id"]] = max(last.get(doc["key_id"], doc["ts"]), doc["ts"])
+        for key_id, inc in per_key.items():
+            await self.storage.api_keys.update_one(
+                {"_id": key_id}, {"$inc": inc, "$max": {"last_used_at": last[key_id]}})

@@ -1,0 +1,61 @@
+"""Token usage in one shape for both protocols, billed by kind.
+
+Anthropic reports ``input_tokens`` *excluding* cache reads and writes; the Responses API
+reports ``input_tokens`` *including* ``cached_tokens``. ``Usage.input`` is always the
+uncached input, so the same price table applies to both."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Billable tokens of one request, by kind."""
+
+    input: int = 0
+    output: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    reasoning: int = 0  # informational: already included in ``output``
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
+    def is_empty(self) -> bool:
+        return self.total == 0
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def from_anthropic(usage: Mapping[str, Any] | None, output: int | None = None) -> Usage:
+    """An Anthropic ``usage`` object (``message_start`` or a JSON message)."""
+    usage = usage or {}
+    creation = usage.get("cache_creation") or {}
+    w5 = _int(creation.get("ephemeral_5m_input_tokens"))
+    w1h = _int(creation.get("ephemeral_1h_input_tokens"))
+    total_write = _int(usage.get("cache_creation_input_tokens"))
+    if w5 + w1h < total_write:  # no split given: the default TTL is five minutes
+        w5 = total_write - w1h
+    return Usage(input=_int(usage.get("input_tokens")),
+                 output=_int(usage.get("output_tokens")) if output is None else output,
+                 cache_write_5m=w5, cache_write_1h=w1h,
+                 cache_read=_int(usage.get("cache_read_input_tokens")))
+
+
+def from_responses(usage: Mapping[str, Any] | None) -> Usage:
+    """An OpenAI Responses ``usage`` object (``response.completed`` or a JSON response)."""
+    usage = usage or {}
+    cached = _int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+    total_in = _int(usage.get("input_tokens"))
+    cached = min(cached, total_in)
+    return Usage(input=total_in - cached, output=_int(usage.get("output_tokens")), cache_read=cached,
+                 reasoning=_int((usage.get("output_tokens_details") or {}).get("reasoning_tokens")))

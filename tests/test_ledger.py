@@ -1,0 +1,122 @@
+"""The ledger's invariant (balance == Σ applied entries) under concurrency, crash injection
+between the two steps, and the idempotent charge."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from server.billing.charges import ChargeService, UsageRecord
+from server.billing.pricing import PriceRule
+from server.billing.usage import Usage
+from server.ids import new_id
+from server.storage.ledger import LedgerStore, make_entry
+
+RULE = PriceRule.build("claude-sonnet-4*", input=3_000_000, output=15_000_000)
+
+
+async def _user(storage, balance=0):
+    uid = new_id("usr")
+    await storage.users.insert_one({"_id": uid, "email": uid + "@x.io", "username": uid, "balance": balance})
+    return uid
+
+
+def _record(uid, request_id=None, usage=Usage(input=1000, output=200)):
+    return UsageRecord(request_id=request_id or new_id("req"), user_id=uid, key_id="key_1",
+                       group="claude", model="claude-sonnet-4-5", usage=usage, rule=RULE)
+
+
+async def test_post_is_idempotent(storage):
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    entry = make_entry("rch_fixed1", uid, 5_000_000, "recharge")
+    first = await ledger.post(dict(entry))
+    again = await ledger.post(dict(entry))
+    assert first["balance_after"] == again["balance_after"] == 5_000_000
+    assert await ledger.balance_and_sum(uid) == (5_000_000, 5_000_000)
+
+
+async def test_concurrent_charges_and_recharges_reconcile(storage):
+    ledger = LedgerStore(storage)
+    charges = ChargeService(storage, ledger)
+    uid = await _user(storage)
+    recharges = [ledger.post(make_entry(new_id("rch"), uid, 1_000_000, "recharge")) for _ in range(100)]
+    records = [_record(uid) for _ in range(100)]
+    # 100 charges of 6000 micro each, plus 20 duplicates of already-issued request ids.
+    dup = [charges.charge(records[i]) for i in range(20)]
+    await asyncio.gather(*recharges, *[charges.charge(r) for r in records], *dup)
+    balance, total = await ledger.balance_and_sum(uid)
+    assert balance == total == 100 * 1_000_000 - 100 * 6_000
+    assert await storage.usage.count_documents({"user_id": uid}) == 100
+    assert await storage.ledger.count_documents({"user_id": uid, "type": "charge"}) == 100
+
+
+async def test_batched_charges_reconcile_and_are_idempotent(storage):
+    ledger = LedgerStore(storage)
+    charges = ChargeService(storage, ledger)
+    uids = [await _user(storage, 0) for _ in range(3)]
+    records = [_record(uids[i % 3]) for i in range(60)]
+    await asyncio.gather(charges.charge_many(records[:30]), charges.charge_many(records[30:]))
+    await charges.charge_many(records[10:40])  # a re-driven flush: nothing changes
+    for uid in uids:
+        balance, total = await ledger.balance_and_sum(uid)
+        assert balance == total == -20 * 6_000
+    assert await storage.usage.count_documents({"user_id": {"$in": uids}}) == 60
+
+
+async def test_charge_same_request_twice_is_a_noop(storage):
+    charges = ChargeService(storage, LedgerStore(storage))
+    uid = await _user(storage, 1_000_000)
+    record = _record(uid, request_id="req_same")
+    first = await charges.charge(record)
+    second = await charges.charge(record)
+    assert first["cost"] == second["cost"] == 6_000
+    user = await storage.users.find_one({"_id": uid})
+    assert user["balance"] == 994_000
+    assert await storage.ledger.count_documents({"ref": "req_same"}) == 1
+
+
+async def test_crash_between_insert_and_apply_is_repaired(storage):
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    # Step 1 happened, the process died before step 2.
+    await storage.ledger.insert_one(make_entry("rch_crash1", uid, 2_000_000, "recharge", ts=old))
+    assert await ledger.balance_and_sum(uid) == (0, 0)
+    assert await ledger.repair_pending(older_than=60) == 1
+    assert await ledger.balance_and_sum(uid) == (2_000_000, 2_000_000)
+    assert await ledger.repair_pending(older_than=60) == 0
+
+
+async def test_crash_between_apply_and_mark_is_repaired_without_double_count(storage):
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    entry = make_entry("rch_crash2", uid, 3_000_000, "recharge", ts=old)
+    await storage.ledger.insert_one(entry)
+    # Balance moved and mark set, but the entry was never flagged applied.
+    await storage.users.update_one({"_id": uid}, {"$inc": {"balance": 3_000_000},
+                                                  "$set": {"ledger_marks.rch_crash2": old}})
+    await asyncio.gather(*[ledger.repair_pending(older_than=60) for _ in range(5)])
+    assert await ledger.balance_and_sum(uid) == (3_000_000, 3_000_000)
+
+
+async def test_prune_marks_keeps_recent_ones(storage):
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    await ledger.post(make_entry("rch_p1", uid, 1, "recharge"))
+    assert await ledger.prune_marks([uid], older_than=3600) == 0
+    assert await ledger.prune_marks([uid], older_than=-1) == 1
+    user = await storage.users.find_one({"_id": uid})
+    assert user["ledger_marks"] == {} and user["balance"] == 1
+
+
+def test_entries_are_integers_with_known_types():
+    with pytest.raises(TypeError):
+        make_entry("x", "u", 1.5, "charge")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        make_entry("x", "u", 1, "gift")
+    with pytest.raises(ValueError):
+        make_entry("a.b", "u", 1, "charge")
