@@ -1,0 +1,83 @@
+"""What the emulated models "say": deterministic words, ids and tool-call arguments.
+
+Text is a fixed vocabulary cycled word by word; one word is one token and one content delta
+(the first word bare, later ones with a leading space, like real tokens). The first
+``PRECOMPUTED`` deltas are built once at import so the hot path only slices tuples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+TEXT_VOCAB = ("Hello", "from", "the", "Jiuliu", "emulator.", "This", "reply", "is",
+              "deterministic", "so", "tests", "and", "benchmarks", "can", "count", "it.")
+THINK_VOCAB = ("Let", "me", "think", "about", "this", "request", "step", "by", "step.")
+SUMMARY_TEXT = "**Planning the reply**\n\nThinking about the request before answering."
+PRECOMPUTED = 4096
+
+
+def _deltas(vocab: tuple[str, ...], n: int) -> tuple[str, ...]:
+    words = itertools.islice(itertools.cycle(vocab), n)
+    return tuple(w if i == 0 else " " + w for i, w in enumerate(words))
+
+
+_TEXT = _deltas(TEXT_VOCAB, PRECOMPUTED)
+_THINK = _deltas(THINK_VOCAB, PRECOMPUTED)
+
+
+def text_deltas(n: int) -> tuple[str, ...]:
+    """The first ``n`` word deltas of the reply text."""
+    return _TEXT[:n] if n <= PRECOMPUTED else _deltas(TEXT_VOCAB, n)
+
+
+def thinking_deltas(n: int) -> tuple[str, ...]:
+    """The first ``n`` word deltas of the thinking / reasoning text."""
+    return _THINK[:n] if n <= PRECOMPUTED else _deltas(THINK_VOCAB, n)
+
+
+def new_id(prefix: str) -> str:
+    """A fresh vendor-style id (``msg_…``, ``resp_…``, ``toolu_…``)."""
+    return prefix + os.urandom(12).hex()
+
+
+def sample_arguments(schema: Any) -> dict:
+    """A small input valid against a JSON schema: one value per required property."""
+    if not isinstance(schema, dict):
+        return {}
+    props = schema.get("properties")
+    props = props if isinstance(props, dict) else {}
+    required = schema.get("required")
+    if not isinstance(required, list):
+        return {}
+    return {name: _sample_value(props.get(name)) for name in required if isinstance(name, str)}
+
+
+def _sample_value(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return "emulated"
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind in ("integer", "number"):
+        minimum = schema.get("minimum")
+        return minimum if isinstance(minimum, int) and not isinstance(minimum, bool) and minimum > 1 else 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return sample_arguments(schema)
+    if kind == "null":
+        return None
+    return "emulated"
+
+
+def mentions_use_tool(text: str | None) -> bool:
+    """The trigger word that asks the emulator for a tool call without ``tool_choice``."""
+    return bool(text) and "use_tool" in text
