@@ -1,0 +1,110 @@
+"""What a user may read about their own consumption: the statistics summary, the request
+log, the transaction history and the price list with each group's multiplier applied.
+
+Periods are in UTC: "today" starts at 00:00 UTC; "7d" and "30d" are the last 7 and 30 days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from server.accounts.times import from_epoch, iso
+from server.accounts.views import ledger_row_view, money, usage_row_view
+from server.billing.money import PPM, div_round_half_up, format_micro
+from server.billing.pricing import KINDS
+from server.errors import NotFound
+from server.storage.groups import GroupStore
+from server.storage.keys import KeyStore
+from server.storage.ledger import LedgerStore
+from server.storage.prices import PriceStore
+from server.storage.usage_queries import UsageQueries
+from server.storage.users import UserStore
+
+if TYPE_CHECKING:
+    from server.deps import Clock
+
+
+def _sums_view(sums: dict[str, Any]) -> dict[str, Any]:
+    return {"requests": sums["requests"], **money("cost", sums["cost"]), "tokens": sums["tokens"]}
+
+
+def _prices(doc: dict[str, Any], multiplier_ppm: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in KINDS:
+        micro = div_round_half_up(int(doc.get(kind, 0)) * multiplier_ppm, PPM)
+        out[kind] = format_micro(micro)
+        out[f"{kind}_micro"] = micro
+    return out
+
+
+class StatsService:
+    """Read-only views over a user's usage, ledger and prices."""
+
+    def __init__(self, usage: UsageQueries, keys: KeyStore, ledger: LedgerStore, users: UserStore,
+                 prices: PriceStore, groups: GroupStore, clock: "Clock", currency: str) -> None:
+        self.usage = usage
+        self.keys = keys
+        self.ledger = ledger
+        self.users = users
+        self.prices = prices
+        self.groups = groups
+        self.clock = clock
+        self.currency = currency
+
+    async def summary(self, user_id: str) -> dict[str, Any]:
+        """Balance; requests, spend and tokens today / 7 days / 30 days; 30 days by model and by key."""
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        now = from_epoch(self.clock.now())
+        starts = {"today": now.replace(hour=0, minute=0, second=0, microsecond=0),
+                  "7d": now - dt.timedelta(days=7), "30d": now - dt.timedelta(days=30)}
+        periods = {}
+        for name, since in starts.items():
+            periods[name] = {"since": iso(since), **_sums_view(await self.usage.totals(user_id, since))}
+        by_model = [{"model": row["model"], **_sums_view(row)}
+                    for row in await self.usage.grouped(user_id, "model", starts["30d"])]
+        key_rows = await self.usage.grouped(user_id, "key_id", starts["30d"])
+        names = await self.keys.names([row["key_id"] for row in key_rows])
+        by_key = [{"key_id": row["key_id"], "key_name": names.get(row["key_id"]),
+                   "deleted": row["key_id"] not in names, **_sums_view(row)} for row in key_rows]
+        return {**money("balance", int(user.get("balance", 0))), "currency": self.currency,
+                "timezone": "UTC", "generated_at": iso(now), "periods": periods,
+                "by_model": by_model, "by_key": by_key}
+
+    async def logs(self, user_id: str, *, limit: int, offset: int, key_id: str | None = None,
+                   model: str | None = None, since: dt.datetime | None = None,
+                   until: dt.datetime | None = None) -> dict[str, Any]:
+        """One page of the user's requests, newest first; another user's key is a 404."""
+        if key_id is not None and await self.keys.get_for_user(user_id, key_id) is None:
+            raise NotFound("API Key 不存在")
+        rows, total = await self.usage.page(user_id, limit=limit, offset=offset, key_id=key_id,
+                                            model=model, since=since, until=until)
+        return {"data": [usage_row_view(r) for r in rows], "total": total, "limit": limit,
+                "offset": offset, "currency": self.currency}
+
+    async def transactions(self, user_id: str, *, limit: int, offset: int,
+                           type: str | None = None) -> dict[str, Any]:
+        """One page of the user's ledger entries, newest first."""
+        rows, total = await self.ledger.list_for_user(user_id, limit, offset, type=type)
+        return {"data": [ledger_row_view(r) for r in rows], "total": total, "limit": limit,
+                "offset": offset, "currency": self.currency}
+
+    async def pricing(self) -> dict[str, Any]:
+        """Every price rule per million tokens, as is and under each group's multiplier."""
+        groups = await self.groups.list()
+        data = []
+        for doc in await self.prices.list_docs():
+            data.append({
+                "pattern": doc["pattern"], "placeholder": bool(doc.get("placeholder", False)),
+                "note": doc.get("note", ""), "prices": _prices(doc, PPM),
+                "groups": [{"group": g["name"], "protocol": g.get("protocol"),
+                            "multiplier": format_micro(int(g.get("multiplier_ppm", PPM))),
+                            "multiplier_ppm": int(g.get("multiplier_ppm", PPM)),
+                            "prices": _prices(doc, int(g.get("multiplier_ppm", PPM)))} for g in groups]})
+        return {"currency": self.currency, "unit": "per_million_tokens",
+                "groups": [{"name": g["name"], "protocol": g.get("protocol"),
+                            "multiplier": format_micro(int(g.get("multiplier_ppm", PPM))),
+                            "description": g.get("description", "")} for g in groups],
+                "data": data}

@@ -1,0 +1,151 @@
+"""Statistics, request log, transactions and prices read over HTTP, with usage rows charged
+through the real ``ChargeService`` and every number checked exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from server.billing.usage import Usage
+from tests.accounts_support import account, usage_record
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture(scope="module")
+async def world(relay):
+    """One user with 100 credited, two keys (claude, and codex at ×1.5) and five charged requests."""
+    deps = relay.deps
+    await deps.groups.update("codex", multiplier_ppm=1_500_000)
+    await deps.runtime_settings.update(recharge_mode="open")
+    async with relay.client() as http:
+        acct = await account(http)
+        other = await account(http)
+        assert (await acct.post("/api/user/recharge", {"amount": 100})).status_code == 201
+        k1 = (await acct.post("/api/user/keys", {"name": "main"})).json()
+        k2 = (await acct.post("/api/user/keys", {"name": "ci", "group": "codex"})).json()
+        now = dt.datetime.now(UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        plan = [  # (key, model, group, usage, ts) -> cost
+            (k1, "claude-sonnet-4-5", "claude", Usage(input=1000, output=200), midnight + (now - midnight) / 2),
+            (k1, "claude-opus-4-1", "claude", Usage(input=100, output=100, cache_read=10_000, cache_write_5m=2000),
+             now - dt.timedelta(days=3)),
+            (k2, "gpt-5.4", "codex", Usage(input=4000, output=1000, cache_read=8000, reasoning=500),
+             now - dt.timedelta(days=5)),
+            (k1, "claude-sonnet-4-5", "claude", Usage(input=2000), now - dt.timedelta(days=20)),
+            (k1, "claude-sonnet-4-5", "claude", Usage(input=1_000_000), now - dt.timedelta(days=40)),
+        ]
+        rows = []
+        for key, model, group, usage, ts in plan:
+            record = await usage_record(deps, acct.id, key["id"], model=model, group=group, usage=usage,
+                                        ts=ts.replace(microsecond=ts.microsecond // 1000 * 1000),
+                                        key_name=key["name"])
+            rows.append(await deps.charges.charge(record))
+        yield {"acct": acct, "other": other, "k1": k1, "k2": k2, "rows": rows, "http": http}
+    await deps.groups.update("codex", multiplier_ppm=1_000_000)
+    await deps.runtime_settings.update(recharge_mode="manual")
+
+
+async def test_costs_are_exact(world):
+    assert [row["cost"] for row in world["rows"]] == [6000, 61_500, 24_000, 6000, 3_000_000]
+
+
+async def test_stats(world):
+    acct = world["acct"]
+    stats = (await acct.get("/api/user/stats")).json()
+    assert stats["balance"] == 100_000_000 - 3_097_500 and stats["balance_display"] == "96.9025"
+    periods = stats["periods"]
+    assert (periods["today"]["requests"], periods["today"]["cost"]) == (1, 6000)
+    assert (periods["7d"]["requests"], periods["7d"]["cost"]) == (3, 91_500)
+    assert (periods["30d"]["requests"], periods["30d"]["cost"], periods["30d"]["cost_display"]) == (4, 97_500, "0.0975")
+    assert periods["30d"]["tokens"] == {"input": 7100, "output": 1300, "cache_write_5m": 2000,
+                                        "cache_write_1h": 0, "cache_read": 18_000, "reasoning": 500}
+    assert [(m["model"], m["requests"], m["cost"]) for m in stats["by_model"]] == [
+        ("claude-opus-4-1", 1, 61_500), ("gpt-5.4", 1, 24_000), ("claude-sonnet-4-5", 2, 12_000)]
+    assert [(k["key_id"], k["key_name"], k["requests"], k["cost"]) for k in stats["by_key"]] == [
+        (world["k1"]["id"], "main", 3, 73_500), (world["k2"]["id"], "ci", 1, 24_000)]
+    other = (await world["other"].get("/api/user/stats")).json()
+    assert other["periods"]["30d"] == {"since": other["periods"]["30d"]["since"], "requests": 0, "cost": 0,
+                                       "cost_display": "0", "tokens": {k: 0 for k in periods["30d"]["tokens"]}}
+    assert other["by_model"] == [] and other["by_key"] == []
+
+
+async def test_logs_page_and_filters(world):
+    acct, rows = world["acct"], world["rows"]
+    page = (await acct.get("/api/user/logs")).json()
+    assert page["total"] == 5 and page["limit"] == 100 and page["offset"] == 0
+    assert [r["id"] for r in page["data"]] == [row["_id"] for row in rows]  # planned newest first
+    first = page["data"][2]
+    assert first["key_id"] == world["k2"]["id"] and first["key_name"] == "ci" and first["group"] == "codex"
+    assert first["model"] == "gpt-5.4" and first["stream"] is True and first["status"] == 200
+    assert first["outcome"] == "ok" and first["latency_ms"] == 1234 and first["ttft_ms"] == 321
+    assert first["tokens"]["cache_read"] == 8000 and first["tokens"]["reasoning"] == 500
+    assert first["prices"]["input"] == 1_250_000 and first["prices_display"]["cache_read"] == "0.125"
+    assert first["multiplier_ppm"] == 1_500_000 and first["multiplier"] == "1.5"
+    assert first["cost"] == 24_000 and first["cost_display"] == "0.024"
+    assert first["upstream_request_id"].startswith("msg_up_") and first["ts"].endswith("Z")
+    assert "account_id" not in first and "client_ip" not in first
+
+    async def ids(**params):
+        r = await acct.get("/api/user/logs", params=params)
+        assert r.status_code == 200, r.text
+        return [row["id"] for row in r.json()["data"]], r.json()["total"]
+
+    assert await ids(key=world["k2"]["id"]) == ([rows[2]["_id"]], 1)
+    assert await ids(model="claude-sonnet-4-5") == ([rows[0]["_id"], rows[3]["_id"], rows[4]["_id"]], 3)
+    assert await ids(limit=2, offset=1) == ([rows[1]["_id"], rows[2]["_id"]], 5)
+    since = (dt.datetime.now(UTC) - dt.timedelta(days=10)).isoformat()
+    until = (dt.datetime.now(UTC) - dt.timedelta(days=4)).isoformat()
+    assert await ids(**{"from": since, "to": until}) == ([rows[2]["_id"]], 1)
+    r = await acct.get("/api/user/logs", params={"limit": 100_000})
+    assert r.json()["limit"] == 500
+    for params, field in (({"limit": "abc"}, "limit"), ({"offset": "-1"}, "offset"), ({"from": "yesterday"}, "from")):
+        r = await acct.get("/api/user/logs", params=params)
+        assert r.status_code == 400 and r.json()["error"]["field"] == field
+    other = (await world["other"].get("/api/user/logs")).json()
+    assert other["data"] == [] and other["total"] == 0
+
+
+async def test_key_totals_follow_charges(world):
+    keys = {k["id"]: k for k in (await world["acct"].get("/api/user/keys")).json()["data"]}
+    main = keys[world["k1"]["id"]]
+    assert main["usage"]["requests"] == 4 and main["usage"]["cost"] == 3_073_500
+    assert main["usage"]["input"] == 1_003_100 and main["usage"]["costDisplay"] == "3.0735"
+    assert main["lastUsedAt"] is not None and main["lastUsedAt"].endswith("Z")
+
+
+async def test_transactions(world):
+    acct = world["acct"]
+    page = (await acct.get("/api/user/transactions")).json()
+    assert page["total"] == 6 and len(page["data"]) == 6
+    assert sorted(row["type"] for row in page["data"]) == ["charge"] * 5 + ["recharge"]
+    assert sum(row["amount"] for row in page["data"]) == 96_902_500
+    recharge = next(row for row in page["data"] if row["type"] == "recharge")
+    assert recharge["amount"] == 100_000_000 and recharge["amount_display"] == "100"
+    assert recharge["description"].startswith("充值")
+    charge = next(row for row in page["data"] if row["ref"] == world["rows"][2]["_id"])
+    assert charge["amount"] == -24_000 and charge["amount_display"] == "-0.024"
+    assert charge["description"] == "API 调用扣费(gpt-5.4)" and charge["balance_after"] is not None
+    assert set(charge) >= {"type", "amount", "balance_after", "ref", "ts", "description"}
+    r = await acct.get("/api/user/transactions", params={"type": "recharge", "limit": 1})
+    assert r.json()["total"] == 1 and r.json()["data"][0]["type"] == "recharge"
+    assert (await acct.get("/api/user/transactions", params={"type": "bogus"})).status_code == 400
+    assert (await world["other"].get("/api/user/transactions")).json()["total"] == 0
+
+
+async def test_pricing(world):
+    body = (await world["acct"].get("/api/user/pricing")).json()
+    assert body["currency"] == "USD" and body["unit"] == "per_million_tokens"
+    assert {g["name"]: g["multiplier"] for g in body["groups"]} == {"claude": "1", "codex": "1.5"}
+    rules = {rule["pattern"]: rule for rule in body["data"]}
+    sonnet = rules["claude-sonnet-4*"]
+    assert sonnet["placeholder"] is False and rules["claude-haiku-4*"]["placeholder"] is True
+    assert sonnet["prices"] == {"input": "3", "input_micro": 3_000_000, "output": "15", "output_micro": 15_000_000,
+                                "cache_write_5m": "3.75", "cache_write_5m_micro": 3_750_000,
+                                "cache_write_1h": "6", "cache_write_1h_micro": 6_000_000,
+                                "cache_read": "0.3", "cache_read_micro": 300_000}
+    by_group = {g["group"]: g for g in rules["gpt-5*"]["groups"]}
+    assert by_group["codex"]["multiplier_ppm"] == 1_500_000
+    assert by_group["codex"]["prices"]["input"] == "1.875" and by_group["codex"]["prices"]["output_micro"] == 15_000_000
+    assert by_group["claude"]["prices"]["cache_read"] == "0.125"
