@@ -29,3 +29,23 @@ async def test_wrong_method_is_json_405(relay):
     async with relay.client() as http:
         r = await http.post("/healthz")
     assert r.status_code == 405 and r.json()["error"]["type"] == "method_not_allowed"
+
+
+async def test_the_loop_watch_catches_a_blocking_call(loop_watch):
+    import asyncio
+    import time
+
+    before = len(loop_watch)
+    done = asyncio.get_running_loop().create_future()
+
+    def blocking() -> None:
+        end = time.thread_time() + 0.35
+        while time.thread_time() < end:  # CPU-bound work on the loop, as bcrypt would be
+            pass
+        done.set_result(None)
+
+    asyncio.get_running_loop().call_soon(blocking)
+    await done
+    caught = loop_watch[before:]
+    del loop_watch[before:]  # reported on purpose: keep this test green
+    assert len(caught) == 1 and "blocking" in caught[0]

@@ -131,14 +131,15 @@ class ChargeService:
     async def _count(self, docs: list[dict[str, Any]]) -> None:
         """Per-key running totals (usage, spend for quotas, last use)."""
         per_key: dict[str, dict[str, int]] = {}
-        last: dict[str, dt.datetime] = {}
+        last: dict[str, float] = {}
         for doc in docs:
             inc = per_key.setdefault(doc["key_id"], {})
             inc["totals.requests"] = inc.get("totals.requests", 0) + 1
             inc["totals.cost"] = inc.get("totals.cost", 0) + doc["cost"]
             for kind, n in doc["tokens"].items():
                 inc[f"totals.{kind}"] = inc.get(f"totals.{kind}", 0) + n
-            last[doc["key_id"]] = max(last.get(doc["key_id"], doc["ts"]), doc["ts"])
+            used = doc["ts"].timestamp()  # epoch seconds: $max on numbers behaves alike everywhere
+            last[doc["key_id"]] = max(last.get(doc["key_id"], used), used)
         for key_id, inc in per_key.items():
             await self.storage.api_keys.update_one(
                 {"_id": key_id}, {"$inc": inc, "$max": {"last_used_at": last[key_id]}})

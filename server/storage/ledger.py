@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any, Iterable
 
 from pymongo import ReturnDocument
@@ -71,7 +72,7 @@ class LedgerStore:
 
     async def apply(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Step 2 for one entry: move the balance once, then mark the entry applied."""
-        now = utcnow()
+        now = time.time()  # epoch seconds: nx-27017 turns datetimes written by $set into strings
         user = await self.storage.users.find_one_and_update(
             {"_id": entry["user_id"], f"{MARKS}.{entry['_id']}": {"$exists": False}},
             {"$inc": {"balance": entry["amount"]}, "$set": {f"{MARKS}.{entry['_id']}": now}},
@@ -116,7 +117,7 @@ class LedgerStore:
             return {e["_id"] for e in entries} - failed
 
     async def _apply_group(self, user_id: str, group: list[dict[str, Any]]) -> None:
-        now = utcnow()
+        now = time.time()
         condition: dict[str, Any] = {"_id": user_id}
         marks: dict[str, Any] = {}
         for entry in group:
@@ -149,7 +150,7 @@ class LedgerStore:
 
     async def prune_marks(self, user_ids: Iterable[str] | None = None, older_than: float = 3600.0) -> int:
         """Drop idempotency marks of entries applied more than ``older_than`` seconds ago."""
-        cutoff = utcnow() - dt.timedelta(seconds=older_than)
+        cutoff = time.time() - older_than
         query: dict[str, Any] = {MARKS: {"$exists": True}}
         if user_ids is not None:
             query["_id"] = {"$in": list(user_ids)}

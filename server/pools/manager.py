@@ -1,0 +1,221 @@
+"""The pools: which account serves a request, and what an outcome does to an account.
+
+Selection: among enabled, healthy, not-cooling accounts of the group that serve the model and
+have capacity, the highest priority tier first, smooth weighted round-robin inside it (nginx's
+algorithm: deterministic, spreads evenly, honours weights). A sticky account is preferred while
+it is eligible. Health is passive (every outcome goes through the error rules) and active
+(``probe`` asks ``GET /v1/models``; the scheduler calls ``probe_due``). Shared state lives in
+the ``upstreams`` documents; each process refreshes its snapshot every ``refresh`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds, rule_from_dict
+from server.pools.state import AccountState
+from server.storage.db import Storage
+from server.storage.upstreams import UpstreamStore
+
+log = logging.getLogger(__name__)
+
+# Offered by /v1/models for accounts without an explicit allow-list.
+KNOWN_MODELS = {
+    "anthropic": ("claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-4-6",
+                  "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-20241022"),
+    "openai": ("gpt-5.4", "gpt-5.4-mini", "gpt-5-codex"),
+}
+
+
+class PoolManager:
+    """Per-process pool state over the shared ``upstreams`` collection."""
+
+    def __init__(self, storage: Storage, upstreams: UpstreamStore, refresh: float = 2.0) -> None:
+        self.storage = storage
+        self.upstreams = upstreams
+        self.refresh = refresh
+        self.accounts: dict[str, AccountState] = {}
+        self.rules: tuple[ErrorRule, ...] = DEFAULT_RULES
+        self._loaded_at = -1e9
+        self._loaded_version = -1
+        self._lock = asyncio.Lock()
+        # Optional metrics hook: (account name, ok, error class, action); wired by server.wiring.
+        self.observer: Callable[[str, bool, str | None, str], None] | None = None
+
+    # -- snapshot -------------------------------------------------------------------------
+    async def ensure_fresh(self) -> None:
+        stale = time.monotonic() - self._loaded_at > self.refresh
+        if stale or self._loaded_version != self.upstreams.version:
+            async with self._lock:
+                if time.monotonic() - self._loaded_at > self.refresh or self._loaded_version != self.upstreams.version:
+                    await self.reload()
+
+    async def reload(self) -> None:
+        version = self.upstreams.version
+        docs = await self.upstreams.list()
+        fresh: dict[str, AccountState] = {}
+        for doc in docs:
+            state = self.accounts.get(doc["_id"])
+            if state is None:
+                state = AccountState(doc)
+            else:
+                state.doc = doc
+            fresh[doc["_id"]] = state
+        self.accounts = fresh
+        self.rules = await self._load_rules()
+        self._loaded_at = time.monotonic()
+        self._loaded_version = version
+
+    async def _load_rules(self) -> tuple[ErrorRule, ...]:
+        doc = await self.storage.settings.find_one({"_id": "error_rules"})
+        if not doc or not doc.get("rules"):
+            return DEFAULT_RULES
+        rules = []
+        for item in doc["rules"]:
+            try:
+                rules.append(rule_from_dict(item))
+            except ValueError as exc:
+                log.error("ignoring invalid error rule %r: %s", item, exc)
+        return tuple(rules) or DEFAULT_RULES
+
+    # -- selection ------------------------------------------------------------------------
+    def eligible(self, group: str, model: str, exclude: Iterable[str] = ()) -> list[AccountState]:
+        excluded = set(exclude)
+        return [a for a in self.accounts.values()
+                if a.id not in excluded and a.status == "healthy" and a.serves(group, model)
+                and a.has_capacity()]
+
+    async def select(self, group: str, model: str, exclude: Iterable[str] = (),
+                     sticky: str | None = None) -> AccountState | None:
+        """The account for the next attempt, or None if the pool has nobody left."""
+        await self.ensure_fresh()
+        candidates = self.eligible(group, model, exclude)
+        if not candidates:
+            return None
+        if sticky:
+            for account in candidates:
+                if account.id == sticky:
+                    return account
+        top = max(a.priority for a in candidates)
+        tier = [a for a in candidates if a.priority == top]
+        total = 0
+        best: AccountState | None = None
+        for account in tier:
+            account.current_weight += account.weight
+            total += account.weight
+            if best is None or account.current_weight > best.current_weight:
+                best = account
+        assert best is not None
+        best.current_weight -= total
+        return best
+
+    async def models_for(self, group: str, rules: list, key_allow: list[str]) -> list[str]:
+        """Model names the group can serve: accounts' literal allow-lists or the catalogue,
+        priced, and inside the key's own allow-list."""
+        import fnmatch
+
+        from server.billing.pricing import find_rule
+
+        await self.ensure_fresh()
+        names: set[str] = set()
+        for account in self.group_accounts(group):
+            listed = [m for m in account.doc.get("models") or [] if not any(c in m for c in "*?[")]
+            names.update(listed or KNOWN_MODELS.get(account.doc.get("protocol", ""), ()))
+        return sorted(m for m in names if find_rule(rules, m) is not None
+                      and (not key_allow or any(fnmatch.fnmatchcase(m, p) for p in key_allow)))
+
+    def group_accounts(self, group: str) -> list[AccountState]:
+        return [a for a in self.accounts.values() if group in (a.doc.get("groups") or [])]
+
+    # -- outcomes -------------------------------------------------------------------------
+    async def report_success(self, account: AccountState, latency_ms: float, ttft_ms: float | None) -> None:
+        account.record(True, latency_ms, ttft_ms, None)
+        if self.observer is not None:
+            self.observer(account.name, True, None, "")
+
+    async def report_failure(self, account: AccountState, status: str, error_type: str = "",
+                             message: str = "", headers: dict[str, str] | None = None,
+                             phase: str = "before", latency_ms: float = 0.0) -> ErrorRule:
+        """Classify a failure, apply its action to the account, and return the rule."""
+        rule = classify(self.rules, status, error_type, message, phase)
+        error_class = f"{status}:{error_type}" if error_type else status
+        account.record(rule.action == "pass", latency_ms, None, None if rule.action == "pass" else error_class)
+        if self.observer is not None:
+            self.observer(account.name, rule.action == "pass", error_class, rule.action)
+        if rule.action in ("pass", "retry"):
+            return rule
+        reason = f"{status} {error_type} {message}".strip()[:300]
+        if rule.action == "disable":
+            await self._set(account, "disabled", f"disabled after {reason}", 0.0)
+        else:
+            seconds = rule.seconds
+            if rule.action == "cooldown_reset":
+                seconds = reset_seconds(headers or {}, time.time()) or rule.seconds
+            await self._set(account, "cooling", reason, time.time() + seconds)
+        log.warning("upstream %s: %s → %s", account.name, error_class, rule.action)
+        return rule
+
+    async def _set(self, account: AccountState, status: str, reason: str, until: float) -> None:
+        account.doc["state"] = {"status": status, "reason": reason, "cooldown_until": until,
+                                "since": time.time()}
+        await self.upstreams.set_state(account.id, status, reason, until)
+        self._loaded_version = self.upstreams.version  # our own write is already applied locally
+
+    async def mark_healthy(self, account: AccountState) -> None:
+        if (account.doc.get("state") or {}).get("status") != "healthy":
+            await self._set(account, "healthy", "", 0.0)
+
+    def live_view(self, account: AccountState) -> dict[str, Any]:
+        state = account.doc.get("state") or {}
+        return {"status": account.status, "reason": state.get("reason", ""),
+                "cooldown_until": state.get("cooldown_until") or None, "inflight": account.inflight,
+                "last_error": account.last_error, "stats_5m": account.stats(300),
+                "stats_1h": account.stats(3600)}
+
+    # -- active health ---------------------------------------------------------------------
+    async def probe(self, account_id: str, client: Any, timeout: float = 10.0) -> dict[str, Any]:
+        """One ``GET {base_url}/v1/models`` with the account's credentials; a success marks it
+        healthy, a failure goes through the error rules like a relayed one."""
+        import aiohttp
+
+        from server.relay.upstream_client import UpstreamTimeout, forward_headers
+
+        await self.ensure_fresh()
+        account = self.accounts.get(account_id)
+        if account is None:
+            await self.reload()
+            account = self.accounts.get(account_id)
+        if account is None:
+            return {"ok": False, "status": None, "latency_ms": None, "error": "no such account"}
+        doc = account.doc
+        headers = forward_headers({}, doc.get("protocol", "anthropic"), doc.get("api_key", ""))
+        headers.pop("content-type", None)
+        url = doc["base_url"].rstrip("/") + "/v1/models"
+        started = time.monotonic()
+        status: str
+        error = ""
+        http_status: int | None = None
+        try:
+            response = await asyncio.wait_for(client.request("GET", url, headers), timeout)
+            try:
+                http_status = response.status
+                body = await asyncio.wait_for(response.read(), timeout)
+            finally:
+                response.release()
+            status = str(http_status)
+            if http_status >= 400:
+                error = body[:300].decode("utf-8", "replace")
+        except (UpstreamTimeout, asyncio.TimeoutError) as exc:
+            status, error = "timeout", str(exc) or "timed out"
+        except (aiohttp.ClientError, OSError) as exc:
+            status, error = "connect", type(exc).__name__
+        latency = round((time.monotonic() - started) * 1000, 1)
+        ok = http_status is not None and http_status < 400
+        if ok:
+            await self._set(account, "healthy", "", 0.0)
+        else:
+            await self.report_failure(account, status, "", error, phase="before", latency_ms=latency)
+        return {"ok": ok, "status": http_status, "latency_ms": latency, "error": error or None}

@@ -1,0 +1,106 @@
+"""Everything checked before any upstream call: key, user, group and protocol, model, price,
+balance, quota, rate and concurrency. Each refusal is a domain error carrying the seed's
+message and type; the handler renders it in the protocol's own envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from typing import TYPE_CHECKING, Any, Mapping
+
+import orjson
+
+from server.errors import BadRequest, Forbidden, InsufficientBalance, PayloadTooLarge, Unauthorized
+from server.ids import new_id
+from server.pools.sticky import session_key
+from server.relay.context import RelayContext
+
+if TYPE_CHECKING:
+    from server.deps import Deps
+
+PROTOCOL_GROUP_HINT = {
+    "anthropic": "请使用 Claude 分组(claude)的 API Key 调用 /v1/messages",
+    "openai": "Codex / Responses API 需要使用 Codex 分组(codex)的 API Key,请在控制台创建 Codex 分组的密钥",
+}
+
+
+def api_key_from(headers: Mapping[str, str]) -> str:
+    """The client's key: ``x-api-key`` or ``Authorization: Bearer``."""
+    key = headers.get("x-api-key", "").strip()
+    if key:
+        return key
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return ""
+
+
+async def authenticate(deps: "Deps", headers: Mapping[str, str], protocol: str) -> tuple[dict, dict, dict]:
+    """(key, user, group) for a relay call, or the seed's refusal."""
+    secret = api_key_from(headers)
+    if not secret:
+        raise Unauthorized("无效的 API Key")
+    key, user = await deps.keys.resolve(secret)
+    if key.get("status") != "active":
+        raise Unauthorized("API Key 已禁用")
+    expires = key.get("expires_at")
+    if expires is not None and expires.timestamp() <= deps.clock.now():
+        raise Unauthorized("API Key 已过期")
+    if user.get("status") != "active":
+        raise Forbidden("账户已被禁用")
+    group = await deps.groups.get(key.get("group") or "claude")
+    if group is None:
+        raise Forbidden(f"API Key 的分组 {key.get('group')} 不存在,请联系管理员")
+    if group.get("protocol") != protocol:
+        raise BadRequest(f"该 API Key 属于分组 {group['_id']}({group.get('protocol')} 协议),"
+                         f"不能调用此接口。{PROTOCOL_GROUP_HINT[protocol]}",
+                         type="invalid_request_error")
+    return key, user, group
+
+
+def parse_body(raw: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"请求体不是有效的 JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("请求体必须是 JSON 对象")
+    return body
+
+
+async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
+                raw: bytes, client_ip: str, billable: bool = True) -> RelayContext:
+    """Authenticate, validate and price a relay request; raise before any upstream call."""
+    key, user, group = await authenticate(deps, headers, protocol)
+    body = parse_body(raw, deps.settings.max_body_bytes)
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("缺少 model 参数", field="model")
+    allowed = key.get("models") or []
+    if allowed and not any(fnmatch.fnmatchcase(model, pattern) for pattern in allowed):
+        raise Forbidden(f"该 API Key 不允许使用模型 {model}")
+    rule = await deps.prices.find(model)
+    if rule is None and billable:
+        raise BadRequest(f"模型 {model} 暂不支持(未配置价格)", type="not_found_error", field="model")
+    if billable:
+        if user.get("balance", 0) <= 0:
+            raise InsufficientBalance()
+        quota = key.get("spend_quota") or 0
+        if quota and (key.get("totals") or {}).get("cost", 0) >= quota:
+            raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
+    request_id = new_id("req")
+    if billable:
+        await deps.limits.check_rate(key["_id"], int(key.get("rate_limit") or 0))
+    stream = bool(body.get("stream")) and billable
+    return RelayContext(
+        request_id=request_id, protocol=protocol, path=path, endpoint=endpoint, key=key, user=user,
+        group=group, model=model, body=body, body_bytes=raw, stream=stream, headers=dict(headers),
+        rule=rule, multiplier_ppm=int(group.get("multiplier_ppm") or 1_000_000),
+        session=session_key(protocol, headers, body, key["_id"]), client_ip=client_ip,
+        user_agent=headers.get("user-agent", ""), billable=billable)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

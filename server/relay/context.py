@@ -1,0 +1,68 @@
+"""What the relay knows about one admitted request, and the sink it writes the answer to."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from server.billing.pricing import PriceRule
+from server.billing.usage import Usage
+
+
+class ClientSink(Protocol):
+    """The client side of a relayed call (the Tornado handler implements it)."""
+
+    def start(self, status: int, headers: dict[str, str]) -> None: ...
+
+    async def send(self, data: bytes) -> bool:
+        """Send bytes and flush; False once the client has gone."""
+        ...
+
+    def end(self, data: bytes = b"") -> None: ...
+
+    def attach_upstream(self, response: Any) -> None:
+        """The upstream response in flight: closed at once if the client goes away."""
+        ...
+
+    @property
+    def client_gone(self) -> bool: ...
+
+
+@dataclass
+class RelayContext:
+    """An admitted request: who, what, priced how, and how far it has got."""
+
+    request_id: str
+    protocol: str  # "anthropic" | "openai"
+    path: str  # upstream path, e.g. "/v1/messages" (+ query)
+    endpoint: str
+    key: dict[str, Any]
+    user: dict[str, Any]
+    group: dict[str, Any]
+    model: str
+    body: dict[str, Any]
+    body_bytes: bytes
+    stream: bool
+    headers: dict[str, str]
+    rule: PriceRule | None = None
+    multiplier_ppm: int = 1_000_000
+    session: str | None = None
+    client_ip: str = ""
+    user_agent: str = ""
+    billable: bool = True
+    started: float = field(default_factory=time.monotonic)
+    # Filled in while relaying:
+    attempts: int = 0
+    account_id: str | None = None
+    account_name: str | None = None
+    upstream_model: str | None = None
+    upstream_request_id: str | None = None
+    status: int = 0
+    outcome: str = "ok"
+    error_class: str | None = None
+    ttft_ms: int | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)

@@ -1,0 +1,171 @@
+"""The relay's HTTP surface: ``/v1/messages`` (+ ``count_tokens``), ``/v1/responses`` and
+``/responses``, ``/v1/models``. Thin: admit → proxy → record; errors in the protocol's envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import tornado.iostream
+import tornado.web
+
+from server.billing.charges import UsageRecord
+from server.billing.usage import Usage
+from server.errors import RelayError
+from server.relay.admission import admit, authenticate
+from server.web.base import BaseHandler, dumps
+from server.web.envelopes import error_body
+
+log = logging.getLogger(__name__)
+
+
+class RelayHandler(BaseHandler):
+    """Shared by every relayed endpoint; implements the proxy's ``ClientSink``."""
+
+    protocol = "anthropic"
+    upstream_path = "/v1/messages"
+    billable = True
+
+    def initialize(self, protocol: str, upstream_path: str, billable: bool = True) -> None:
+        self.protocol = protocol
+        self.family = "anthropic" if protocol == "anthropic" else "openai"
+        self.upstream_path = upstream_path
+        self.billable = billable
+        self._gone = False
+        self._upstream_response: Any = None
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+
+    # -- ClientSink -------------------------------------------------------------------------
+    def start(self, status: int, headers: dict[str, str]) -> None:
+        self.set_status(status)
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.set_header("x-jiuliu-request-id", self._ctx.request_id)
+
+    async def send(self, data: bytes) -> bool:
+        if self._gone:
+            return False
+        self.write(data)
+        try:
+            await self.flush()
+        except tornado.iostream.StreamClosedError:
+            self._gone = True
+        return not self._gone
+
+    def end(self, data: bytes = b"") -> None:
+        if self._gone or self._finished:
+            return
+        self.finish(data or None)
+
+    @property
+    def client_gone(self) -> bool:
+        return self._gone
+
+    def attach_upstream(self, response: Any) -> None:
+        self._upstream_response = response
+
+    def on_connection_close(self) -> None:
+        # Stop upstream work now: closing the response wakes the proxy's pending read.
+        self._gone = True
+        if self._upstream_response is not None:
+            self._upstream_response.close()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        super().on_finish()
+        metrics = self.deps.metrics
+        if metrics is not None and not getattr(self, "_metered", False):
+            self._metered = True  # on_connection_close may call this again
+            ctx = getattr(self, "_ctx", None)
+            status = 499 if self._gone and not self._finished else self.get_status()
+            metrics.count_request(self.request.path, ctx.group["_id"] if ctx else "", status)
+
+    # -- request --------------------------------------------------------------------------
+    async def post(self) -> None:
+        headers = {k.lower(): v for k, v in self.request.headers.get_all()}
+        path = self.upstream_path
+        if self.request.query and self.protocol == "anthropic":
+            path += "?" + self.request.query
+        self._ctx = ctx = await admit(self.deps, protocol=self.protocol, path=path,
+                                      endpoint=self.request.path, headers=headers, raw=self.request.body,
+                                      client_ip=self.client_ip(), billable=self.billable)
+        slot = None
+        if self.billable:
+            slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
+                                                  ctx.request_id)
+        try:
+            await self.deps.proxy.relay(ctx, self)
+        except RelayError as err:
+            ctx.status = err.status
+            ctx.outcome = ctx.outcome if ctx.outcome != "ok" else "error"
+            if self._headers_written:
+                raise
+            self.set_status(err.status)
+            for name, value in err.response_headers().items():
+                self.set_header(name, value)
+            self.set_header("content-type", "application/json")
+            self.set_header("x-jiuliu-request-id", ctx.request_id)
+            self.finish(dumps(error_body(self.family, err)))
+        finally:
+            if slot:
+                await self.deps.limits.release(slot, ctx.request_id)
+            if self.billable:
+                self._record(ctx)
+
+    def _record(self, ctx) -> None:
+        usage = ctx.usage if ctx.rule is not None else Usage()
+        record = UsageRecord(
+            request_id=ctx.request_id, user_id=ctx.user["_id"], key_id=ctx.key["_id"],
+            key_name=ctx.key.get("name", ""), group=ctx.group["_id"], model=ctx.model, usage=usage,
+            rule=ctx.rule, multiplier_ppm=ctx.multiplier_ppm, protocol=ctx.protocol, endpoint=ctx.endpoint,
+            stream=ctx.stream, status=ctx.status or 200, outcome=ctx.outcome, error_class=ctx.error_class,
+            attempts=ctx.attempts, latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms,
+            account_id=ctx.account_id, account_name=ctx.account_name, upstream_model=ctx.upstream_model,
+            upstream_request_id=ctx.upstream_request_id, client_ip=ctx.client_ip,
+            user_agent=ctx.user_agent, session_hash=ctx.session)
+        self.deps.recorder.record(record)
+        if self.deps.metrics is not None:
+            self.deps.metrics.observe_request(ctx.endpoint, record)
+
+
+class ModelsHandler(BaseHandler):
+    """``GET /v1/models``: what the key's group can use, in its protocol's list format."""
+
+    async def get(self) -> None:
+        headers = {k.lower(): v for k, v in self.request.headers.get_all()}
+        key, _user, group = await _any_protocol(self, headers)
+        self.family = "anthropic" if group.get("protocol") == "anthropic" else "openai"
+        models = await self.deps.pools.models_for(group["_id"], await self.deps.prices.rules(),
+                                                  key.get("models") or [])
+        if group.get("protocol") == "anthropic":
+            data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                    for m in models]
+            self.write_json({"data": data, "has_more": False, "first_id": models[0] if models else None,
+                             "last_id": models[-1] if models else None})
+        else:
+            self.write_json({"object": "list",
+                             "data": [{"id": m, "object": "model", "created": 1735689600, "owned_by": "jiuliu"}
+                                      for m in models]})
+
+
+async def _any_protocol(handler: BaseHandler, headers: dict[str, str]):
+    from server.errors import BadRequest
+
+    try:
+        return await authenticate(handler.deps, headers, "anthropic")
+    except BadRequest:
+        handler.family = "openai"
+        return await authenticate(handler.deps, headers, "openai")
+
+
+default_handlers = [
+    (r"/v1/messages", RelayHandler, {"protocol": "anthropic", "upstream_path": "/v1/messages"}),
+    (r"/v1/messages/count_tokens", RelayHandler,
+     {"protocol": "anthropic", "upstream_path": "/v1/messages/count_tokens", "billable": False}),
+    (r"/v1/responses", RelayHandler, {"protocol": "openai", "upstream_path": "/v1/responses"}),
+    (r"/responses", RelayHandler, {"protocol": "openai", "upstream_path": "/v1/responses"}),
+    (r"/v1/models", ModelsHandler),
+    (r"/models", ModelsHandler),
+]

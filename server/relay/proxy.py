@@ -1,0 +1,267 @@
+"""The forward loop: pick an account, send, fail over until the commit point, stream through.
+
+Commit point: until the first content event reaches the client the relay may still switch
+accounts (error status, connect failure, timeout, or an in-stream error event before content).
+Events that may precede content (``message_start``, ``ping``, ``response.created`` …) are held
+back until then, so the client never sees bytes of two upstream responses. After the commit
+point an upstream failure ends the client's stream with the protocol's own error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from server.errors import RelayError, UpstreamUnavailable
+from server.pools.manager import PoolManager
+from server.pools.state import AccountState
+from server.pools.sticky import StickyStore
+from server.relay.context import ClientSink, RelayContext
+from server.relay.metering import StreamMeter, usage_from_body
+from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
+from server.relay.upstream_client import RETURNED_HEADERS, UpstreamClient, UpstreamTimeout, forward_headers
+from server.settings import Settings
+from server.web.envelopes import sse_error_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    """Why an attempt did not produce an answer (the loop may try another account)."""
+
+    status: str
+    error_type: str = ""
+    message: str = ""
+    http_status: int = 503
+
+
+class Proxy:
+    """Relays one admitted request through the pools."""
+
+    def __init__(self, settings: Settings, pools: PoolManager, sticky: StickyStore,
+                 client: UpstreamClient) -> None:
+        self.settings = settings
+        self.pools = pools
+        self.sticky = sticky
+        self.client = client
+
+    async def relay(self, ctx: RelayContext, sink: ClientSink) -> None:
+        """Answer the client from the first account that can; bounded attempts and time."""
+        group = ctx.group["_id"]
+        preferred = await self.sticky.get(ctx.session) if ctx.session else None
+        tried: list[str] = []
+        deadline = time.monotonic() + self.settings.upstream_first_byte_timeout * self.settings.max_attempts
+        last: Failure | None = None
+        while ctx.attempts < self.settings.max_attempts and time.monotonic() < deadline:
+            account = await self.pools.select(group, ctx.model, exclude=tried, sticky=preferred)
+            if account is None:
+                break
+            tried.append(account.id)
+            ctx.attempts += 1
+            ctx.account_id, ctx.account_name = account.id, account.name
+            ctx.upstream_model = account.upstream_model(ctx.model)
+            account.inflight += 1
+            started = time.monotonic()
+            try:
+                failure = await self._attempt(ctx, account, sink)
+            finally:
+                account.inflight -= 1
+            latency = (time.monotonic() - started) * 1000
+            if failure is None:
+                await self.pools.report_success(account, latency, ctx.ttft_ms)
+                if ctx.outcome == "ok":
+                    await self.pools.mark_healthy(account)
+                if ctx.session and ctx.outcome in ("ok", "client_abort"):
+                    await self.sticky.put(ctx.session, account.id)
+                return
+            last = failure
+            ctx.error_class = failure.status if not failure.error_type else f"{failure.status}:{failure.error_type}"
+            if sink.client_gone:
+                ctx.outcome, ctx.status = "client_abort", 499
+                return
+        ctx.outcome = "upstream_error"
+        if last is None:
+            raise UpstreamUnavailable(f"分组 {group} 当前没有可用的上游账号服务模型 {ctx.model}")
+        status = last.http_status if last.http_status in (429, 529) else 503
+        headers = {"retry-after": str(self._retry_after(group))}
+        raise UpstreamUnavailable(f"上游暂时不可用({last.status} {last.message[:200]}),请稍后重试",
+                                  status=status, headers=headers,
+                                  type="overloaded_error" if status != 429 else "rate_limit_error")
+
+    def _retry_after(self, group: str) -> int:
+        """Seconds until the first cooling account of the group is back (1 to 60)."""
+        now = time.time()
+        waits = [(a.doc.get("state") or {}).get("cooldown_until", 0) - now
+                 for a in self.pools.group_accounts(group) if a.status == "cooling"]
+        return int(min(60, max(1, min(waits, default=1))))
+
+    async def _attempt(self, ctx: RelayContext, account: AccountState, sink: ClientSink) -> Failure | None:
+        """One try on one account; None when the client got its answer."""
+        body = ctx.body_bytes
+        if ctx.upstream_model != ctx.model:
+            body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
+        url = account.doc["base_url"].rstrip("/") + ctx.path
+        headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
+        try:
+            response = await self.client.request("POST", url, headers, body)
+        except UpstreamTimeout as exc:
+            return await self._fail(account, Failure("timeout", message=str(exc), http_status=504))
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            return await self._fail(account, Failure("connect", message=type(exc).__name__, http_status=502))
+        sink.attach_upstream(response)
+        try:
+            ctx.upstream_request_id = response.headers.get("request-id") or response.headers.get("x-request-id")
+            if response.status >= 400:
+                return await self._error_status(ctx, account, response, sink)
+            if ctx.stream and "text/event-stream" in response.headers.get("content-type", ""):
+                return await self._stream(ctx, account, response, sink)
+            return await self._whole(ctx, account, response, sink)
+        finally:
+            sink.attach_upstream(None)
+            response.release()
+
+    async def _fail(self, account: AccountState, failure: Failure, headers: dict[str, str] | None = None,
+                    phase: str = "before") -> Failure:
+        await self.pools.report_failure(account, failure.status, failure.error_type, failure.message,
+                                        headers, phase)
+        return failure
+
+    async def _error_status(self, ctx: RelayContext, account: AccountState,
+                            response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            raw = b""
+        error_type, message = _error_fields(raw)
+        rule = await self.pools.report_failure(account, str(response.status), error_type, message,
+                                               dict(response.headers), "before")
+        if rule.action != "pass":
+            return Failure(str(response.status), error_type, message, http_status=response.status)
+        # The client's own mistake: its answer, exactly as the upstream gave it.
+        ctx.status, ctx.outcome, ctx.error_class = response.status, "error", f"{response.status}:{error_type}"
+        sink.start(response.status, _client_headers(response, "application/json"))
+        sink.end(raw)
+        return None
+
+    async def _whole(self, ctx: RelayContext, account: AccountState,
+                     response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return await self._fail(account, Failure("connect", message=f"body: {type(exc).__name__}", http_status=502))
+        try:
+            parsed: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return await self._fail(account, Failure("502", message="upstream sent a non-JSON body", http_status=502))
+        ctx.usage = usage_from_body(ctx.protocol, parsed)
+        ctx.status = response.status
+        ctx.ttft_ms = ctx.elapsed_ms()
+        sink.start(response.status, _client_headers(response, "application/json"))
+        sink.end(raw)
+        return None
+
+    async def _stream(self, ctx: RelayContext, account: AccountState,
+                      response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+        scanner, meter = SseScanner(), StreamMeter(ctx.protocol)
+        held: list[bytes] = []
+        committed = False
+        family = "anthropic" if ctx.protocol == "anthropic" else "openai"
+        pre_commit_timeout = self.settings.upstream_first_byte_timeout
+        while True:
+            try:
+                if committed:
+                    chunk = await response.content.readany()
+                else:
+                    chunk = await asyncio.wait_for(response.content.readany(), pre_commit_timeout)
+            except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+                if sink.client_gone:
+                    break
+                status = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connect"
+                if not committed:
+                    return await self._fail(account, Failure(status, message=type(exc).__name__, http_status=502))
+                await self._end_committed(ctx, account, sink, family, status, f"上游连接中断({type(exc).__name__})")
+                break
+            if not chunk:
+                break
+            out: list[bytes] = []
+            for name, raw, data in scanner.feed(chunk):
+                meter.observe(name, data)
+                if name in ERROR_EVENTS:
+                    error_type, message = _event_error(data)
+                    if not committed:
+                        return await self._fail(account, Failure("stream_error", error_type, message, http_status=529))
+                    ctx.outcome, ctx.error_class = "upstream_error", f"stream_error:{error_type}"
+                    await self.pools.report_failure(account, "stream_error", error_type, message, None, "after")
+                    out.append(raw)
+                    continue
+                if not committed:
+                    if name in PREAMBLE_EVENTS:
+                        held.append(raw)
+                        continue
+                    committed = True
+                    ctx.status = 200
+                    ctx.ttft_ms = ctx.elapsed_ms()
+                    sink.start(200, _client_headers(response, "text/event-stream"))
+                    out.extend(held)
+                    held.clear()
+                out.append(raw)
+            ctx.usage = meter.usage
+            if out and not await sink.send(b"".join(out)):
+                break
+        ctx.usage = meter.usage
+        if sink.client_gone:
+            ctx.outcome = "client_abort"
+            ctx.status = ctx.status or 499
+            return None
+        if not committed:
+            # The stream ended before any content: nothing reached the client, try elsewhere.
+            return await self._fail(account, Failure("connect", message="stream ended before content", http_status=502))
+        if not meter.finished and ctx.outcome == "ok":
+            await self._end_committed(ctx, account, sink, family, "connect", "上游响应不完整,请重试")
+        sink.end()
+        return None
+
+    async def _end_committed(self, ctx: RelayContext, account: AccountState, sink: ClientSink,
+                             family: str, status: str, message: str) -> None:
+        """After the commit point: end the client's stream with the protocol's error event."""
+        ctx.outcome, ctx.error_class = "upstream_error", status
+        await self.pools.report_failure(account, status, "", message, None, "after")
+        await sink.send(sse_error_event(family, RelayError(message, type="api_error")))
+
+
+def _client_headers(response: aiohttp.ClientResponse, content_type: str) -> dict[str, str]:
+    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in RETURNED_HEADERS}
+    headers["content-type"] = response.headers.get("content-type", content_type)
+    if content_type == "text/event-stream":
+        headers["cache-control"] = "no-cache"
+        headers["x-accel-buffering"] = "no"
+    return headers
+
+
+def _error_fields(raw: bytes) -> tuple[str, str]:
+    """(type, message) from an Anthropic or OpenAI error body, if it is one."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "", raw[:200].decode("utf-8", "replace")
+    return _event_error(data)
+
+
+def _event_error(data: Any) -> tuple[str, str]:
+    if not isinstance(data, dict):
+        return "", ""
+    error = data.get("error")
+    if isinstance(error, dict):
+        return str(error.get("type") or error.get("code") or ""), str(error.get("message") or "")
+    response = data.get("response")
+    if isinstance(response, dict) and isinstance(response.get("error"), dict):
+        err = response["error"]
+        return str(err.get("code") or err.get("type") or ""), str(err.get("message") or "")
+    return str(data.get("code") or ""), str(data.get("message") or "")

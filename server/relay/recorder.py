@@ -1,0 +1,105 @@
+"""Usage recording off the request path: finished requests are queued and written in batches
+(``ChargeService.charge_many``) every ``interval`` seconds, and on shutdown.
+
+A crash loses at most the records of the last flush interval (README: Operations). A failed
+flush keeps its records and retries them on the next tick; charges are idempotent by request
+id, so a retried batch never double-charges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Callable
+
+from server.billing.charges import ChargeService, UsageRecord
+
+log = logging.getLogger(__name__)
+
+
+class UsageRecorder:
+    """Batches usage records and writes them in the background."""
+
+    def __init__(self, charges: ChargeService, interval: float, max_batch: int = 500) -> None:
+        self.charges = charges
+        self.interval = interval
+        self.max_batch = max_batch
+        self._pending: list[UsageRecord] = []
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._stopping = False
+        self._waiters: list[tuple[Callable[[UsageRecord], bool], asyncio.Future]] = []
+        self._recent: OrderedDict[str, UsageRecord] = OrderedDict()  # last ids queued, for waiters
+        self.written = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-recorder")
+
+    def record(self, record: UsageRecord) -> None:
+        """Queue one finished request (never blocks, never raises)."""
+        self._pending.append(record)
+        if len(self._pending) >= self.max_batch:
+            self._wake.set()
+        self._recent[record.request_id] = record
+        if len(self._recent) > 1000:
+            self._recent.popitem(last=False)
+        if self._waiters:
+            for predicate, waiter in list(self._waiters):
+                if not waiter.done() and predicate(record):
+                    waiter.set_result(record)
+            self._waiters = [(p, w) for p, w in self._waiters if not w.done()]
+
+    async def wait_for(self, predicate: Callable[[UsageRecord], bool], timeout: float = 30.0) -> UsageRecord:
+        """Wait until a finished request matching ``predicate`` is queued (recent ones count)."""
+        for record in self._recent.values():
+            if predicate(record):
+                return record
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, waiter))
+        return await asyncio.wait_for(waiter, timeout)
+
+    async def wait_recorded(self, request_id: str, timeout: float = 30.0) -> UsageRecord:
+        """Wait until the request ``request_id`` has finished and been queued (then flush)."""
+        return await self.wait_for(lambda record: record.request_id == request_id, timeout)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> int:
+        """Write everything queued now; returns how many records were written."""
+        async with self._flush_lock:
+            written = 0
+            while self._pending:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                try:
+                    await self.charges.charge_many(batch)
+                except Exception:
+                    self._pending[:0] = batch  # keep them; idempotent on retry
+                    raise
+                written += len(batch)
+            self.written += written
+            return written
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - keep the loop alive; records stay queued
+                log.exception("usage flush failed; %d records kept for the next attempt", self.pending)
+
+    async def stop(self) -> None:
+        """Final flush on shutdown."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()

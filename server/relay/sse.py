@@ -1,0 +1,74 @@
+"""Incremental SSE scanning for metering and the commit point, without re-serialising.
+
+``SseScanner.feed(chunk)`` returns complete events as ``(name, raw_bytes, data)``; the raw bytes
+are passed to the client unchanged. Only usage-bearing and error events are JSON-decoded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+# Events parsed as JSON: the ones that carry usage or errors. Everything else passes opaque.
+PARSED_EVENTS = frozenset({
+    b"message_start", b"message_delta", b"error",
+    b"response.completed", b"response.failed", b"response.incomplete", b"response.error",
+})
+# Events that may precede the first content event (the relay may still fail over after them).
+PREAMBLE_EVENTS = frozenset({b"message_start", b"ping", b"response.created", b"response.in_progress"})
+ERROR_EVENTS = frozenset({b"error", b"response.failed", b"response.error"})
+
+
+class SseScanner:
+    """Splits a byte stream into SSE events (``\\n\\n`` or ``\\r\\n\\r\\n`` separated)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes, bytes, Any]]:
+        self._buffer += chunk
+        events = []
+        while True:
+            end, size = _boundary(self._buffer)
+            if end < 0:
+                break
+            raw = self._buffer[:end + size]
+            self._buffer = self._buffer[end + size:]
+            events.append(_parse(raw))
+        return events
+
+    def rest(self) -> bytes:
+        """Bytes of an unfinished event (at end of stream)."""
+        return self._buffer
+
+
+def _boundary(buffer: bytes) -> tuple[int, int]:
+    lf = buffer.find(b"\n\n")
+    crlf = buffer.find(b"\r\n\r\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, 4
+    return lf, 2
+
+
+def _parse(raw: bytes) -> tuple[bytes, bytes, Any]:
+    name = b""
+    data_lines = []
+    for line in raw.splitlines():
+        if line.startswith(b"event:"):
+            name = line[6:].strip()
+        elif line.startswith(b"data:"):
+            data_lines.append(line[5:].lstrip(b" "))
+    data: Any = None
+    if not name and data_lines:
+        # Some servers omit "event:"; the JSON's own "type" names it.
+        try:
+            data = orjson.loads(b"\n".join(data_lines))
+            name = str(data.get("type", "")).encode() if isinstance(data, dict) else b""
+        except orjson.JSONDecodeError:
+            data = None
+    elif name in PARSED_EVENTS and data_lines:
+        try:
+            data = orjson.loads(b"\n".join(data_lines))
+        except orjson.JSONDecodeError:
+            data = None
+    return name, raw, data

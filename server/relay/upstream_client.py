@@ -1,0 +1,86 @@
+"""All upstream HTTP in one place: one long-lived pooled aiohttp session per process.
+
+aiohttp was chosen over Tornado's clients: the simple client does not keep connections alive
+and the curl client cannot apply back-pressure to streaming callbacks (see bench/ for numbers).
+Timeouts are explicit: connect, first byte (response headers), idle between chunks; there is
+no total timeout that would cut a long stream. Redirects are never followed. Only allow-listed
+client headers are forwarded, and the client's credentials are replaced by the account's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Mapping
+
+import aiohttp
+
+from server.settings import Settings
+
+FORWARDED_HEADERS = frozenset({
+    "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
+    "content-type", "accept", "user-agent", "x-app", "x-claude-code-session-id",
+    "x-stainless-retry-count", "x-stainless-timeout", "x-stainless-lang", "x-stainless-package-version",
+    "x-stainless-os", "x-stainless-arch", "x-stainless-runtime", "x-stainless-runtime-version",
+    "x-stainless-helper-method", "x-stainless-stream-helper", "x-stainless-read-timeout",
+    "openai-beta", "session-id", "thread-id", "x-client-request-id", "originator",
+    "x-codex-turn-metadata", "x-codex-beta-features", "x-codex-window-id", "version",
+})
+
+# Response headers worth passing back to the client; hop-by-hop and length headers never are.
+RETURNED_HEADERS = frozenset({
+    "request-id", "x-request-id", "anthropic-organization-id", "openai-processing-ms",
+    "retry-after", "x-should-retry",
+})
+
+
+def forward_headers(client_headers: Mapping[str, str], protocol: str, api_key: str) -> dict[str, str]:
+    """The allow-listed client headers plus the account's credentials."""
+    out = {k: v for k, v in client_headers.items() if k.lower() in FORWARDED_HEADERS}
+    if protocol == "anthropic":
+        out["x-api-key"] = api_key
+        out.setdefault("anthropic-version", "2023-06-01")
+    else:
+        out["authorization"] = f"Bearer {api_key}"
+    out["content-type"] = "application/json"
+    # The relay scans streamed events and passes bytes through: ask for them uncompressed.
+    out["accept-encoding"] = "identity"
+    return out
+
+
+class UpstreamTimeout(Exception):
+    """The upstream did not answer within the first-byte timeout."""
+
+
+class UpstreamClient:
+    """A pooled session with the relay's timeouts; created after start-up, closed on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
+                                             enable_cleanup_closed=True, ttl_dns_cache=300)
+            timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.upstream_connect_timeout,
+                                            sock_connect=self.settings.upstream_connect_timeout,
+                                            sock_read=self.settings.upstream_idle_timeout)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                                  auto_decompress=False, skip_auto_headers=("User-Agent",))
+        return self._session
+
+    async def request(self, method: str, url: str, headers: Mapping[str, str],
+                      body: bytes | None = None) -> aiohttp.ClientResponse:
+        """Send one request; returns once the response headers are in (or raises)."""
+        try:
+            return await asyncio.wait_for(
+                self.session.request(method, url, headers=dict(headers), data=body,
+                                     allow_redirects=False, compress=None),
+                self.settings.upstream_first_byte_timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamTimeout(f"no response headers within {self.settings.upstream_first_byte_timeout:.0f}s") from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

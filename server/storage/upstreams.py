@@ -1,0 +1,75 @@
+"""Upstream accounts in the ``upstreams`` collection.
+
+Document: ``{_id: "ups_…", name, groups: [..], protocol: "anthropic"|"openai", base_url,
+api_key (write-only: never returned by any API, never logged), weight, priority, enabled,
+models: [glob, …] (empty = all), model_map: {client model: upstream model}, max_concurrency
+(0 = unlimited), notes, created_at, updated_at, state: {status: "healthy"|"cooling"|"disabled",
+reason, cooldown_until: epoch seconds, since}}``. ``state`` is shared by every relay process."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from server.ids import new_id
+from server.storage.db import Storage
+from server.storage.ledger import utcnow
+
+PROTOCOLS = ("anthropic", "openai")
+HEALTHY = {"status": "healthy", "reason": "", "cooldown_until": 0.0}
+
+
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """An account as an API may show it: the key reduced to a masked suffix."""
+    out = {k: v for k, v in doc.items() if k != "api_key"}
+    key = doc.get("api_key") or ""
+    out["api_key_masked"] = ("…" + key[-4:]) if len(key) >= 8 else "…"
+    out["id"] = doc["_id"]
+    return out
+
+
+class UpstreamStore:
+    """CRUD of upstream accounts and their shared health state."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.version = 0  # bumped on every local write so the pool reloads at once
+
+    async def list(self) -> list[dict[str, Any]]:
+        return [d async for d in self.storage.upstreams.find({}).sort("name", 1)]
+
+    async def get(self, account_id: str) -> dict[str, Any] | None:
+        return await self.storage.upstreams.find_one({"_id": account_id})
+
+    async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        now = utcnow()
+        doc = {"_id": new_id("ups"), "weight": 1, "priority": 0, "enabled": True, "models": [],
+               "model_map": {}, "max_concurrency": 0, "notes": "", "groups": [],
+               **fields, "state": {**HEALTHY, "since": time.time()},
+               "created_at": now, "updated_at": now}
+        await self.storage.upstreams.insert_one(doc)
+        self.version += 1
+        return doc
+
+    async def update(self, account_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        doc = await self.storage.upstreams.find_one_and_update(
+            {"_id": account_id}, {"$set": {**fields, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER)
+        self.version += 1
+        return doc
+
+    async def delete(self, account_id: str) -> bool:
+        result = await self.storage.upstreams.delete_one({"_id": account_id})
+        self.version += 1
+        return result.deleted_count == 1
+
+    async def set_state(self, account_id: str, status: str, reason: str = "",
+                        cooldown_until: float = 0.0) -> None:
+        """Record health for every process to see."""
+        await self.storage.upstreams.update_one(
+            {"_id": account_id},
+            {"$set": {"state": {"status": status, "reason": reason[:500],
+                                "cooldown_until": cooldown_until, "since": time.time()}}})
+        self.version += 1
