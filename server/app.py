@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import tornado.web
 
+from admin_api import user_handlers
+from admin_api.auth import check_routes
+from admin_api import admin_billing, admin_catalog, admin_system, admin_upstreams, admin_users
+from admin_api.admin_auth import check_admin_routes
 from server.deps import Deps
 from server.settings import Settings
-from server.web import health
+from server.relay import handlers as relay_handlers
+from server.web import health, metrics
 from server.web.base import NotFoundHandler
 from server.web.spa import spa_handlers
 
@@ -15,11 +20,18 @@ def make_app(settings: Settings, deps: Deps) -> tornado.web.Application:
     """Assemble every resource's routes; unknown /api and /v1 paths get JSON 404s."""
     routes: list = []
     routes += health.default_handlers
+    routes += relay_handlers.default_handlers
+    routes += check_routes(user_handlers.default_handlers)
+    routes += check_routes(admin_upstreams.default_handlers + admin_catalog.default_handlers
+                           + admin_users.default_handlers + admin_billing.default_handlers
+                           + admin_system.default_handlers)
+    routes += metrics.default_handlers
     routes += [
         (r"/api/.*", NotFoundHandler, {"family": "dashboard"}),
         (r"/v1/.*", NotFoundHandler, {"family": "anthropic"}),
     ]
     routes += spa_handlers()
+    check_admin_routes(routes)  # refuse to start with an /api/admin method lacking @admin_required
     return tornado.web.Application(
         routes,
         deps=deps,

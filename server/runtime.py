@@ -48,6 +48,7 @@ class Runtime:
             await self._start_database()
             await self._start_services()
             self._start_listener()
+            self._start_jobs()
         except BaseException:
             await self.close()
             raise
@@ -79,6 +80,11 @@ class Runtime:
         self.port = sockets[0].getsockname()[1]
         self.server.add_sockets(sockets)
         self._teardown.append(self._drain)
+
+    def _start_jobs(self) -> None:
+        """Background jobs begin once the process serves (after any fork); stopped by a hook."""
+        if self.deps is not None and self.deps.scheduler is not None:
+            self.deps.scheduler.start()
 
     def request_stop(self) -> None:
         """Ask the process to shut down gracefully (signal handlers call this)."""

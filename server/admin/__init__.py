@@ -1,0 +1,1 @@
+"""Operator services behind ``/api/admin``: no Tornado imports; they raise ``server.errors``."""

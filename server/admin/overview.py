@@ -1,0 +1,87 @@
+"""The operator overview: traffic now (requests per minute, error rate, active requests),
+revenue against upstream cost today and per day for two weeks, and today's top users, models
+and accounts; plus the runtime settings the operator edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from server.accounts.views import money
+from server.admin.audit import AuditLog
+from server.errors import BadRequest
+from server.jobs.rollups import grouped
+from server.storage.ledger import utcnow
+
+if TYPE_CHECKING:
+    from server.deps import Deps
+
+HISTORY_DAYS = 14
+TOP = 10
+SETTINGS = ("recharge_mode", "registration_open", "log_retention_days", "default_rate_limit")
+
+
+def _day_row(day: dt.datetime, row: dict[str, Any] | None) -> dict[str, Any]:
+    row = row or {}
+    revenue, upstream = row.get("cost", 0), row.get("upstream_cost", 0)
+    return {"date": day.date().isoformat(), "requests": row.get("requests", 0),
+            "errors": row.get("errors", 0), **money("revenue", revenue),
+            **money("upstream_cost", upstream), **money("margin", revenue - upstream)}
+
+
+class Overview:
+    """Read-only dashboards over usage, plus runtime settings."""
+
+    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
+        self.deps = deps
+        self.audit = audit
+
+    async def overview(self) -> dict[str, Any]:
+        storage = self.deps.storage
+        now = utcnow()
+        later = now + dt.timedelta(minutes=1)
+        last5 = await grouped(storage, now - dt.timedelta(minutes=5), later, None)
+        recent = last5[0] if last5 else {"requests": 0, "errors": 0}
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        days = []
+        for back in range(HISTORY_DAYS - 1, -1, -1):
+            start = today - dt.timedelta(days=back)
+            rows = await grouped(storage, start, start + dt.timedelta(days=1), None)
+            days.append(_day_row(start, rows[0] if rows else None))
+        top = {}
+        for name, field in (("users", "user_id"), ("models", "model"), ("accounts", "account_name")):
+            top[name] = [{"name": r["value"], "requests": r["requests"], "errors": r["errors"],
+                          **money("cost", r["cost"]), "tokens": sum(r["tokens"].values()) - r["tokens"]["reasoning"]}
+                         for r in await grouped(storage, today, later, field, limit=TOP) if r["value"]]
+        await self._label_users(top["users"])
+        await self.deps.pools.ensure_fresh()
+        statuses: dict[str, int] = {}
+        for account in self.deps.pools.accounts.values():
+            statuses[account.status] = statuses.get(account.status, 0) + 1
+        return {"requests_per_minute": round(recent["requests"] / 5, 2),
+                "error_rate": round(recent["errors"] / recent["requests"], 4) if recent["requests"] else 0.0,
+                "active_streams": self.deps.inflight, "today": days[-1], "days": days, "top": top,
+                "accounts": statuses,
+                "pending_recharges": await self.deps.recharge.orders.count({"status": "pending"}),
+                "jobs": self.deps.scheduler.status() if self.deps.scheduler else []}
+
+    async def _label_users(self, rows: list[dict[str, Any]]) -> None:
+        ids = [r["name"] for r in rows]
+        if not ids:
+            return
+        users, _ = await self.deps.user_store.list(len(ids), 0, {"_id": {"$in": ids}})
+        names = {u["_id"]: u.get("username") for u in users}
+        for row in rows:
+            row["user_id"], row["name"] = row["name"], names.get(row["name"]) or row["name"]
+
+    async def settings(self) -> dict[str, Any]:
+        return (await self.deps.runtime_settings.reload()).as_dict()
+
+    async def update_settings(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in body if k not in SETTINGS]
+        if unknown:
+            raise BadRequest(f"未知的设置项 {unknown[0]}", field=unknown[0])
+        before = (await self.deps.runtime_settings.reload()).as_dict()
+        after = (await self.deps.runtime_settings.update(**body)).as_dict()
+        await self.audit.record(admin_id, "settings.update", "runtime", before, after)
+        return after

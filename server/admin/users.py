@@ -1,0 +1,106 @@
+"""Operator management of users: search, detail (balance, keys, recent usage), disable and
+enable (ending sessions and refusing relay calls at once), and balance adjustments."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from server.accounts import fields as f
+from server.accounts.views import key_view, money, user_view
+from server.admin.audit import AuditLog
+from server.billing.money import MoneyError, to_micro
+from server.errors import BadRequest, NotFound
+from server.ids import new_id
+from server.storage.ledger import make_entry, utcnow
+from server.storage.usage_queries import UsageQueries
+
+if TYPE_CHECKING:
+    from server.deps import Deps
+
+MAX_ADJUST = 10**12
+
+
+def adjustment_amount(body: dict[str, Any]) -> int:
+    """A signed, non-zero decimal amount (``"-12.5"``) in micro-units, or a 400 naming it."""
+    value = body.get("amount")
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or \
+            (isinstance(value, str) and not re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
+        raise BadRequest("amount 必须是十进制数字符串,可为负数,例如 \"-12.5\"", field="amount")
+    try:
+        micro = to_micro(value)
+    except MoneyError:
+        raise BadRequest("amount 最多 6 位小数", field="amount") from None
+    if micro == 0 or abs(micro) > MAX_ADJUST:
+        raise BadRequest("amount 不能为 0,且绝对值不超过 1000000", field="amount")
+    return micro
+
+
+def usage_view(row: dict[str, Any]) -> dict[str, Any]:
+    from server.accounts.times import iso
+
+    return {"id": row["_id"], "ts": iso(row.get("ts")), "model": row.get("model"),
+            "group": row.get("group"), "key_id": row.get("key_id"), "status": row.get("status"),
+            "outcome": row.get("outcome"), "tokens": row.get("tokens"), **money("cost", row.get("cost", 0)),
+            "account_name": row.get("account_name"), "latency_ms": row.get("latency_ms")}
+
+
+class UserAdmin:
+    """Users as the operator sees and manages them."""
+
+    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
+        self.deps = deps
+        self.audit = audit
+        self.usage = UsageQueries(deps.storage)
+
+    async def list(self, q: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        query: dict[str, Any] = {}
+        if q:
+            pattern = {"$regex": re.escape(q[:100]), "$options": "i"}
+            query = {"$or": [{"email": pattern}, {"username": pattern}, {"_id": q}]}
+        rows, total = await self.deps.user_store.list(limit, offset, query)
+        return [user_view(u) for u in rows], total
+
+    async def _user(self, user_id: str) -> dict[str, Any]:
+        user = await self.deps.user_store.get(user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        return user
+
+    async def detail(self, user_id: str) -> dict[str, Any]:
+        user = await self._user(user_id)
+        now = utcnow()
+        keys = [key_view(k, now) for k in await self.deps.keys.list_for_user(user_id)]
+        rows, total = await self.usage.page(user_id, limit=20, offset=0)
+        return {**user_view(user), "keys": keys, "recent_usage": [usage_view(r) for r in rows],
+                "usage_total": total}
+
+    async def set_status(self, admin_id: str, user_id: str, status: str) -> dict[str, Any]:
+        """Disable (sessions end via ``token_version``; cached key lookups are dropped so the
+        relay refuses the user's keys at once) or enable a user."""
+        before = await self._user(user_id)
+        if status == "disabled" and user_id == admin_id:
+            raise BadRequest("不能禁用自己的账户", field="id")
+        after = await self.deps.user_store.set_status(user_id, status)
+        if after is None:
+            raise NotFound("用户不存在")
+        self.deps.keys.invalidate(user_id=user_id)
+        await self.audit.record(admin_id, f"user.{'disable' if status == 'disabled' else 'enable'}",
+                                user_id, user_view(before), user_view(after))
+        return user_view(after)
+
+    async def adjust(self, admin_id: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Post one ``adjustment`` ledger entry (positive or negative) with the reason."""
+        amount = adjustment_amount(body)
+        reason = f.text(body, "reason", max_len=500, min_len=1)
+        before = await self._user(user_id)
+        entry = make_entry(new_id("adj"), user_id, amount, "adjustment", ref=admin_id,
+                           meta={"reason": reason, "admin_id": admin_id})
+        posted = await self.deps.ledger.post(entry)
+        self.deps.keys.invalidate(user_id=user_id)
+        await self.audit.record(admin_id, "user.adjust", user_id,
+                                {"balance": before.get("balance", 0)},
+                                {"balance": posted["balance_after"], "amount": amount, "reason": reason,
+                                 "ledger_id": entry["_id"]})
+        return {"ledger_id": entry["_id"], **money("amount", amount),
+                **money("balance", posted["balance_after"]), "reason": reason}

@@ -1,0 +1,78 @@
+"""``jiuliu admin create``: make the first operator, or promote an existing user. Connects to
+``MONGO_URL`` or starts the embedded database exactly as ``serve`` does, prints the result
+(never the password) and stops what it started."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+import orjson
+
+from server.accounts.passwords import PasswordHasher
+from server.accounts.users import check_password, check_username, normalize_email
+from server.errors import RelayError
+from server.ids import new_id
+from server.runtime import Runtime
+from server.settings import Settings
+from server.storage.admins import AdminUserStore
+from server.storage.ledger import utcnow
+from server.storage.users import UserStore
+
+
+async def _read_password(from_stdin: bool) -> str:
+    """The password from stdin (first line) or an interactive prompt, off the event loop."""
+    loop = asyncio.get_running_loop()
+    if from_stdin:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        return line.rstrip("\r\n")
+    first = await loop.run_in_executor(None, getpass.getpass, "Password: ")
+    again = await loop.run_in_executor(None, getpass.getpass, "Repeat password: ")
+    if first != again:
+        raise RelayError("passwords differ", status=400)
+    return first
+
+
+async def create_or_promote(storage: Any, settings: Settings, email: str, username: str | None,
+                            password: str | None) -> dict[str, Any]:
+    """Promote the user with ``email`` to admin, or create one (a password is then required)."""
+    email = normalize_email(email)
+    users, admins = UserStore(storage), AdminUserStore(storage)
+    existing = await users.get_by_email(email)
+    if existing is not None:
+        password_hash = None
+        if password:
+            password_hash = await PasswordHasher(settings.bcrypt_rounds).hash(check_password(password))
+        user = await admins.promote(existing["_id"], password_hash)
+        return {"action": "promoted", "id": user["_id"], "email": user["email"],
+                "username": user.get("username"), "role": user["role"]}
+    if not password:
+        raise RelayError("a new admin needs a password (--password-stdin or the prompt)", status=400)
+    name = check_username(username or email.split("@", 1)[0])
+    doc = {"_id": new_id("usr"), "username": name, "email": email,
+           "password_hash": await PasswordHasher(settings.bcrypt_rounds).hash(check_password(password)),
+           "role": "admin", "status": "active", "balance": 0, "token_version": 0,
+           "created_at": utcnow(), "ledger_marks": {}}
+    await users.insert(doc)
+    return {"action": "created", "id": doc["_id"], "email": email, "username": name, "role": "admin"}
+
+
+async def admin_create(settings: Settings, args: argparse.Namespace) -> int:
+    """The CLI step: database up, create or promote, print JSON, database down."""
+    runtime = Runtime(settings)
+    try:
+        await runtime._start_database()
+        assert runtime.storage is not None
+        exists = await UserStore(runtime.storage).get_by_email(normalize_email(args.email))
+        password = await _read_password(args.password_stdin) if (args.password_stdin or not exists) else None
+        result = await create_or_promote(runtime.storage, settings, args.email, args.username, password)
+    except RelayError as exc:
+        print(f"jiuliu admin create: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await runtime.close()
+    print(orjson.dumps(result).decode(), flush=True)
+    return 0

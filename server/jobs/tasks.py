@@ -1,0 +1,92 @@
+"""The maintenance jobs. Each is a plain coroutine over the dependencies, so tests call them
+directly instead of waiting for the scheduler; ``register`` puts them on the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from typing import TYPE_CHECKING, Any
+
+from server.jobs.rollups import roll_up_recent
+from server.jobs.scheduler import Scheduler
+from server.storage.ledger import utcnow
+
+if TYPE_CHECKING:
+    from server.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# name -> interval in seconds (health probes use settings.health_probe_interval).
+INTERVALS = {"ledger_repair": 60.0, "rollups": 300.0, "retention": 3600.0, "sticky_cleanup": 600.0,
+             "rate_windows": 300.0, "expired_codes": 600.0}
+
+
+class MaintenanceJobs:
+    """Every background job of one process, as methods returning what they did."""
+
+    def __init__(self, deps: "Deps") -> None:
+        self.deps = deps
+
+    async def health_probes(self) -> dict[str, Any]:
+        """Probe every enabled account that is healthy or cooling; cooled accounts that answer
+        come back at once, failing ones go through the error rules."""
+        pools = self.deps.pools
+        await pools.reload()
+        targets = [a.id for a in pools.accounts.values()
+                   if a.doc.get("enabled", True) and (a.doc.get("state") or {}).get("status") != "disabled"]
+        results = await asyncio.gather(*(self._probe_one(i, len(targets)) for i in targets))
+        return {"probed": len(targets), "ok": sum(1 for r in results if r.get("ok"))}
+
+    async def _probe_one(self, account_id: str, count: int) -> dict[str, Any]:
+        # Spread the probes over a tenth of the interval so accounts are not hit in one burst.
+        if count > 1:
+            await asyncio.sleep(random.uniform(0, min(3.0, self.deps.settings.health_probe_interval / 10)))
+        try:
+            return await self.deps.pools.probe(account_id, self.deps.upstream_client)
+        except Exception:  # noqa: BLE001 - one bad account must not stop the others' probes
+            log.exception("health probe of %s failed", account_id)
+            return {"ok": False}
+
+    async def ledger_repair(self) -> dict[str, int]:
+        """Re-drive half-applied ledger entries, then drop old idempotency marks."""
+        repaired = await self.deps.ledger.repair_pending()
+        pruned = await self.deps.ledger.prune_marks()
+        return {"repaired": repaired, "pruned_marks": pruned}
+
+    async def rollups(self) -> dict[str, int]:
+        """Recompute the recent hourly and daily roll-ups."""
+        return {"written": await roll_up_recent(self.deps.storage)}
+
+    async def retention(self) -> dict[str, int]:
+        """Delete raw usage rows older than ``log_retention_days``; their roll-ups (written
+        every few minutes, long before) are kept."""
+        days = (await self.deps.runtime_settings.get()).log_retention_days
+        cutoff = utcnow() - dt.timedelta(days=days)
+        result = await self.deps.storage.usage.delete_many({"ts": {"$lt": cutoff}})
+        if result.deleted_count:
+            log.info("retention: deleted %d usage rows older than %d days", result.deleted_count, days)
+        return {"deleted": result.deleted_count}
+
+    async def sticky_cleanup(self) -> dict[str, int]:
+        """Drop expired session → account mappings."""
+        return {"deleted": await self.deps.sticky.purge_expired()}
+
+    async def rate_windows(self) -> dict[str, int]:
+        """Drop rate-limit counters and concurrency slots past their expiry."""
+        return {"deleted": await self.deps.limits.purge_expired()}
+
+    async def expired_codes(self) -> dict[str, int]:
+        """Mark active redeem codes past their expiry as ``expired``."""
+        result = await self.deps.storage.redeem_codes.update_many(
+            {"$and": [{"status": "active"}, {"expires_at": {"$ne": None}}, {"expires_at": {"$lt": utcnow()}}]},
+            {"$set": {"status": "expired"}})
+        return {"expired": result.modified_count}
+
+
+def register(scheduler: Scheduler, jobs: MaintenanceJobs, probe_interval: float) -> None:
+    """Put every job on the schedule (probes jittered by a fifth of their interval)."""
+    scheduler.add("health_probes", jobs.health_probes, probe_interval, jitter=probe_interval / 5)
+    for name, interval in INTERVALS.items():
+        scheduler.add(name, getattr(jobs, name), interval, jitter=min(30.0, interval / 10))
