@@ -27,8 +27,9 @@ EXIT_DATABASE_DIED = 3
 class Runtime:
     """One relay process: what it started, so that it can stop it in reverse order."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sockets: list | None = None) -> None:
         self.settings = settings
+        self._sockets = sockets  # pre-bound by a pre-fork parent, else bound here
         self.embedded: EmbeddedMongo | None = None
         self.storage: Storage | None = None
         self.deps: Deps | None = None
@@ -76,7 +77,7 @@ class Runtime:
         app = make_app(self.settings, self.deps)
         self.server = tornado.httpserver.HTTPServer(
             app, max_body_size=self.settings.max_body_bytes, idle_connection_timeout=75)
-        sockets = tornado.netutil.bind_sockets(self.settings.port, self.settings.host)
+        sockets = self._sockets or tornado.netutil.bind_sockets(self.settings.port, self.settings.host)
         self.port = sockets[0].getsockname()[1]
         self.server.add_sockets(sockets)
         self._teardown.append(self._drain)

@@ -15,6 +15,13 @@ log = logging.getLogger("jiuliu")
 
 def serve(settings: Settings) -> int:
     """Blocking entry point; returns the process exit code."""
+    if settings.workers > 1:
+        if settings.demo:
+            log.warning("--demo runs one process: ignoring workers=%d", settings.workers)
+        else:
+            from server.prefork import serve_workers
+
+            return serve_workers(settings, _run_worker)
     try:
         return asyncio.run(_serve(settings))
     except EmbeddedDatabaseError as exc:
@@ -25,8 +32,13 @@ def serve(settings: Settings) -> int:
         return 2
 
 
-async def _serve(settings: Settings) -> int:
-    runtime = Runtime(settings)
+def _run_worker(settings: Settings, sockets: list) -> int:
+    """One pre-forked worker: its own loop, clients and caches over the shared sockets."""
+    return asyncio.run(_serve(settings, sockets, quiet=True))
+
+
+async def _serve(settings: Settings, sockets: list | None = None, quiet: bool = False) -> int:
+    runtime = Runtime(settings, sockets)
     runtime.install_signal_handlers()
     try:
         await runtime.start()
@@ -39,7 +51,8 @@ async def _serve(settings: Settings) -> int:
             from server.demo import start_demo
 
             banner += await start_demo(runtime)
-        print("\n".join(banner), flush=True)
+        if not quiet:
+            print("\n".join(banner), flush=True)
         code = await runtime.wait()
         log.info("shutting down")
         return code

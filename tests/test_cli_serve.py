@@ -75,3 +75,26 @@ async def test_bad_setting_exits_with_a_clear_message(tmp_path):
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert b"configuration error: port: 99999 is not a TCP port" in err
+
+
+async def test_prefork_workers_share_the_port_and_stop_cleanly(tmp_path):
+    port = free_port()
+    env = {**os.environ, "JIULIU_DATA_DIR": str(tmp_path)}
+    env.pop("MONGO_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert b"2 workers listening" in line
+    child = _embedded_pid(tmp_path)
+    async with httpx.AsyncClient(timeout=30) as http:  # queued in the backlog until a worker accepts
+        for _ in range(5):
+            r = await http.get(f"http://127.0.0.1:{port}/healthz")
+            assert r.status_code == 200 and r.json()["database"] is True
+    pgrep = await asyncio.create_subprocess_exec("pgrep", "-P", str(proc.pid), stdout=asyncio.subprocess.PIPE)
+    children = [int(p) for p in (await pgrep.communicate())[0].split()]
+    assert len(children) == 3 and child in children  # two workers and the embedded database
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert _gone(child)
+    assert all(_gone(pid) for pid in children)

@@ -6,7 +6,7 @@ uncached input, so the same price table applies to both."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 
@@ -22,7 +22,10 @@ class Usage:
     reasoning: int = 0  # informational: already included in ``output``
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        # Explicit: dataclasses.asdict deep-copies recursively and shows up in profiles.
+        return {"input": self.input, "output": self.output, "cache_write_5m": self.cache_write_5m,
+                "cache_write_1h": self.cache_write_1h, "cache_read": self.cache_read,
+                "reasoning": self.reasoning}
 
     @property
     def total(self) -> int:

@@ -179,7 +179,8 @@ class Proxy:
                 if committed:
                     chunk = await response.content.readany()
                 else:
-                    chunk = await asyncio.wait_for(response.content.readany(), pre_commit_timeout)
+                    async with asyncio.timeout(pre_commit_timeout):
+                        chunk = await response.content.readany()
             except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
                 if sink.client_gone:
                     break
