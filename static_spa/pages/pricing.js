@@ -1,0 +1,35 @@
+// Pricing: every price rule per million tokens, and per group with its multiplier.
+import { h, field } from '../js/dom.js';
+import { t } from '../js/i18n.js';
+import { api, listOf } from '../js/api.js';
+import { money, moneyValue, setCurrency, getCurrency } from '../js/format.js';
+import { dataTable, pageHeader } from '../js/ui.js';
+
+const KINDS = ['input', 'output', 'cache_write_5m', 'cache_write_1h', 'cache_read'];
+
+export async function render(root) {
+  const body = await api.get('/api/user/pricing');
+  if (body.currency) setCurrency(body.currency);
+  const groups = listOf(body.groups);
+  const rules = listOf(body);
+  const sel = h('select', { name: 'group' }, h('option', { value: '' }, t('pricing.base')),
+    groups.map((g) => h('option', { value: g.name }, `${g.name} (×${g.multiplier ?? 1})`)));
+  const slot = h('div');
+  const draw = () => {
+    const g = sel.value;
+    const pricesOf = (r) => (g ? ((r.groups || []).find((x) => x.group === g) || {}).prices : r.prices) || {};
+    const cols = [
+      { key: 'pattern', label: t('pricing.model'), render: (r) => h('div', h('code', r.pattern),
+        r.placeholder ? h('span.badge.badge-warn', { title: t('pricing.placeholderHint') }, t('pricing.placeholder')) : null,
+        r.note ? h('div.muted.small', r.note) : null) },
+      ...KINDS.map((k) => ({ key: k, label: t('tokens.' + k), align: 'right', render: (r) => money(moneyValue(pricesOf(r)[k])) })),
+    ];
+    slot.replaceChildren(dataTable(cols, rules, { caption: t('nav.pricing') }));
+  };
+  sel.addEventListener('change', draw);
+  root.append(pageHeader(t('nav.pricing'), t('pricing.subtitle', { currency: getCurrency() })),
+    groups.length ? h('section.card', h('div.form-inline', field(t('keys.group'), sel)),
+      h('ul.group-list', groups.map((g) => h('li', h('strong', g.name), ` — ${g.protocol || ''} ×${g.multiplier ?? 1}`, g.description ? h('span.muted', ' · ' + g.description) : null)))) : null,
+    h('section.card.flush', slot), h('p.muted.small', t('pricing.cacheNote')));
+  draw();
+}

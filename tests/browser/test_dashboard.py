@@ -1,0 +1,389 @@
+"""The dashboard end to end, in headless Chromium against a real relay and emulator upstream.
+
+One story, in order (the tests share the module's relay, users and pages):
+1. a new user registers, creates a Codex-group key (the full key shown once), reads the Codex CLI
+   configuration from the client setup page and files a recharge request;
+2. an operator logs in, adds an upstream account and sees its health, tests it, approves the
+   user's recharge and edits the price of the gpt-5 models;
+3. a call is made through the relay with the user's key; it appears in the usage log with its
+   cost breakdown at the edited prices, and the balance dropped by exactly its charge;
+4. screenshots of every main page at desktop and phone width.
+No page may log a console error."""
+
+from __future__ import annotations
+
+import re
+import time
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser.conftest import DESKTOP, SCREENSHOTS, screenshot_pages
+from tests.relay.support import add_upstreams
+
+pytestmark = pytest.mark.browser
+
+USER = {"username": "browser_user", "email": "browser.user@example.test", "password": "correct horse 42"}
+ADMIN = {"username": "operator", "email": "operator@example.test", "password": "operator pass 42"}
+STATE: dict = {}
+
+
+def amount(text: str) -> Decimal:
+    """A displayed money amount ("$1,234.5678", "-$0.25") as a Decimal."""
+    cleaned = re.sub(r"[^\d.\-]", "", text)
+    return Decimal(cleaned)
+
+
+async def new_page(browser, console, **context_args):
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN", **context_args)
+    page = await context.new_page()
+    console.watch(page)
+    return context, page
+
+
+async def login(page, base_url: str, who: dict) -> None:
+    await page.goto(base_url + "/login")
+    await page.fill("input[name=email]", who["email"])
+    await page.fill("input[name=password]", who["password"])
+    await page.click("form button[type=submit]")
+    await page.wait_for_url("**/overview")
+    await page.wait_for_selector("main .page")
+
+
+async def test_user_registers_creates_codex_key_and_reads_config(browser, dashboard, console):
+    base = dashboard.base_url
+    context, page = await new_page(browser, console, permissions=["clipboard-read", "clipboard-write"])
+    STATE["user_context"] = context
+
+    # Register (the form logs in and lands on the keys page).
+    await page.goto(base + "/register")
+    await page.fill("input[name=username]", USER["username"])
+    await page.fill("input[name=email]", USER["email"])
+    await page.fill("input[name=password]", USER["password"])
+    await page.fill("input[name=password2]", USER["password"])
+    await page.click("form button[type=submit]")
+    await page.wait_for_url("**/keys")
+    await page.wait_for_selector("main .page")
+    assert await page.locator(".user-name").inner_text() == USER["username"]
+
+    # Create a key in the Codex group; the hint about the Codex group is on the form.
+    await page.click("#create-key")
+    dialog = page.locator("dialog.modal")
+    await dialog.locator("input[name=name]").fill("codex-laptop")
+    await dialog.locator("select[name=group]").select_option("codex")
+    assert "codex" in (await dialog.inner_text()).lower()
+    await dialog.locator("button[type=submit]").click()
+    secret_el = page.locator("#new-key-secret")
+    await secret_el.wait_for()
+    secret = (await secret_el.inner_text()).strip()
+    assert secret.startswith("sk-") and len(secret) > 20
+    STATE["secret"] = secret
+
+    # The copy button puts the full key on the clipboard.
+    await page.locator("dialog.modal .secret-row .copy-btn").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
+
+    # Client setup for the just-created key: the Codex CLI tab is selected for a codex key.
+    await page.locator("dialog.modal a", has_text="配置客户端").click()
+    await page.wait_for_url("**/setup/key_*")
+    await page.wait_for_selector("#base-url")
+    assert await page.locator("#base-url").inner_text() == base
+    assert await page.locator(".tab[aria-selected=true]").inner_text() == "Codex CLI"
+    config_block = page.locator(".code-block", has=page.locator(".code-title", has_text="~/.codex/config.toml"))
+    config_text = await config_block.locator("pre").inner_text()
+    config = tomllib.loads(config_text)
+    assert config["model_provider"] == "OpenAI"
+    assert config["model"] == "gpt-5.4"
+    assert {"review_model", "model_reasoning_effort", "model_context_window",
+            "model_auto_compact_token_limit"} <= set(config)
+    assert "disable_response_storage" not in config and "network_access" not in config
+    provider = config["model_providers"]["OpenAI"]
+    assert provider == {"name": "OpenAI", "base_url": base, "wire_api": "responses", "requires_openai_auth": True}
+    auth_block = page.locator(".code-block", has=page.locator(".code-title", has_text="~/.codex/auth.json"))
+    assert '"OPENAI_API_KEY": "%s"' % secret in await auth_block.locator("pre").inner_text()
+    await config_block.locator(".copy-btn").click()
+    assert (await page.evaluate("navigator.clipboard.readText()")).strip() == config_text.strip()
+    STATE["codex_config"] = config
+
+    # The Claude Code tab has the shell exports and settings.json with the same key.
+    await page.locator(".tab", has_text="Claude Code").click()
+    panel = await page.locator(".tab-panel").inner_text()
+    assert f'export ANTHROPIC_BASE_URL="{base}"' in panel and f'export ANTHROPIC_AUTH_TOKEN="{secret}"' in panel
+    assert "setup.needClaude" not in panel and "codex" in panel.lower()  # warns this key is Codex-only
+
+    # The key is listed with its prefix, group and status.
+    await page.goto(base + "/keys")
+    row = page.locator("table.data tbody tr", has_text="codex-laptop")
+    await row.wait_for()
+    row_text = await row.inner_text()
+    assert "codex" in row_text and "正常" in row_text and secret[:6] in row_text
+
+    # A recharge request (the default mode is approval by an operator).
+    await page.goto(base + "/recharge")
+    await page.wait_for_selector("main .page")
+    await page.fill("input[name=amount]", "100")
+    await page.fill("input[name=description]", "browser test")
+    await page.locator("form", has=page.locator("input[name=amount]")).locator("button[type=submit]").click()
+    await page.wait_for_selector(".alert-info >> text=等待管理员审核")
+    await page.wait_for_selector("table.data tbody tr >> text=待审核")
+    STATE["user_page"] = page
+    console.assert_clean()
+
+
+async def test_operator_adds_upstream_approves_recharge_edits_price(browser, dashboard, emu, console):
+    base = dashboard.base_url
+    registered = await dashboard.deps.users.register(ADMIN["username"], ADMIN["email"], ADMIN["password"])
+    await dashboard.deps.storage.users.update_one({"_id": registered.get("_id") or registered["id"]},
+                                                  {"$set": {"role": "admin"}})
+    context, page = await new_page(browser, console)
+    STATE["admin_context"] = context
+    # A wrong password: the API's own message is shown next to the form.
+    await page.goto(base + "/login")
+    await page.fill("input[name=email]", ADMIN["email"])
+    await page.fill("input[name=password]", "not the password")
+    await page.click("form button[type=submit]")
+    alert = page.locator(".auth-form .alert-error")
+    await alert.wait_for()
+    assert "邮箱或密码错误" in await alert.inner_text()
+    console.forget_http_errors(401)
+    await login(page, base, ADMIN)
+    assert await page.locator("a.nav-link[href='/admin/pools']").count() == 1
+
+    # An account cooling down after errors shows its reason and a countdown.
+    [cooling] = await add_upstreams(dashboard.deps, emu, ["a2"], "claude", "anthropic")
+    await dashboard.deps.upstreams.set_state(cooling["_id"], "cooling", "upstream 529: overloaded",
+                                             time.time() + 300)
+    await dashboard.deps.pools.reload()
+
+    # Add an upstream account; its key field is write-only.
+    await page.goto(base + "/admin/pools")
+    cooling_card = page.locator("article.pool-card", has_text="a2")
+    await cooling_card.wait_for()
+    assert await cooling_card.locator(".health-dot.dot-cooling").count() == 1
+    cooling_text = await cooling_card.inner_text()
+    assert "upstream 529: overloaded" in cooling_text and re.search(r"冷却剩余 [45]m \d\ds", cooling_text)
+    await page.wait_for_selector("main .page")
+    await page.click("#add-upstream")
+    dialog = page.locator("dialog.modal")
+    await dialog.locator("input[name=name]").fill("ui-claude")
+    await dialog.locator("select[name=protocol]").select_option("anthropic")
+    await dialog.locator("input[name=base_url]").fill(emu.base_url)
+    await dialog.locator("input[name=api_key]").fill("emu-key-a1")
+    assert await dialog.locator("input[name=api_key]").get_attribute("type") == "password"
+    assert await dialog.locator("input[name=groups][value=claude]").is_checked()
+    await dialog.locator("button[type=submit]").click()
+    card = page.locator("article.pool-card", has_text="ui-claude")
+    await card.wait_for()
+    assert await card.locator(".health-dot.dot-healthy").count() == 1
+    assert "健康" in await card.inner_text()
+    assert "emu-key-a1" not in await card.inner_text()  # only the masked suffix is shown
+    await card.locator("button", has_text="立即测试").click()
+    await page.wait_for_selector(".toast >> text=测试通过")
+
+    # Approve the user's pending recharge.
+    await page.goto(base + "/admin/recharges")
+    row = page.locator("table.data tbody tr", has_text="browser test")
+    await row.wait_for()
+    assert "$100.00" in await row.inner_text()
+    await row.locator("button", has_text="批准").click()
+    await page.wait_for_selector(".toast >> text=已批准并入账")
+    await page.wait_for_selector("table.data >> text=没有待处理的充值申请")
+
+    # Edit the price of the gpt-5 models.
+    await page.goto(base + "/admin/prices")
+    row = page.locator("table.data tbody tr", has_text="gpt-5*")
+    await row.wait_for()
+    await row.locator("button", has_text="编辑").click()
+    dialog = page.locator("dialog.modal")
+    await dialog.locator("input[name=input]").fill("2")
+    await dialog.locator("input[name=output]").fill("8")
+    await dialog.locator("button[type=submit]").click()
+    await page.wait_for_selector(".toast >> text=已保存")
+    await page.wait_for_selector("table.data tbody tr:has-text('gpt-5*'):has-text('$2.00'):has-text('$8.00')")
+    STATE["admin_page"] = page
+    console.assert_clean()
+
+
+async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, console):
+    base = dashboard.base_url
+    page = STATE["user_page"]
+    console.watch(page)
+
+    await page.goto(base + "/overview")
+    await page.wait_for_selector("main .page")
+    before = amount(await page.locator("#top-balance").inner_text())
+    assert before == Decimal("100")
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {STATE['secret']}"},
+                                     json={"model": "gpt-5.4", "input": "Hello from the dashboard test"})
+    assert response.status_code == 200, response.text
+
+    # The usage row is written by the recorder shortly after the response.
+    row = page.locator("table.data tbody tr", has_text="gpt-5.4")
+    for _ in range(50):
+        await page.goto(base + "/logs")
+        await page.wait_for_selector("main .page")
+        if await row.count():
+            break
+        await page.wait_for_timeout(100)
+    assert await row.count() == 1
+    await row.locator("button.expand-btn").click()
+    detail = page.locator("tr.detail-row:not([hidden]) .breakdown")
+    await detail.wait_for()
+    lines = {}
+    for tr in await detail.locator("tbody tr").all():
+        cells = [c.strip() for c in await tr.locator("td").all_inner_texts()]
+        lines[cells[0]] = cells
+    assert lines["输入"][2] == "$2.00" and lines["输出"][2] == "$8.00"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "user-logs-breakdown-desktop.png"), full_page=True)
+    charged = amount(await detail.locator(".breakdown-total").inner_text())
+    exact = sum(Decimal(re.sub(r"[^\d]", "", cells[1])) * amount(cells[2].split("×")[0]) for cells in lines.values()) \
+        / Decimal(1_000_000)
+    assert charged > 0
+    assert abs(charged - exact) <= Decimal("0.000001")
+
+    # CSV export of the fetched log.
+    async with page.expect_download() as info:
+        await page.click("#export-csv")
+    download = await info.value
+    csv_text = Path(await download.path()).read_text(encoding="utf-8-sig")
+    assert "gpt-5.4" in csv_text and csv_text.splitlines()[0].startswith("time,request_id")
+
+    # The balance dropped by exactly the charge (shown to the micro-unit).
+    await page.goto(base + "/transactions")
+    await page.wait_for_selector("table.data tbody tr >> text=API 调用扣费")
+    await page.goto(base + "/overview")
+    await page.wait_for_selector("main .page")
+    after = amount(await page.locator("#top-balance").inner_text())
+    assert before - after == charged
+
+    # And the same numbers through the API, in micro-units.
+    token = await page.evaluate("localStorage.getItem('jiuliu.token')")
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api:
+        me = (await api.get("/api/user/me")).json()
+        logs = (await api.get("/api/user/logs")).json()["data"]
+    assert me["balance"] == 100_000_000 - logs[0]["cost"]
+    assert Decimal(logs[0]["cost_display"]) == charged
+    console.assert_clean()
+
+
+async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, console):
+    base = dashboard.base_url
+    admin, user = STATE["admin_page"], STATE["user_page"]
+    console.watch(admin)
+    console.watch(user)
+
+    # A balance adjustment with a reason.
+    await admin.goto(base + "/admin/users")
+    row = admin.locator("table.data tbody tr", has_text=USER["username"])
+    await row.wait_for()
+    await row.locator("button", has_text="调整余额").click()
+    dialog = admin.locator("dialog.modal")
+    await dialog.locator("input[name=amount]").fill("5")
+    await dialog.locator("input[name=reason]").fill("goodwill")
+    await dialog.locator("button[type=submit]").click()
+    await admin.wait_for_selector(".toast >> text=已调整")
+
+    # Switch recharges to redeem codes, and make two codes.
+    await admin.goto(base + "/admin/settings")
+    await admin.wait_for_selector("main .page")
+    await admin.select_option("select[name=recharge_mode]", "code")
+    await admin.locator("main form button[type=submit]").click()
+    await admin.wait_for_selector(".toast >> text=已保存")
+    await admin.goto(base + "/admin/codes")
+    await admin.wait_for_selector("main .page")
+    await admin.fill("input[name=amount]", "3")
+    await admin.fill("input[name=count]", "2")
+    await admin.locator("main form button[type=submit]").click()
+    codes_text = await admin.locator("dialog.modal pre").inner_text()
+    codes = codes_text.split()
+    assert len(codes) == 2 and all(re.fullmatch(r"[A-Z0-9]{4}(-[A-Z0-9]{4}){3}", c) for c in codes)
+    await admin.keyboard.press("Escape")
+    await admin.wait_for_selector("table.data tbody tr >> text=%s" % codes[0])
+
+    # The user redeems one.
+    await user.goto(base + "/recharge")
+    await user.wait_for_selector("main .page")
+    await user.fill("input[name=code]", codes[0].lower())
+    await user.locator("form", has=user.locator("input[name=code]")).locator("button[type=submit]").click()
+    await user.wait_for_selector(".alert-success >> text=充值成功")
+    await user.goto(base + "/transactions")
+    await user.wait_for_selector("table.data tbody tr >> text=兑换码充值")
+    text = await user.locator("table.data").inner_text()
+    assert "余额调整" in text and "+$5.00" in text and "+$3.00" in text
+
+    # Every operator write is in the audit log.
+    await admin.goto(base + "/admin/audit")
+    await admin.wait_for_selector("table.data tbody tr >> text=user.adjust")
+    audit = await admin.locator("table.data").inner_text()
+    for action in ("upstream.create", "recharge.approve", "price.update", "settings.update", "codes.create"):
+        assert action in audit
+    console.assert_clean()
+
+
+async def test_language_switch_and_session_renewal(dashboard, console):
+    base = dashboard.base_url
+    page = STATE["user_page"]
+    console.watch(page)
+    await page.goto(base + "/keys")
+    await page.wait_for_selector("main .page")
+    await page.locator(".topbar button", has_text="English").click()
+    await page.wait_for_selector("a.nav-link >> text=API keys")
+    assert await page.evaluate("document.documentElement.lang") == "en"
+    old = await page.evaluate("localStorage.getItem('jiuliu.token')")
+    await page.wait_for_timeout(1100)  # a new token differs by its issue time (whole seconds)
+    await page.evaluate("import('/js/api.js').then((m) => m.renew())")
+    await page.wait_for_function("(old) => localStorage.getItem('jiuliu.token') !== old", arg=old)
+    await page.locator(".topbar button", has_text="中文").click()
+    await page.wait_for_selector("a.nav-link >> text=API 密钥")
+
+    # Password change from the account dialog: a wrong current password is refused in the
+    # API's words next to the field; the right one replaces the session token.
+    await page.locator(".topbar .user-name").click()
+    dialog = page.locator("dialog.modal")
+    await dialog.locator("input[name=old_password]").fill("wrong password")
+    await dialog.locator("input[name=new_password]").fill("a brand new pass 42")
+    await dialog.locator("button[type=submit]").click()
+    await dialog.locator("#" + await dialog.locator("input[name=old_password]").get_attribute("id") + "-err").wait_for()
+    assert "原密码不正确" in await dialog.inner_text()
+    console.forget_http_errors(400)
+    await dialog.locator("input[name=old_password]").fill(USER["password"])
+    before = await page.evaluate("localStorage.getItem('jiuliu.token')")
+    await dialog.locator("button[type=submit]").click()
+    await page.wait_for_selector(".toast >> text=密码已修改")
+    assert await page.evaluate("localStorage.getItem('jiuliu.token')") != before
+    USER["password"] = "a brand new pass 42"
+    await page.goto(base + "/keys")
+    await page.wait_for_selector("main .page")
+    console.assert_clean()
+
+
+async def test_screenshots_of_main_pages(dashboard, console):
+    base = dashboard.base_url
+    user_page, admin_page = STATE["user_page"], STATE["admin_page"]
+    console.watch(user_page)
+    console.watch(admin_page)
+    shots = await screenshot_pages(user_page, base, ["/overview", "/keys", "/setup", "/logs", "/transactions",
+                                                    "/recharge", "/pricing"], "user-")
+    shots += await screenshot_pages(admin_page, base, ["/admin/overview", "/admin/pools", "/admin/users",
+                                                      "/admin/recharges", "/admin/codes", "/admin/prices",
+                                                      "/admin/error-rules", "/admin/settings", "/admin/audit"], "")
+    # English, at both widths, for a few pages.
+    await user_page.locator(".topbar button", has_text="English").click()
+    await user_page.wait_for_selector("a.nav-link >> text=API keys")
+    shots += await screenshot_pages(user_page, base, ["/overview", "/logs", "/setup"], "en-user-")
+    await user_page.locator(".topbar button", has_text="中文").click()
+    await user_page.wait_for_selector("a.nav-link >> text=API 密钥")
+    assert all(p.stat().st_size > 5000 for p in shots)
+    # Logging out clears the session and returns to the login page.
+    await user_page.locator(".topbar button", has_text="退出").click()
+    await user_page.wait_for_url("**/login")
+    assert await user_page.evaluate("localStorage.getItem('jiuliu.token')") is None
+    for key in ("user_context", "admin_context"):
+        await STATE.pop(key).close()
+    console.assert_clean()
