@@ -17,6 +17,7 @@ from server.deps import Deps
 from server.embedded_db import EmbeddedMongo
 from server.settings import Settings
 from server.storage.db import Storage
+from server.wiring import build_deps
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ class Runtime:
         await self.storage.ensure_indexes()
 
     async def _start_services(self) -> None:
-        from server.wiring import build_deps
-
         assert self.storage is not None
         self.deps = await build_deps(self.settings, self.storage)
         self._teardown.append(self._run_shutdown_hooks)

@@ -3,9 +3,42 @@ long-lived services. Each later service registers its own shutdown hook here."""
 
 from __future__ import annotations
 
+import os
+import socket
+
+from server.accounts.keys import KeyService
+from server.accounts.passwords import PasswordHasher
+from server.accounts.recharge import RechargeService, RedeemService
+from server.accounts.sessions import SessionService, load_jwt_secret
+from server.accounts.stats import StatsService
+from server.accounts.throttle import LoginThrottle
+from server.accounts.users import UserService
+from server.admin.services import AdminServices
+from server.billing.charges import ChargeService
 from server.deps import Deps
+from server.ids import new_id
+from server.jobs.leases import LeaseStore
+from server.jobs.scheduler import Scheduler
+from server.jobs.tasks import MaintenanceJobs, register
+from server.metrics import Metrics
+from server.pools.manager import PoolManager
+from server.pools.sticky import StickyStore
+from server.relay.limits import KeyLimits
+from server.relay.proxy import Proxy
+from server.relay.recorder import UsageRecorder
+from server.relay.upstream_client import UpstreamClient
 from server.settings import Settings
 from server.storage.db import Storage
+from server.storage.groups import GroupStore
+from server.storage.keys import KeyStore
+from server.storage.ledger import LedgerStore
+from server.storage.login_attempts import LoginAttemptStore
+from server.storage.prices import PriceStore
+from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
+from server.storage.runtime_settings import RuntimeSettingsStore
+from server.storage.upstreams import UpstreamStore
+from server.storage.usage_queries import UsageQueries
+from server.storage.users import UserStore
 
 
 async def build_deps(settings: Settings, storage: Storage) -> Deps:
@@ -19,10 +52,6 @@ async def build_deps(settings: Settings, storage: Storage) -> Deps:
 
 
 def _billing(deps: Deps) -> None:
-    from server.billing.charges import ChargeService
-    from server.storage.ledger import LedgerStore
-    from server.storage.prices import PriceStore
-
     deps.ledger = LedgerStore(deps.storage)
     deps.prices = PriceStore(deps.storage)
     deps.charges = ChargeService(deps.storage, deps.ledger)
@@ -30,21 +59,6 @@ def _billing(deps: Deps) -> None:
 
 async def _accounts(deps: Deps) -> None:
     """Users, sessions, keys, groups, recharges and stats; seeds groups and prices."""
-    from server.accounts.keys import KeyService
-    from server.accounts.passwords import PasswordHasher
-    from server.accounts.recharge import RechargeService, RedeemService
-    from server.accounts.sessions import SessionService, load_jwt_secret
-    from server.accounts.stats import StatsService
-    from server.accounts.throttle import LoginThrottle
-    from server.accounts.users import UserService
-    from server.storage.groups import GroupStore
-    from server.storage.keys import KeyStore
-    from server.storage.login_attempts import LoginAttemptStore
-    from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
-    from server.storage.runtime_settings import RuntimeSettingsStore
-    from server.storage.usage_queries import UsageQueries
-    from server.storage.users import UserStore
-
     settings, storage, clock = deps.settings, deps.storage, deps.clock
     assert deps.ledger is not None and deps.prices is not None
     await deps.prices.seed_if_empty()
@@ -67,14 +81,6 @@ async def _accounts(deps: Deps) -> None:
 
 
 def _relay(deps: Deps) -> None:
-    from server.pools.manager import PoolManager
-    from server.pools.sticky import StickyStore
-    from server.relay.limits import KeyLimits
-    from server.relay.proxy import Proxy
-    from server.relay.recorder import UsageRecorder
-    from server.relay.upstream_client import UpstreamClient
-    from server.storage.upstreams import UpstreamStore
-
     settings = deps.settings
     deps.upstreams = UpstreamStore(deps.storage)
     deps.pools = PoolManager(deps.storage, deps.upstreams)
@@ -93,16 +99,6 @@ def _operations(deps: Deps) -> None:
     """Metrics hooks, the operator services and the (not yet started) job scheduler. The
     process starts the scheduler once it serves (``Runtime``), so tests and one-off tools
     that build deps run no background jobs; stopping it is a shutdown hook."""
-    import os
-    import socket
-
-    from server.admin.services import AdminServices
-    from server.ids import new_id
-    from server.jobs.leases import LeaseStore
-    from server.jobs.scheduler import Scheduler
-    from server.jobs.tasks import MaintenanceJobs, register
-    from server.metrics import Metrics
-
     deps.metrics = Metrics(inflight=lambda: deps.inflight, pools=lambda: deps.pools)
     assert deps.pools is not None
     deps.pools.observer = deps.metrics.observe_attempt

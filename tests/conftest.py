@@ -45,7 +45,9 @@ def loop_watch():
         wall = time.perf_counter() - wall - paused
         cpu = time.thread_time() - cpu - paused
         if cpu > SLOW_CALLBACK_CPU_SECONDS or wall > SLOW_CALLBACK_WALL_SECONDS:
-            reports.append(f"{handle._callback!r} took {wall:.3f} s ({cpu:.3f} s CPU)")
+            owner = getattr(handle._callback, "__self__", None)
+            what = repr(owner.get_coro()) if isinstance(owner, asyncio.Task) else repr(handle._callback)
+            reports.append(f"{what} took {wall:.3f} s ({cpu:.3f} s CPU)")
 
     gc.callbacks.append(on_gc)
     asyncio.events.Handle._run = timed_run
