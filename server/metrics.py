@@ -68,30 +68,39 @@ class Metrics:
                                ["group", "model"], registry=r)
         self.tokens = Counter("jiuliu_tokens_total", "Billed tokens", ["group", "kind"], registry=r)
         r.register(_StateCollector(inflight, pools))
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, remembered: the lookup is the costly part on the hot path."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def count_request(self, route: str, group: str, status: int) -> None:
         """Every finished relay request, refused ones included (the handler's ``on_finish``)."""
-        self.requests.labels(route, group, str(status)).inc()
+        self._child(self.requests, route, group, str(status)).inc()
 
     def observe_request(self, route: str, record: "UsageRecord") -> None:
         """Latency, time to first token and charge of one admitted request (``_record``)."""
-        self.latency.labels(route).observe(record.latency_ms / 1000)
+        self._child(self.latency, route).observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            self.ttft.labels(route).observe(record.ttft_ms / 1000)
+            self._child(self.ttft, route).observe(record.ttft_ms / 1000)
         if record.rule is not None and not record.usage.is_empty():
             cost = record.cost().total
             if cost:
-                self.charged.labels(record.group, record.model).inc(cost)
+                self._child(self.charged, record.group, record.model).inc(cost)
             for kind, n in record.usage.as_dict().items():
                 if n and kind != "reasoning":
-                    self.tokens.labels(record.group, kind).inc(n)
+                    self._child(self.tokens, record.group, kind).inc(n)
 
     def observe_attempt(self, account: str, ok: bool, error_class: str | None = None,
                         action: str = "") -> None:
         """One upstream attempt (called from the pool's report hooks)."""
-        self.attempts.labels(account, "ok" if ok else "error").inc()
+        self._child(self.attempts, account, "ok" if ok else "error").inc()
         if not ok and error_class:
-            self.failovers.labels(account, error_class, action).inc()
+            self._child(self.failovers, account, error_class, action).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything registered."""

@@ -49,9 +49,13 @@ class UsageRecord:
     session_hash: str | None = None
     key_name: str = ""
     ts: dt.datetime = field(default_factory=utcnow)
+    _cost: Cost | None = field(default=None, repr=False, compare=False)
 
     def cost(self) -> Cost:
-        return compute_cost(self.usage, self.rule, self.multiplier_ppm)
+        """The exact charge (computed once: metrics and the charge both need it)."""
+        if self._cost is None:
+            self._cost = compute_cost(self.usage, self.rule, self.multiplier_ppm)
+        return self._cost
 
 
 def ledger_id(request_id: str) -> str:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import tornado.web
 
-from server.errors import BadRequest, PayloadTooLarge, RelayError
+from server.errors import RelayError
+from server.jsonbody import parse_json_object
 from server.web.envelopes import STATUS_TYPES, Family, error_body
 
 if TYPE_CHECKING:
@@ -60,18 +61,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def get_json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; anything else is a clear 400 (or 413)."""
-        body = self.request.body
-        if len(body) > self.max_body:
-            raise PayloadTooLarge(f"请求体过大(上限 {self.max_body} 字节)")
-        if not body:
-            raise BadRequest("请求体必须是 JSON 对象")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"请求体不是有效的 JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadRequest("请求体必须是 JSON 对象")
-        return data
+        return parse_json_object(self.request.body, self.max_body)
 
     def write_json(self, obj: Any, status: int = 200) -> None:
         """Finish with a JSON body."""
