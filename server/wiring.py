@@ -72,6 +72,7 @@ async def _accounts(deps: Deps) -> None:
     deps.users = UserService(deps.user_store, PasswordHasher(settings.bcrypt_rounds), deps.sessions,
                              LoginThrottle(LoginAttemptStore(storage), clock), deps.runtime_settings)
     deps.keys = KeyService(key_store, deps.user_store, deps.groups, deps.runtime_settings, clock)
+    deps.charges.on_exhausted = lambda user_id: deps.keys.invalidate(user_id=user_id)
     deps.redeem = RedeemService(RedeemCodeStore(storage), deps.ledger, clock)
     keys = deps.keys
     deps.recharge = RechargeService(RechargeOrderStore(storage), deps.ledger, deps.runtime_settings,

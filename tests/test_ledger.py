@@ -120,3 +120,19 @@ def test_entries_are_integers_with_known_types():
         make_entry("x", "u", 1, "gift")
     with pytest.raises(ValueError):
         make_entry("a.b", "u", 1, "charge")
+
+
+async def test_batched_rows_carry_their_running_balance(storage):
+    ledger = LedgerStore(storage)
+    charges = ChargeService(storage, ledger)
+    uid = await _user(storage, 1_000_000)
+    records = [_record(uid) for _ in range(5)]
+    exhausted = []
+    charges.on_exhausted = exhausted.append
+    await charges.charge_many(records)
+    rows, _ = await ledger.list_for_user(uid, limit=10, offset=0)
+    after = sorted(r["balance_after"] for r in rows)
+    assert after == [1_000_000 - 6_000 * n for n in range(5, 0, -1)]
+    assert exhausted == []
+    await charges.charge_many([_record(uid, usage=Usage(output=100_000))])  # $1.50: below zero
+    assert exhausted == [uid]

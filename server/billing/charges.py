@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -94,6 +94,9 @@ class ChargeService:
     def __init__(self, storage: Storage, ledger: LedgerStore) -> None:
         self.storage = storage
         self.ledger = ledger
+        # Called with a user id whose balance a flush took to zero or below, so admission
+        # caches (the key resolver's) stop admitting that user at once rather than after their TTL.
+        self.on_exhausted: Callable[[str], None] | None = None
 
     async def charge(self, record: UsageRecord) -> dict[str, Any]:
         """Charge one request; a second call with the same request id is a no-op."""
@@ -118,7 +121,11 @@ class ChargeService:
             entry = _ledger_entry(record, cost)
             if entry is not None:
                 entries.append(entry)
-        await self.ledger.post_many(entries)
+        balances = await self.ledger.post_many(entries)
+        if self.on_exhausted is not None:
+            for user_id, balance in balances.items():
+                if balance <= 0:
+                    self.on_exhausted(user_id)
         fresh = docs
         if docs:
             try:

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any, Iterable
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from server.errors import NotFound
@@ -86,23 +86,26 @@ class LedgerStore:
             {"$set": {"applied": True, "balance_after": user["balance"], "applied_at": now}})
         return {**entry, "applied": True, "balance_after": user["balance"]}
 
-    async def post_many(self, entries: list[dict[str, Any]]) -> None:
-        """Batch form (usage flushes): insert all, then one balance update per user."""
+    async def post_many(self, entries: list[dict[str, Any]]) -> dict[str, int]:
+        """Batch form (usage flushes): insert all, then one balance update per user. Returns the
+        balances it saw afterwards, by user."""
+        balances: dict[str, int] = {}
         if not entries:
-            return
+            return balances
         fresh_ids = await self._insert_many(entries)
         by_user: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:
             if entry["_id"] in fresh_ids:
                 by_user.setdefault(entry["user_id"], []).append(entry)
         for user_id, group in by_user.items():
-            await self._apply_group(user_id, group)
+            balances[user_id] = await self._apply_group(user_id, group)
         # Entries that already existed (a re-driven flush) go the one-by-one way.
         for entry in entries:
             if entry["_id"] not in fresh_ids:
                 existing = await self.storage.ledger.find_one({"_id": entry["_id"]})
                 if existing is not None and not existing["applied"]:
-                    await self.apply(existing)
+                    balances[entry["user_id"]] = (await self.apply(existing))["balance_after"]
+        return balances
 
     async def _insert_many(self, entries: list[dict[str, Any]]) -> set[str]:
         try:
@@ -116,7 +119,7 @@ class LedgerStore:
                 raise
             return {e["_id"] for e in entries} - failed
 
-    async def _apply_group(self, user_id: str, group: list[dict[str, Any]]) -> None:
+    async def _apply_group(self, user_id: str, group: list[dict[str, Any]]) -> int:
         now = time.time()
         condition: dict[str, Any] = {"_id": user_id}
         marks: dict[str, Any] = {}
@@ -127,12 +130,18 @@ class LedgerStore:
             condition, {"$inc": {"balance": sum(e["amount"] for e in group)}, "$set": marks},
             projection={"balance": 1}, return_document=ReturnDocument.AFTER)
         if user is None:  # some mark already there: fall back to one by one
+            balance = 0
             for entry in group:
-                await self.apply(entry)
-            return
-        await self.storage.ledger.update_many(
-            {"_id": {"$in": [e["_id"] for e in group]}, "applied": False},
-            {"$set": {"applied": True, "balance_after": user["balance"], "applied_at": now}})
+                balance = (await self.apply(entry))["balance_after"]
+            return balance
+        # Each row gets the running balance it left (the batch applied in order), in one trip.
+        running, updates = user["balance"], []
+        for entry in reversed(group):
+            updates.append(UpdateOne({"_id": entry["_id"], "applied": False},
+                                     {"$set": {"applied": True, "balance_after": running, "applied_at": now}}))
+            running -= entry["amount"]
+        await self.storage.ledger.bulk_write(updates, ordered=False)
+        return user["balance"]
 
     async def repair_pending(self, older_than: float = 30.0, limit: int = 1000) -> int:
         """Re-drive entries left unapplied by a crash; returns how many were repaired."""

@@ -96,3 +96,17 @@ async def test_concurrency_limit(relay, pool, emu, user):
     assert codes[0] == 200 and 429 in codes
     limited = next(r for r in results if r.status_code == 429)
     assert limited.headers["retry-after"] == "1"
+
+
+async def test_exhausted_balance_is_refused_without_waiting_for_caches(relay, pool):
+    poor = await make_user(relay.deps.storage, balance=100)  # less than one call costs
+    key = await make_key(relay.deps.storage, poor["_id"], "claude")
+    async with relay.client() as http:
+        first = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
+        assert first.status_code == 200
+        await relay.deps.recorder.wait_recorded(first.headers["x-jiuliu-request-id"])
+        await relay.deps.recorder.flush()
+        second = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
+    assert second.status_code == 402 and second.json()["error"]["type"] == "insufficient_balance"
+    balance, total = await relay.deps.ledger.balance_and_sum(poor["_id"])
+    assert balance < 0 and balance == 100 + total  # seeded 100, then the admitted call in full
