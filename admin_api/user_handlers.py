@@ -113,6 +113,17 @@ class PasswordHandler(UserApiHandler):
         self.write_json(self.session_json(token, expires_at))
 
 
+class LogoutHandler(UserApiHandler):
+    """``POST /api/user/logout``: end every session of the user (all devices), 204."""
+
+    @authenticated
+    async def post(self) -> None:
+        await self.users.logout(self.user_id)
+        self.set_status(204)
+        self.clear_header("Content-Type")
+        self.finish()
+
+
 class MeHandler(UserApiHandler):
     """``GET /api/user/me``: the current user's profile and balance."""
 
@@ -171,14 +182,15 @@ class KeyStatusHandler(UserApiHandler):
 
 
 class RechargeHandler(UserApiHandler):
-    """``GET|POST /api/user/recharge``: the user's orders, or a recharge in the current mode."""
+    """``GET|POST /api/user/recharge``: the user's orders and the recharge mode (manual, code
+    or open: which form the dashboard shows), or a recharge in the current mode."""
 
     @authenticated
     async def get(self) -> None:
         limit, offset = self.page()
         orders, total = await self.recharge.list_for_user(self.user_id, limit, offset)
         self.write_json({"data": [order_view(o) for o in orders], "total": total,
-                         "limit": limit, "offset": offset})
+                         "limit": limit, "offset": offset, "recharge_mode": await self.recharge.mode()})
 
     @authenticated
     async def post(self) -> None:
@@ -240,6 +252,7 @@ default_handlers = [
     (r"/api/user/login", LoginHandler),
     (r"/api/user/token/refresh", TokenRefreshHandler),
     (r"/api/user/password", PasswordHandler),
+    (r"/api/user/logout", LogoutHandler),
     (r"/api/user/me", MeHandler),
     (r"/api/user/keys", KeysHandler),
     (rf"/api/user/keys/{KEY_ID}", KeyHandler),

@@ -204,6 +204,10 @@ class RechargeService:
             return order
         raise Conflict("该订单已入账,不能拒绝")
 
+    async def mode(self) -> str:
+        """The operator's current recharge mode, so the dashboard offers only the form that works."""
+        return (await self.runtime.get()).recharge_mode
+
     async def list_for_user(self, user_id: str, limit: int,
                             offset: int) -> tuple[list[dict[str, Any]], int]:
         """A user's orders, newest first."""

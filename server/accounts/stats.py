@@ -2,6 +2,8 @@
 log, the transaction history and the price list with each group's multiplier applied.
 
 Periods are in UTC: "today" starts at 00:00 UTC; "7d" and "30d" are the last 7 and 30 days.
+``daily`` covers the 30 calendar days (UTC) ending today, so its sum can differ from the
+rolling "30d" period by the part of the oldest day outside it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore
 from server.storage.ledger import LedgerStore
 from server.storage.prices import PriceStore
-from server.storage.usage_queries import UsageQueries
+from server.storage.usage_queries import DAY_FORMAT, UsageQueries
 from server.storage.users import UserStore
 
 if TYPE_CHECKING:
     from server.deps import Clock
 
+DAILY_DAYS = 30  # days in the ``daily`` chart series, today included
+
 
 def _sums_view(sums: dict[str, Any]) -> dict[str, Any]:
     return {"requests": sums["requests"], **money("cost", sums["cost"]), "tokens": sums["tokens"]}
+
+
+def _day_view(date: str, sums: dict[str, Any] | None) -> dict[str, Any]:
+    """One day of the chart series: zero when the day had no requests. Only the billed token
+    kinds are listed (reasoning tokens are already counted in ``output``)."""
+    sums = sums or {"requests": 0, "cost": 0, "tokens": {}}
+    return {"date": date, "requests": sums["requests"], **money("cost", sums["cost"]),
+            "tokens": {kind: int(sums["tokens"].get(kind, 0)) for kind in KINDS}}
 
 
 def _prices(doc: dict[str, Any], multiplier_ppm: int) -> dict[str, Any]:
@@ -71,7 +83,15 @@ class StatsService:
                    "deleted": row["key_id"] not in names, **_sums_view(row)} for row in key_rows]
         return {**money("balance", int(user.get("balance", 0))), "currency": self.currency,
                 "timezone": "UTC", "generated_at": iso(now), "periods": periods,
-                "by_model": by_model, "by_key": by_key}
+                "by_model": by_model, "by_key": by_key,
+                "daily": await self.daily(user_id, starts["today"])}
+
+    async def daily(self, user_id: str, today: dt.datetime) -> list[dict[str, Any]]:
+        """The last ``DAILY_DAYS`` UTC days up to ``today`` (00:00 UTC), oldest first, zero-filled."""
+        first = today - dt.timedelta(days=DAILY_DAYS - 1)
+        sums = await self.usage.daily(user_id, first, today + dt.timedelta(days=1))
+        dates = [(first + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range(DAILY_DAYS)]
+        return [_day_view(date, sums.get(date)) for date in dates]
 
     async def logs(self, user_id: str, *, limit: int, offset: int, key_id: str | None = None,
                    model: str | None = None, since: dt.datetime | None = None,

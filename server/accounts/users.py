@@ -116,6 +116,12 @@ class UserService:
             raise Unauthorized("登录状态已变化,请重新登录")
         return self.sessions.issue(updated)
 
+    async def logout(self, user_id: str) -> None:
+        """End every session of the user: tokens are stateless JWTs, so the only way to make a
+        stolen or forgotten one worthless before it expires is to bump ``token_version``."""
+        if await self.store.bump_token_version(user_id) is None:
+            raise NotFound("用户不存在")
+
     async def get(self, user_id: str) -> dict[str, Any]:
         """A user without secrets, or a 404."""
         user = await self.store.get(user_id)

@@ -19,7 +19,7 @@ const zh = {
   'nav.approvals': '充值审核', 'nav.codes': '兑换码', 'nav.prices': '价格管理', 'nav.errorRules': '错误规则', 'nav.settings': '系统设置',
   'nav.audit': '审计日志',
 
-  'auth.login': '登录', 'auth.register': '注册', 'auth.logout': '退出', 'auth.loginTitle': '登录控制台', 'auth.registerTitle': '创建账号',
+  'auth.login': '登录', 'auth.register': '注册', 'auth.logout': '退出', 'auth.logoutFailed': '无法连接服务器:本机已退出,但其他设备上的登录可能仍然有效。', 'auth.loginTitle': '登录控制台', 'auth.registerTitle': '创建账号',
   'auth.username': '用户名', 'auth.usernameHint': '3-32 个字符:文字、数字、下划线、连字符或点', 'auth.email': '邮箱', 'auth.password': '密码',
   'auth.password2': '确认密码', 'auth.passwordHint': '至少 8 个字符', 'auth.mismatch': '两次输入的密码不一致',
   'auth.haveAccount': '已有账号?', 'auth.noAccount': '还没有账号?', 'auth.expired': '登录已过期,请重新登录',
@@ -31,7 +31,7 @@ const zh = {
   'overview.last30': '近 30 天消费', 'overview.requests': '请求', 'overview.requestsUnit': '次请求', 'overview.tokens': 'Tokens',
   'overview.dailySpend': '每日消费与请求数(30 天)', 'overview.dailyTokens': '每日 Token 用量(按类型)', 'overview.byModel': '按模型消费(30 天)',
   'overview.byKey': '按密钥消费(30 天)', 'overview.noUsage': '暂无使用记录', 'overview.spend': '消费',
-  'overview.utcNote': '统计周期按 UTC 计算。', 'overview.truncated': '记录较多,图表仅统计最近的 4000 条请求。',
+  'overview.utcNote': '统计周期按 UTC 计算。',
 
   'keys.subtitle': '创建和管理调用 API 所用的密钥', 'keys.create': '创建密钥', 'keys.createTitle': '创建 API 密钥', 'keys.name': '名称',
   'keys.defaultName': '我的密钥', 'keys.group': '分组', 'keys.rateLimit': '速率限制', 'keys.rateDefault': '默认', 'keys.rateHint': '每分钟请求数,0 为不限制;留空使用系统默认值',
@@ -77,7 +77,7 @@ const zh = {
   'recharge.topUp': '立即充值', 'recharge.code': '兑换码', 'recharge.redeem': '兑换', 'recharge.redeemDesc': '兑换码充值',
   'recharge.credited': '充值成功:{amount} 已到账,当前余额 {balance}。', 'recharge.pending': '已提交 {amount} 的充值申请,等待管理员审核。',
   'recharge.modeManual': '当前充值方式:提交申请后由管理员审核入账。', 'recharge.modeCode': '当前充值方式:兑换码。请输入管理员发放的兑换码。',
-  'recharge.modeOpen': '当前充值方式:直接到账。', 'recharge.modeUnknown': '提交充值申请(由管理员审核,或按系统设置直接到账),或使用管理员发放的兑换码。',
+  'recharge.modeOpen': '当前充值方式:直接到账。',
   'recharge.history': '充值记录', 'recharge.noOrders': '暂无充值记录', 'recharge.method': '方式', 'recharge.reason': '原因',
   'recharge.method.manual': '人工审核', 'recharge.method.code': '兑换码', 'recharge.method.open': '直接到账',
 
@@ -163,7 +163,7 @@ const en = {
   'nav.approvals': 'Recharge approvals', 'nav.codes': 'Redeem codes', 'nav.prices': 'Prices', 'nav.errorRules': 'Error rules', 'nav.settings': 'Settings',
   'nav.audit': 'Audit log',
 
-  'auth.login': 'Log in', 'auth.register': 'Register', 'auth.logout': 'Log out', 'auth.loginTitle': 'Log in to the console', 'auth.registerTitle': 'Create an account',
+  'auth.login': 'Log in', 'auth.register': 'Register', 'auth.logout': 'Log out', 'auth.logoutFailed': 'Could not reach the relay: signed out here, but other sessions may still be active.', 'auth.loginTitle': 'Log in to the console', 'auth.registerTitle': 'Create an account',
   'auth.username': 'Username', 'auth.usernameHint': '3-32 characters: letters, digits, _, - or .', 'auth.email': 'Email', 'auth.password': 'Password',
   'auth.password2': 'Confirm password', 'auth.passwordHint': 'At least 8 characters', 'auth.mismatch': 'The passwords do not match',
   'auth.haveAccount': 'Already have an account?', 'auth.noAccount': 'No account yet?', 'auth.expired': 'Your session has expired: please log in again',
@@ -175,7 +175,7 @@ const en = {
   'overview.last30': 'Spend, last 30 days', 'overview.requests': 'Requests', 'overview.requestsUnit': 'requests', 'overview.tokens': 'Tokens',
   'overview.dailySpend': 'Daily spend and requests (30 days)', 'overview.dailyTokens': 'Daily tokens by kind', 'overview.byModel': 'Spend by model (30 days)',
   'overview.byKey': 'Spend by key (30 days)', 'overview.noUsage': 'No usage yet', 'overview.spend': 'Spend',
-  'overview.utcNote': 'Periods are in UTC.', 'overview.truncated': 'Many requests: the charts count the latest 4000 only.',
+  'overview.utcNote': 'Periods are in UTC.',
 
   'keys.subtitle': 'Create and manage the keys your clients call the API with', 'keys.create': 'Create key', 'keys.createTitle': 'Create an API key', 'keys.name': 'Name',
   'keys.defaultName': 'My key', 'keys.group': 'Group', 'keys.rateLimit': 'Rate limit', 'keys.rateDefault': 'Default', 'keys.rateHint': 'Requests per minute, 0 = unlimited; empty = the system default',
@@ -221,7 +221,7 @@ const en = {
   'recharge.topUp': 'Top up now', 'recharge.code': 'Code', 'recharge.redeem': 'Redeem', 'recharge.redeemDesc': 'Redeem code',
   'recharge.credited': 'Done: {amount} credited, balance now {balance}.', 'recharge.pending': 'Your request for {amount} awaits an operator\'s approval.',
   'recharge.modeManual': 'Recharges are requests an operator approves.', 'recharge.modeCode': 'Recharges use redeem codes: enter a code from the operator.',
-  'recharge.modeOpen': 'Recharges are credited at once.', 'recharge.modeUnknown': 'Submit a recharge request (approved by an operator, or credited at once depending on the relay\'s settings), or redeem a code from the operator.',
+  'recharge.modeOpen': 'Recharges are credited at once.',
   'recharge.history': 'Recharge history', 'recharge.noOrders': 'No recharges yet', 'recharge.method': 'Method', 'recharge.reason': 'Reason',
   'recharge.method.manual': 'Approval', 'recharge.method.code': 'Code', 'recharge.method.open': 'Direct',
 

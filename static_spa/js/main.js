@@ -119,8 +119,20 @@ export async function refreshUser() {
   return session.user;
 }
 
+let loggingOut = false;
+
 async function logout() {
-  // The API has no logout endpoint: sessions are short-lived JWTs, so the token is dropped here.
+  // Sessions are JWTs: dropping the token here would leave copies of it valid until they
+  // expire, so the relay ends every session of the user first (POST /api/user/logout).
+  // This tab signs out even if that fails; only a failure other than "already signed out" is worth a word.
+  loggingOut = true;
+  try {
+    await api.post('/api/user/logout');
+  } catch (err) {
+    if (err.status !== 401) toast(t('auth.logoutFailed'), 'error');
+  } finally {
+    loggingOut = false;
+  }
   clearSession();
   session.user = null;
   navigate('/login');
@@ -128,6 +140,7 @@ async function logout() {
 
 onUnauthorized(() => {
   session.user = null;
+  if (loggingOut) return; // logout() goes to the login page itself, without "session expired"
   if (!location.pathname.startsWith('/login') && !location.pathname.startsWith('/register')) {
     toast(t('auth.expired'), 'error');
     navigate('/login?next=' + encodeURIComponent(location.pathname + location.search), { replace: true });

@@ -7,46 +7,19 @@ import { statCard, card, pageHeader } from '../js/ui.js';
 import { timeChart, barList, PALETTE } from '../js/charts.js';
 
 const KINDS = ['input', 'output', 'cache_write_5m', 'cache_write_1h', 'cache_read'];
-const DAY = 86400;
 
 function sumTokens(tokens) {
   return KINDS.reduce((a, k) => a + (Number((tokens || {})[k]) || 0), 0);
 }
 
-/** Daily series: from the stats response if it has one, else aggregated from the request log. */
-async function dailySeries(stats, days = 30) {
-  const given = stats.daily || stats.by_day || stats.series;
-  let rows = Array.isArray(given) ? given : null;
-  const todayStart = Math.floor(Date.now() / 1000 / DAY) * DAY; // UTC days, like the API's periods
-  const x = [];
-  for (let i = days - 1; i >= 0; i--) x.push(todayStart - i * DAY);
-  const cost = new Array(days).fill(0);
-  const requests = new Array(days).fill(0);
-  const tokens = Object.fromEntries(KINDS.map((k) => [k, new Array(days).fill(0)]));
-  const add = (when, c, tk, n = 1) => {
-    const d = parseTime(when);
-    if (!d) return;
-    const idx = days - 1 - Math.floor((todayStart - Math.floor(d.getTime() / 1000 / DAY) * DAY) / DAY);
-    if (idx < 0 || idx >= days) return;
-    cost[idx] += c;
-    requests[idx] += n;
-    for (const k of KINDS) tokens[k][idx] += Number((tk || {})[k]) || 0;
-  };
-  let truncated = false;
-  if (rows) {
-    for (const r of rows) add(r.date || r.day || r.ts, moneyOf(r, 'cost') || 0, r.tokens, Number(r.requests) || 0);
-  } else {
-    const from = new Date((todayStart - (days - 1) * DAY) * 1000).toISOString();
-    const limit = 500;
-    for (let offset = 0; offset < 4000; offset += limit) {
-      const body = await api.get('/api/user/logs', { limit, offset, from });
-      const page = listOf(body);
-      for (const r of page) add(r.ts, moneyOf(r, 'cost') || 0, r.tokens, 1);
-      if (page.length < limit) break;
-      if (offset + limit >= 4000) truncated = true;
-    }
-  }
-  return { x, cost, requests, tokens, truncated };
+/** The chart series from the stats' `daily` (30 UTC days, oldest first, zero-filled by the API). */
+function dailySeries(stats) {
+  const days = listOf(stats.daily);
+  const x = days.map((d) => Math.floor((parseTime(d.date + 'T00:00:00Z') || new Date()).getTime() / 1000));
+  const cost = days.map((d) => moneyOf(d, 'cost') || 0);
+  const requests = days.map((d) => Number(d.requests) || 0);
+  const tokens = Object.fromEntries(KINDS.map((k) => [k, days.map((d) => Number((d.tokens || {})[k]) || 0)]));
+  return { x, cost, requests, tokens };
 }
 
 export async function render(root, ctx) {
@@ -74,10 +47,9 @@ export async function render(root, ctx) {
 
   const spendChart = h('div.chart', { role: 'img', 'aria-label': t('overview.dailySpend') });
   const tokenChart = h('div.chart', { role: 'img', 'aria-label': t('overview.dailyTokens') });
-  const chartNote = h('p.muted.small');
   root.append(h('div.grid-2',
     card(t('overview.dailySpend'), spendChart),
-    card(t('overview.dailyTokens'), tokenChart)), chartNote);
+    card(t('overview.dailyTokens'), tokenChart)));
 
   const byModel = listOf(stats.by_model);
   const byKey = listOf(stats.by_key);
@@ -93,9 +65,8 @@ export async function render(root, ctx) {
   // Charts render after the page is attached (they need a width).
   setTimeout(async () => {
     try {
-      const s = await dailySeries(stats);
+      const s = dailySeries(stats);
       if (!ctx.isCurrent()) return;
-      if (s.truncated) chartNote.textContent = t('overview.truncated');
       cleanups.push(await timeChart(spendChart, {
         x: s.x, height: 240, yFmt: (v) => money(v),
         y2Fmt: (v) => compact(v),

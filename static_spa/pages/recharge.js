@@ -1,6 +1,6 @@
 // Recharge: an order (awaiting approval, or credited at once) or a redeem code, by the relay's
 // mode; and the user's past orders.
-import { h, field, clear, errorBox, toast, showFieldError } from '../js/dom.js';
+import { h, field, clear, errorBox, showFieldError } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf, totalOf } from '../js/api.js';
 import { money, moneyOf, dateTime } from '../js/format.js';
@@ -8,10 +8,13 @@ import { dataTable, pager, pageHeader, statusBadge } from '../js/ui.js';
 
 const LIMIT = 20;
 
+const MODES = ['manual', 'code', 'open'];
+
 export async function render(root, ctx) {
   let first = await api.get('/api/user/recharge', { limit: LIMIT, offset: 0 });
-  // The mode, if the API tells it (GET /api/user/recharge or /me); otherwise both forms are offered.
-  const mode = first.mode || first.recharge_mode || (ctx.user && ctx.user.recharge_mode) || '';
+  // The operator's mode (GET /api/user/recharge tells it): only the form that works is shown.
+  // Without one (an older relay), the server's default mode is assumed.
+  const mode = MODES.includes(first.recharge_mode) ? first.recharge_mode : 'manual';
   const historySlot = h('div');
   const resultSlot = h('div', { 'aria-live': 'polite' });
   let offset = 0;
@@ -40,30 +43,38 @@ export async function render(root, ctx) {
     } finally { btn.disabled = false; }
   }
 
-  const amount = h('input', { name: 'amount', type: 'number', min: '0.01', step: '0.01', required: true, inputmode: 'decimal' });
-  const desc = h('input', { name: 'description', maxlength: '200', placeholder: t('recharge.descPh') });
-  const orderBtn = h('button.btn.btn-primary', { type: 'submit' }, mode === 'open' ? t('recharge.topUp') : t('recharge.submitOrder'));
-  const orderForm = h('form.form-grid', { novalidate: true },
-    h('div.quick-amounts', { role: 'group', 'aria-label': t('recharge.quick') },
-      [10, 50, 100, 500].map((v) => h('button.btn.btn-sm', { type: 'button', onclick: () => { amount.value = String(v); amount.focus(); } }, money(v)))),
-    field(t('recharge.amount'), amount), field(t('recharge.description'), desc), h('div.actions', orderBtn));
-  orderForm.addEventListener('submit', (e) => {
-    e.preventDefault();
-    submit(orderForm, { amount: amount.value.trim(), description: desc.value.trim() }, orderBtn);
-  });
+  /** manual: amount and a note, filed for approval; open: an amount, credited at once. */
+  function orderForm() {
+    const amount = h('input', { name: 'amount', type: 'number', min: '0.01', step: '0.01', required: true, inputmode: 'decimal' });
+    const desc = mode === 'manual' ? h('input', { name: 'description', maxlength: '200', placeholder: t('recharge.descPh') }) : null;
+    const btn = h('button.btn.btn-primary', { type: 'submit' }, mode === 'open' ? t('recharge.topUp') : t('recharge.submitOrder'));
+    const form = h('form.form-grid', { novalidate: true },
+      h('div.quick-amounts', { role: 'group', 'aria-label': t('recharge.quick') },
+        [10, 50, 100, 500].map((v) => h('button.btn.btn-sm', { type: 'button', onclick: () => { amount.value = String(v); amount.focus(); } }, money(v)))),
+      field(t('recharge.amount'), amount), desc ? field(t('recharge.description'), desc) : null, h('div.actions', btn));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = { amount: amount.value.trim() };
+      if (desc) body.description = desc.value.trim();
+      submit(form, body, btn);
+    });
+    return h('section.card', h('h2.card-title', t('recharge.orderTitle')), form);
+  }
 
-  const code = h('input', { name: 'code', required: true, autocomplete: 'off', placeholder: 'XXXX-XXXX-XXXX-XXXX', spellcheck: 'false' });
-  const codeBtn = h('button.btn.btn-primary', { type: 'submit' }, t('recharge.redeem'));
-  const codeForm = h('form.form-grid', { novalidate: true }, field(t('recharge.code'), code), h('div.actions', codeBtn));
-  codeForm.addEventListener('submit', (e) => {
-    e.preventDefault();
-    submit(codeForm, { code: code.value.trim(), description: t('recharge.redeemDesc') }, codeBtn);
-  });
+  /** code: a redeem code made by an operator. */
+  function codeForm() {
+    const code = h('input', { name: 'code', required: true, autocomplete: 'off', placeholder: 'XXXX-XXXX-XXXX-XXXX', spellcheck: 'false' });
+    const btn = h('button.btn.btn-primary', { type: 'submit' }, t('recharge.redeem'));
+    const form = h('form.form-grid', { novalidate: true }, field(t('recharge.code'), code), h('div.actions', btn));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      submit(form, { code: code.value.trim(), description: t('recharge.redeemDesc') }, btn);
+    });
+    return h('section.card', h('h2.card-title', t('recharge.codeTitle')), form);
+  }
 
-  const modeNote = { manual: t('recharge.modeManual'), code: t('recharge.modeCode'), open: t('recharge.modeOpen') }[mode] || t('recharge.modeUnknown');
-  const sections = [];
-  if (mode !== 'code') sections.push(h('section.card', h('h2.card-title', t('recharge.orderTitle')), orderForm));
-  if (!mode || mode === 'code') sections.push(h('section.card', h('h2.card-title', t('recharge.codeTitle')), codeForm));
+  const modeNote = { manual: t('recharge.modeManual'), code: t('recharge.modeCode'), open: t('recharge.modeOpen') }[mode];
+  const section = mode === 'code' ? codeForm() : orderForm();
 
   async function loadHistory(body) {
     try {
@@ -83,7 +94,7 @@ export async function render(root, ctx) {
 
   root.append(pageHeader(t('nav.recharge'), t('recharge.subtitle')),
     h('div.alert.alert-info', { role: 'note' }, modeNote), resultSlot,
-    h('div.grid-2', sections),
+    h('div.grid-2', section),
     h('section.card.flush', h('h2.card-title.pad', t('recharge.history')), historySlot));
   await loadHistory(first);
   first = null;

@@ -53,6 +53,18 @@ async def test_manual_order_approved_once_under_races(relay, mode):
         assert listed["data"][0]["decided_by"] == "usr_admin" and listed["data"][0]["decided_at"].endswith("Z")
 
 
+async def test_listing_tells_the_mode(relay, mode):
+    """The dashboard shows only the form of the operator's current mode."""
+    async with relay.client() as http:
+        acct = await account(http)
+        for name in ("code", "open", "manual"):
+            await mode(name)
+            body = (await acct.get("/api/user/recharge")).json()
+            assert body["recharge_mode"] == name
+            assert body["data"] == [] and body["total"] == 0
+        assert (await http.get("/api/user/recharge")).status_code == 401
+
+
 async def test_manual_order_rejected(relay, mode):
     await mode("manual")
     async with relay.client() as http:

@@ -1,5 +1,5 @@
-"""Registration, login, the profile, session renewal and expiry, password changes ending old
-sessions, disabled users, and the start-up check that every dashboard verb is authenticated."""
+"""Registration, login, the profile, session renewal and expiry, password changes and logout
+ending old sessions, disabled users, and the start-up check that every dashboard verb is authenticated."""
 
 from __future__ import annotations
 
@@ -144,6 +144,23 @@ async def test_password_change_ends_old_sessions(relay):
         r = await http.post("/api/user/login", json={"email": acct.email, "password": PASSWORD})
         assert r.status_code == 401
         assert await login(http, acct.email, "new password 1")
+
+
+async def test_logout_ends_every_session(relay):
+    async with relay.client() as http:
+        acct = await account(http)
+        other_device = await login(http, acct.email)
+        bystander = await account(http)
+        r = await acct.post("/api/user/logout")
+        assert r.status_code == 204 and r.content == b""
+        for token in (acct.token, other_device):
+            r = await http.get("/api/user/me", headers=acct.auth(token))
+            assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+            assert (await http.post("/api/user/logout", headers=acct.auth(token))).status_code == 401
+        assert (await bystander.get("/api/user/me")).status_code == 200
+        assert (await http.post("/api/user/logout")).status_code == 401
+        fresh = await login(http, acct.email)  # logging in again works as before
+        assert (await http.get("/api/user/me", headers=acct.auth(fresh))).status_code == 200
 
 
 async def test_disabled_user(relay):

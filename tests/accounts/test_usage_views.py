@@ -4,6 +4,7 @@ through the real ``ChargeService`` and every number checked exactly."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -69,6 +70,65 @@ async def test_stats(world):
     assert other["periods"]["30d"] == {"since": other["periods"]["30d"]["since"], "requests": 0, "cost": 0,
                                        "cost_display": "0", "tokens": {k: 0 for k in periods["30d"]["tokens"]}}
     assert other["by_model"] == [] and other["by_key"] == []
+
+
+def _day(ts: dt.datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+async def test_daily_series(world):
+    """30 zero-filled UTC days, oldest first, summed per day; the 40-day-old row is outside."""
+    daily = (await world["acct"].get("/api/user/stats")).json()["daily"]
+    today = dt.datetime.now(UTC).date()
+    assert [d["date"] for d in daily] == [(today - dt.timedelta(days=29 - i)).isoformat() for i in range(30)]
+    rows = world["rows"]
+    expected = {_day(rows[i]["ts"]): i for i in range(4)}
+    assert len(expected) == 4 and _day(rows[4]["ts"]) not in {d["date"] for d in daily}
+    by_date = {d["date"]: d for d in daily}
+    tokens = {"input": 100, "output": 100, "cache_write_5m": 2000, "cache_write_1h": 0, "cache_read": 10_000}
+    assert by_date[_day(rows[1]["ts"])] == {"date": _day(rows[1]["ts"]), "requests": 1, "cost": 61_500,
+                                            "cost_display": "0.0615", "tokens": tokens}
+    assert by_date[_day(rows[2]["ts"])]["tokens"] == {"input": 4000, "output": 1000, "cache_write_5m": 0,
+                                                      "cache_write_1h": 0, "cache_read": 8000}  # no reasoning
+    assert [(d["requests"], d["cost"]) for d in daily if d["date"] in expected] == [(1, 6000), (1, 24_000),
+                                                                                    (1, 61_500), (1, 6000)]
+    empty = [d for d in daily if d["date"] not in expected]
+    assert len(empty) == 26 and all(d["requests"] == d["cost"] == 0 and d["cost_display"] == "0"
+                                    and set(d["tokens"].values()) == {0} for d in empty)
+    other = (await world["other"].get("/api/user/stats")).json()["daily"]
+    assert len(other) == 30 and sum(d["requests"] for d in other) == 0
+
+
+async def test_daily_series_edges(relay, world, monkeypatch):
+    """Rows on one day add up; the window is [first day 00:00 UTC, tomorrow 00:00 UTC) by the relay's clock."""
+    deps = relay.deps
+    now = time.time()
+    monkeypatch.setattr(deps.clock, "now", lambda: now)
+    today = dt.datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - dt.timedelta(days=29)
+    ms = dt.timedelta(milliseconds=1)
+    acct = await account(world["http"])
+    assert (await acct.post("/api/user/recharge", {"amount": 10})).status_code == 201
+    key = (await acct.post("/api/user/keys", {"name": "edges"})).json()
+    plan = [(first - ms, Usage(input=1000)),                     # the day before the window: left out
+            (first, Usage(input=1000)),                          # 3000
+            (first + dt.timedelta(days=1) - ms, Usage(output=1000)),  # 15000, still the first day
+            (today - dt.timedelta(days=10), Usage(input=2000)),  # 6000
+            (today - dt.timedelta(days=10) + dt.timedelta(hours=23, minutes=59), Usage(input=1000, cache_read=1000)),
+            (today, Usage(input=1, output=1)),                   # 3 + 15 = 18
+            (today + dt.timedelta(days=1), Usage(input=1000))]   # tomorrow (a skewed clock): left out
+    for ts, usage in plan:
+        await deps.charges.charge(await usage_record(deps, acct.id, key["id"], usage=usage, ts=ts))
+    daily = {d["date"]: d for d in (await acct.get("/api/user/stats")).json()["daily"]}
+    assert len(daily) == 30 and min(daily) == _day(first) and max(daily) == _day(today)
+    assert (daily[_day(first)]["requests"], daily[_day(first)]["cost"]) == (2, 18_000)
+    assert daily[_day(first)]["tokens"] == {"input": 1000, "output": 1000, "cache_write_5m": 0,
+                                            "cache_write_1h": 0, "cache_read": 0}
+    ten = daily[_day(today - dt.timedelta(days=10))]
+    assert (ten["requests"], ten["cost"], ten["cost_display"]) == (2, 9300, "0.0093")
+    assert ten["tokens"]["input"] == 3000 and ten["tokens"]["cache_read"] == 1000
+    assert (daily[_day(today)]["requests"], daily[_day(today)]["cost"]) == (1, 18)
+    assert sum(d["requests"] for d in daily.values()) == 5
 
 
 async def test_logs_page_and_filters(world):

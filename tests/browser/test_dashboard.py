@@ -121,9 +121,10 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
     row_text = await row.inner_text()
     assert "codex" in row_text and "正常" in row_text and secret[:6] in row_text
 
-    # A recharge request (the default mode is approval by an operator).
+    # A recharge request (the default mode is approval by an operator): only the order form.
     await page.goto(base + "/recharge")
     await page.wait_for_selector("main .page")
+    assert await page.locator("input[name=code]").count() == 0
     await page.fill("input[name=amount]", "100")
     await page.fill("input[name=description]", "browser test")
     await page.locator("form", has=page.locator("input[name=amount]")).locator("button[type=submit]").click()
@@ -212,8 +213,14 @@ async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, c
     page = STATE["user_page"]
     console.watch(page)
 
+    # The overview's daily charts come from /api/user/stats alone (no summing of the log).
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     await page.goto(base + "/overview")
     await page.wait_for_selector("main .page")
+    await page.wait_for_selector(".chart .uplot")
+    assert any("/api/user/stats" in url for url in requested)
+    assert not any("/api/user/logs" in url for url in requested), requested
     before = amount(await page.locator("#top-balance").inner_text())
     assert before == Decimal("100")
 
@@ -306,9 +313,10 @@ async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, cons
     await admin.keyboard.press("Escape")
     await admin.wait_for_selector("table.data tbody tr >> text=%s" % codes[0])
 
-    # The user redeems one.
+    # The user redeems one (the page now offers the code form only).
     await user.goto(base + "/recharge")
     await user.wait_for_selector("main .page")
+    assert await user.locator("input[name=amount]").count() == 0
     await user.fill("input[name=code]", codes[0].lower())
     await user.locator("form", has=user.locator("input[name=code]")).locator("button[type=submit]").click()
     await user.wait_for_selector(".alert-success >> text=充值成功")
@@ -316,6 +324,17 @@ async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, cons
     await user.wait_for_selector("table.data tbody tr >> text=兑换码充值")
     text = await user.locator("table.data").inner_text()
     assert "余额调整" in text and "+$5.00" in text and "+$3.00" in text
+
+    # In open mode the page asks for an amount only and credits it at once.
+    await dashboard.deps.runtime_settings.update(recharge_mode="open")
+    await user.goto(base + "/recharge")
+    await user.wait_for_selector("main .page")
+    assert await user.locator("input[name=code]").count() == 0
+    assert await user.locator("input[name=description]").count() == 0
+    await user.fill("input[name=amount]", "2")
+    await user.locator("form", has=user.locator("input[name=amount]")).locator("button[type=submit]").click()
+    await user.wait_for_selector(".alert-success >> text=充值成功")
+    await dashboard.deps.runtime_settings.update(recharge_mode="manual")
 
     # Every operator write is in the audit log.
     await admin.goto(base + "/admin/audit")
@@ -380,10 +399,13 @@ async def test_screenshots_of_main_pages(dashboard, console):
     await user_page.locator(".topbar button", has_text="中文").click()
     await user_page.wait_for_selector("a.nav-link >> text=API 密钥")
     assert all(p.stat().st_size > 5000 for p in shots)
-    # Logging out clears the session and returns to the login page.
+    # Logging out ends the session on the relay, clears it here and returns to the login page.
+    token = await user_page.evaluate("localStorage.getItem('jiuliu.token')")
     await user_page.locator(".topbar button", has_text="退出").click()
     await user_page.wait_for_url("**/login")
     assert await user_page.evaluate("localStorage.getItem('jiuliu.token')") is None
+    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+        assert (await api.get("/api/user/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
     for key in ("user_context", "admin_context"):
         await STATE.pop(key).close()
     console.assert_clean()
