@@ -43,6 +43,7 @@ class Settings:
     upstream_first_byte_timeout: float = 120.0
     upstream_idle_timeout: float = 300.0
     max_attempts: int = 3
+    abort_drain: float = 5.0
     sticky_ttl: int = 3600
     usage_flush_interval: float = 0.5
     health_probe_interval: float = 30.0
@@ -107,7 +108,7 @@ def _validate(s: Settings) -> None:
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
-    for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout",
+    for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout", "abort_drain",
                  "upstream_first_byte_timeout", "upstream_idle_timeout", "usage_flush_interval",
                  "health_probe_interval"):
         if getattr(s, name) <= 0:

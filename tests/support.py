@@ -14,7 +14,7 @@ from server.settings import Settings
 from server.storage.db import Storage
 from server.wiring import build_deps
 
-TEST_SETTINGS: dict[str, Any] = {"bcrypt_rounds": 4, "usage_flush_interval": 0.05}
+TEST_SETTINGS: dict[str, Any] = {"bcrypt_rounds": 4, "usage_flush_interval": 0.05, "abort_drain": 1.0}
 
 
 class RelayUnderTest:

@@ -90,6 +90,19 @@ class RedeemService:
                            ref=taken["_id"], meta={"code": code})
         return taken, await self.ledger.post(entry)
 
+    async def repair(self, window: float = 86400.0) -> int:
+        """Credit codes that were taken but whose ledger entry never got written (a crash between
+        the two steps). Posting is idempotent by entry id, so this is safe to run any time."""
+        repaired = 0
+        for code in await self.codes.redeemed_since(self.clock.now() - window):
+            entry_id = "rdm_" + code["_id"]
+            if await self.ledger.exists(entry_id):
+                continue
+            await self.ledger.post(make_entry(entry_id, code["redeemed_by"], code["amount"], "redeem",
+                                              ref=code["_id"], meta={"code": code.get("code"), "repaired": True}))
+            repaired += 1
+        return repaired
+
     async def _why_not(self, code: str) -> str:
         doc = await self.codes.get_by_code(code)
         if doc is None:

@@ -3,6 +3,8 @@ enable (ending sessions and refusing relay calls at once), and balance adjustmen
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +96,12 @@ class UserAdmin:
         amount = adjustment_amount(body)
         reason = f.text(body, "reason", max_len=500, min_len=1)
         before = await self._user(user_id)
-        entry = make_entry(new_id("adj"), user_id, amount, "adjustment", ref=admin_id,
+        # An optional client idempotency key makes a retried or double-clicked POST a no-op.
+        key = body.get("idempotency_key")
+        if key is not None and (not isinstance(key, str) or not 8 <= len(key) <= 100):
+            raise BadRequest("idempotency_key: 8-100 characters", field="idempotency_key")
+        entry_id = ("adj_" + hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:32]) if key else new_id("adj")
+        entry = make_entry(entry_id, user_id, amount, "adjustment", ref=admin_id,
                            meta={"reason": reason, "admin_id": admin_id})
         posted = await self.deps.ledger.post(entry)
         self.deps.keys.invalidate(user_id=user_id)

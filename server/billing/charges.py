@@ -51,6 +51,12 @@ class UsageRecord:
     ts: dt.datetime = field(default_factory=utcnow)
     _cost: Cost | None = field(default=None, repr=False, compare=False)
 
+    def base_cost(self) -> int:
+        """The charge at list price (multiplier 1.0): what the upstream account costs."""
+        if self.multiplier_ppm == PPM:
+            return self.cost().total
+        return compute_cost(self.usage, self.rule, PPM).total
+
     def cost(self) -> Cost:
         """The exact charge (computed once: metrics and the charge both need it)."""
         if self._cost is None:
@@ -71,6 +77,7 @@ def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
         "protocol": record.protocol, "endpoint": record.endpoint, "stream": record.stream,
         "tokens": record.usage.as_dict(), "prices": cost.prices, "price_rule": cost.pattern,
         "multiplier_ppm": cost.multiplier_ppm, "cost": cost.total, "cost_parts": cost.parts,
+        "base_cost": record.base_cost(),
         "status": record.status, "outcome": record.outcome, "error_class": record.error_class,
         "attempts": record.attempts, "latency_ms": record.latency_ms, "ttft_ms": record.ttft_ms,
         "account_id": record.account_id, "account_name": record.account_name,

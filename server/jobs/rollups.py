@@ -16,7 +16,6 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from server.billing.money import PPM
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
@@ -39,8 +38,9 @@ def usage_sums() -> dict[str, Any]:
         "requests": {"$sum": 1},
         "errors": {"$sum": {"$cond": [{"$eq": ["$outcome", "ok"]}, 0, 1]}},
         "cost": {"$sum": "$cost"},
-        # What the upstream charged: the request's cost without the group's multiplier.
-        "upstream_cost": {"$sum": {"$divide": ["$cost", "$multiplier_ppm"]}},
+        # What the upstream charged: the request's cost at list price, without the group's
+        # multiplier (an integer stored with each usage row; no division, no floats).
+        "upstream_cost": {"$sum": "$base_cost"},
     }
     for kind in TOKEN_KINDS:
         sums[kind] = {"$sum": f"$tokens.{kind}"}
@@ -51,7 +51,7 @@ def shape(row: dict[str, Any]) -> dict[str, Any]:
     """A ``$group`` row as plain integers."""
     return {"requests": int(row.get("requests") or 0), "errors": int(row.get("errors") or 0),
             "cost": int(row.get("cost") or 0),
-            "upstream_cost": int(round(float(row.get("upstream_cost") or 0) * PPM)),
+            "upstream_cost": int(row.get("upstream_cost") or 0),
             "tokens": {k: int(row.get(k) or 0) for k in TOKEN_KINDS}}
 
 

@@ -52,6 +52,7 @@ class MaintenanceJobs:
     async def ledger_repair(self) -> dict[str, int]:
         """Re-drive half-applied ledger entries, then drop old idempotency marks."""
         repaired = await self.deps.ledger.repair_pending()
+        repaired += await self.deps.redeem.repair()
         pruned = await self.deps.ledger.prune_marks()
         return {"repaired": repaired, "pruned_marks": pruned}
 

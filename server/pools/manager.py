@@ -165,8 +165,15 @@ class PoolManager:
         self._loaded_version = self.upstreams.version  # our own write is already applied locally
 
     async def mark_healthy(self, account: AccountState) -> None:
-        if (account.doc.get("state") or {}).get("status") != "healthy":
-            await self._set(account, "healthy", "", 0.0)
+        """A success ends an *expired* cooldown early; it never lifts a running cooldown or an
+        operator's (or a 401/403's) disable: a long stream that started before an account was
+        rate-limited or revoked must not put it back in rotation."""
+        state = account.doc.get("state") or {}
+        if state.get("status") != "cooling" or state.get("cooldown_until", 0) > time.time():
+            return
+        if await self.upstreams.end_cooldown(account.id):
+            account.doc["state"] = {"status": "healthy", "reason": "", "cooldown_until": 0.0,
+                                    "since": time.time()}
 
     def live_view(self, account: AccountState) -> dict[str, Any]:
         state = account.doc.get("state") or {}

@@ -5,6 +5,7 @@ message and type; the handler renders it in the protocol's own envelope."""
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Mapping
 
 from server.errors import BadRequest, Forbidden, InsufficientBalance, Unauthorized
@@ -49,6 +50,19 @@ async def authenticate(deps: "Deps", headers: Mapping[str, str], protocol: str) 
     return key, user, group
 
 
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+
+
+def _check_shape(protocol: str, body: dict) -> None:
+    """The few fields the relay itself reads must have their protocol's shape (400, not 500)."""
+    if protocol == "anthropic":
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("messages 必须是非空数组", field="messages")
+    elif not isinstance(body.get("input", ""), (str, list)):
+        raise BadRequest("input 必须是字符串或数组", field="input")
+
+
 async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
                 raw: bytes, client_ip: str, billable: bool = True) -> RelayContext:
     """Authenticate, validate and price a relay request; raise before any upstream call."""
@@ -57,6 +71,9 @@ async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, header
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("缺少 model 参数", field="model")
+    if not MODEL_NAME.fullmatch(model):
+        raise BadRequest("model 参数不是有效的模型名称", field="model")
+    _check_shape(protocol, body)
     allowed = key.get("models") or []
     if allowed and not any(fnmatch.fnmatchcase(model, pattern) for pattern in allowed):
         raise Forbidden(f"该 API Key 不允许使用模型 {model}")
@@ -70,12 +87,11 @@ async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, header
         if quota and (key.get("totals") or {}).get("cost", 0) >= quota:
             raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
     request_id = new_id("req")
-    if billable:
-        await deps.limits.check_rate(key["_id"], int(key.get("rate_limit") or 0))
+    await deps.limits.check_rate(key["_id"], int(key.get("rate_limit") or 0))
     stream = bool(body.get("stream")) and billable
     return RelayContext(
         request_id=request_id, protocol=protocol, path=path, endpoint=endpoint, key=key, user=user,
         group=group, model=model, body=body, body_bytes=raw, stream=stream, headers=dict(headers),
-        rule=rule, multiplier_ppm=int(group.get("multiplier_ppm") or 1_000_000),
+        rule=rule, multiplier_ppm=int(group.get("multiplier_ppm", 1_000_000)),
         session=session_key(protocol, headers, body, key["_id"]), client_ip=client_ip,
         user_agent=headers.get("user-agent", ""), billable=billable)

@@ -91,10 +91,9 @@ class RelayHandler(BaseHandler):
         self._ctx = ctx = await admit(self.deps, protocol=self.protocol, path=path,
                                       endpoint=self.request.path, headers=headers, raw=self.request.body,
                                       client_ip=self.client_ip(), billable=self.billable)
-        slot = None
-        if self.billable:
-            slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
-                                                  ctx.request_id)
+        # count_tokens is free but not unlimited: it takes a concurrency slot like any call.
+        slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
+                                              ctx.request_id)
         try:
             await self.deps.proxy.relay(ctx, self)
         except RelayError as err:
@@ -109,10 +108,12 @@ class RelayHandler(BaseHandler):
             self.set_header("x-jiuliu-request-id", ctx.request_id)
             self.finish(dumps(error_body(self.family, err)))
         finally:
-            if slot:
-                await self.deps.limits.release(slot, ctx.request_id)
             if self.billable:
-                self._record(ctx)
+                self._record(ctx)  # first: nothing after this line may cost a charge
+            try:
+                await self.deps.limits.release(slot, ctx.request_id)
+            except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
+                log.exception("could not release concurrency slot %s", slot)
 
     def _record(self, ctx) -> None:
         usage = ctx.usage if ctx.rule is not None else Usage()

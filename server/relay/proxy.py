@@ -22,6 +22,7 @@ from server.errors import RelayError, UpstreamUnavailable
 from server.pools.manager import PoolManager
 from server.pools.state import AccountState
 from server.pools.sticky import StickyStore
+from server.billing.usage import Usage
 from server.relay.context import ClientSink, RelayContext
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
@@ -30,6 +31,9 @@ from server.settings import Settings
 from server.web.envelopes import sse_error_event
 
 log = logging.getLogger(__name__)
+
+
+MAX_HELD_EVENTS = 64  # events held back before the commit point (a ping storm commits early)
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Proxy:
             ctx.attempts += 1
             ctx.account_id, ctx.account_name = account.id, account.name
             ctx.upstream_model = account.upstream_model(ctx.model)
+            ctx.usage = Usage()  # a failed attempt's reported usage is never billed
             account.inflight += 1
             started = time.monotonic()
             try:
@@ -82,6 +87,7 @@ class Proxy:
                     await self.sticky.put(ctx.session, account.id)
                 return
             last = failure
+            ctx.usage = Usage()
             ctx.error_class = failure.status if not failure.error_type else f"{failure.status}:{failure.error_type}"
             if sink.client_gone:
                 ctx.outcome, ctx.status = "client_abort", 499
@@ -91,7 +97,9 @@ class Proxy:
             raise UpstreamUnavailable(f"分组 {group} 当前没有可用的上游账号服务模型 {ctx.model}")
         status = last.http_status if last.http_status in (429, 529) else 503
         headers = {"retry-after": str(self._retry_after(group))}
-        raise UpstreamUnavailable(f"上游暂时不可用({last.status} {last.message[:200]}),请稍后重试",
+        # The upstream's own words stay with the operator (account state, logs): they can name
+        # the account's key or organisation.
+        raise UpstreamUnavailable(f"上游暂时不可用({_failure_class(last)}),请稍后重试",
                                   status=status, headers=headers,
                                   type="overloaded_error" if status != 429 else "rate_limit_error")
 
@@ -173,13 +181,14 @@ class Proxy:
         held: list[bytes] = []
         committed = False
         family = "anthropic" if ctx.protocol == "anthropic" else "openai"
-        pre_commit_timeout = self.settings.upstream_first_byte_timeout
+        # Until content flows, one bound for the whole wait (pings must not extend it).
+        commit_by = asyncio.get_running_loop().time() + self.settings.upstream_first_byte_timeout
         while True:
             try:
                 if committed:
                     chunk = await response.content.readany()
                 else:
-                    async with asyncio.timeout(pre_commit_timeout):
+                    async with asyncio.timeout_at(commit_by):
                         chunk = await response.content.readany()
             except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
                 if sink.client_gone:
@@ -203,12 +212,15 @@ class Proxy:
                     out.append(raw)
                     continue
                 if not committed:
-                    if name in PREAMBLE_EVENTS:
+                    if name in PREAMBLE_EVENTS and len(held) < MAX_HELD_EVENTS:
                         held.append(raw)
                         continue
                     committed = True
                     ctx.status = 200
                     ctx.ttft_ms = ctx.elapsed_ms()
+                    # From here a disconnect no longer closes the upstream at once: the usage
+                    # still to come is drained (bounded) so the delivered answer is billed.
+                    sink.attach_upstream(None)
                     sink.start(200, _client_headers(response, "text/event-stream"))
                     out.extend(held)
                     held.clear()
@@ -216,11 +228,14 @@ class Proxy:
             ctx.usage = meter.usage
             if out and not await sink.send(b"".join(out)):
                 break
-        ctx.usage = meter.usage
         if sink.client_gone:
+            if committed and not meter.finished:
+                await self._drain_for_usage(response, scanner, meter)
+            ctx.usage = meter.usage  # what the upstream reported, never an estimate
             ctx.outcome = "client_abort"
             ctx.status = ctx.status or 499
             return None
+        ctx.usage = meter.usage
         if not committed:
             # The stream ended before any content: nothing reached the client, try elsewhere.
             return await self._fail(account, Failure("connect", message="stream ended before content", http_status=502))
@@ -229,12 +244,36 @@ class Proxy:
         sink.end()
         return None
 
+    async def _drain_for_usage(self, response: aiohttp.ClientResponse, scanner: SseScanner,
+                               meter: StreamMeter) -> None:
+        """The client left mid-answer: read on, writing nothing, for at most ``abort_drain``
+        seconds, so the upstream's final usage (Anthropic's last ``message_delta``, Responses'
+        ``response.completed``) is what gets billed; then let the connection go."""
+        try:
+            async with asyncio.timeout(self.settings.abort_drain):
+                while not meter.finished:
+                    chunk = await response.content.readany()
+                    if not chunk:
+                        return
+                    for name, _raw, data in scanner.feed(chunk):
+                        meter.observe(name, data)
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+            return
+        finally:
+            response.close()
+
     async def _end_committed(self, ctx: RelayContext, account: AccountState, sink: ClientSink,
                              family: str, status: str, message: str) -> None:
         """After the commit point: end the client's stream with the protocol's error event."""
         ctx.outcome, ctx.error_class = "upstream_error", status
         await self.pools.report_failure(account, status, "", message, None, "after")
         await sink.send(sse_error_event(family, RelayError(message, type="api_error")))
+
+
+def _failure_class(failure: Failure) -> str:
+    """What a client may learn of an upstream failure: its class, never the upstream's text."""
+    return {"timeout": "上游超时", "connect": "上游连接失败", "stream_error": "上游流中断"}.get(
+        failure.status, f"上游返回 {failure.status}")
 
 
 def _client_headers(response: aiohttp.ClientResponse, content_type: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ class UsageRecorder:
         self._waiters: list[tuple[Callable[[UsageRecord], bool], asyncio.Future]] = []
         self._recent: OrderedDict[str, UsageRecord] = OrderedDict()  # last ids queued, for waiters
         self.written = 0
+        self.failed: list[UsageRecord] = []  # records that could not be written, for operators
 
     def start(self) -> None:
         if self._task is None:
@@ -76,12 +77,31 @@ class UsageRecorder:
                 batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
                 try:
                     await self.charges.charge_many(batch)
-                except Exception:
-                    self._pending[:0] = batch  # keep them; idempotent on retry
-                    raise
-                written += len(batch)
+                    written += len(batch)
+                except Exception:  # noqa: BLE001 - isolate the record that fails, keep the rest
+                    log.exception("usage batch of %d failed; writing its records one by one", len(batch))
+                    written += await self._one_by_one(batch)
             self.written += written
             return written
+
+    async def _one_by_one(self, batch: list[UsageRecord]) -> int:
+        """Charge each record alone: a record that cannot be written (a bad document, say) is
+        set aside for an operator instead of blocking every charge queued behind it. If the
+        database itself is down, everything goes back to the queue for the next tick."""
+        written = 0
+        for index, record in enumerate(batch):
+            try:
+                await self.charges.charge_many([record])
+                written += 1
+            except Exception as exc:  # noqa: BLE001
+                if not await self.charges.storage.ping():
+                    self._pending[:0] = batch[index:]  # idempotent when retried
+                    raise
+                log.error("usage record %s (user %s, key %s) could not be written and is set aside: %s",
+                          record.request_id, record.user_id, record.key_id, exc)
+                self.failed.append(record)
+                del self.failed[:-1000]
+        return written
 
     async def _run(self) -> None:
         while not self._stopping:

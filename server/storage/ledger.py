@@ -70,6 +70,9 @@ class LedgerStore:
             entry = existing
         return await self.apply(entry)
 
+    async def exists(self, entry_id: str) -> bool:
+        return await self.storage.ledger.find_one({"_id": entry_id}, {"_id": 1}) is not None
+
     async def apply(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Step 2 for one entry: move the balance once, then mark the entry applied."""
         now = time.time()  # epoch seconds: nx-27017 turns datetimes written by $set into strings

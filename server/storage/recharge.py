@@ -70,8 +70,14 @@ class RedeemCodeStore:
         query = {"$and": [{"code": code}, {"status": "active"},
                           {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}]}
         return await self.storage.redeem_codes.find_one_and_update(
-            query, {"$set": {"status": "redeemed", "redeemed_by": user_id, "redeemed_at": now}},
+            query, {"$set": {"status": "redeemed", "redeemed_by": user_id, "redeemed_at": now,
+                             "redeemed_ts": now.timestamp()}},  # a number: nx stores $set dates as text
             return_document=ReturnDocument.AFTER)
+
+    async def redeemed_since(self, since: float) -> list[dict[str, Any]]:
+        """Codes taken after ``since`` (epoch seconds): the redeem repair's candidates."""
+        return [doc async for doc in self.storage.redeem_codes.find(
+            {"$and": [{"status": "redeemed"}, {"redeemed_ts": {"$gte": since}}]})]
 
     async def get_by_code(self, code: str) -> dict[str, Any] | None:
         """A code by its normalised text, or None."""

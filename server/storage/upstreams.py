@@ -73,3 +73,12 @@ class UpstreamStore:
             {"$set": {"state": {"status": status, "reason": reason[:500],
                                 "cooldown_until": cooldown_until, "since": time.time()}}})
         self.version += 1
+
+    async def end_cooldown(self, account_id: str) -> bool:
+        """healthy again, only if it is still cooling and its cooldown has run out."""
+        result = await self.storage.upstreams.update_one(
+            {"$and": [{"_id": account_id}, {"state.status": "cooling"},
+                      {"state.cooldown_until": {"$lt": time.time()}}]},
+            {"$set": {"state": {**HEALTHY, "since": time.time()}}})
+        self.version += 1
+        return result.modified_count == 1

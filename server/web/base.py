@@ -52,9 +52,6 @@ class BaseHandler(tornado.web.RequestHandler):
             self._counted = False
             self.deps.inflight -= 1
 
-    def on_connection_close(self) -> None:
-        self.on_finish()
-
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.clear_header("Server")

@@ -167,3 +167,21 @@ async def test_create_codes_validation(relay):
     for amount, count in ((0, 1), (1_000_000, 0), (1_000_000, 1001), (10**13, 1)):
         with pytest.raises(BadRequest):
             await relay.deps.redeem.create_codes(amount, count, None, "usr_admin")
+
+
+async def test_redeem_crash_before_the_ledger_entry_is_repaired(relay):
+    """The code was taken, the process died before the ledger entry: repair credits it once."""
+    import datetime as dt
+
+    from server.ids import new_id
+
+    deps = relay.deps
+    user = await deps.users.register("crashy_" + new_id("u")[-6:], new_id("u")[-8:] + "@example.com", "password-123")
+    codes = await deps.redeem.create_codes(5_000_000, 1, None, "admin_test")
+    now = dt.datetime.now(dt.timezone.utc)
+    taken = await deps.redeem.codes.redeem(codes[0]["code"], user["_id"], now)  # step 1 only
+    assert taken is not None
+    assert await deps.redeem.repair() == 1
+    assert await deps.redeem.repair() == 0
+    balance, total = await deps.ledger.balance_and_sum(user["_id"])
+    assert balance == total == 5_000_000

@@ -70,6 +70,15 @@ async def test_adjust_posts_a_ledger_entry(admin, relay):
     error(await admin.post("/api/admin/users/usr_missing/adjust", {"amount": "1", "reason": "x"}), 404)
 
 
+async def test_adjust_with_an_idempotency_key_applies_once(admin, relay):
+    user = await make_user(relay.deps.storage, balance=0)
+    body = {"amount": "2", "reason": "补偿", "idempotency_key": "ticket-4711-comp"}
+    first = ok(await admin.post(f"/api/admin/users/{user['_id']}/adjust", body))
+    again = ok(await admin.post(f"/api/admin/users/{user['_id']}/adjust", body))
+    assert first["ledger_id"] == again["ledger_id"] and again["balance"] == 2_000_000
+    assert await relay.deps.ledger.balance_and_sum(user["_id"]) == (2_000_000, 2_000_000)
+
+
 async def test_recharges_approve_reject_idempotent(admin, relay):
     user = await make_user(relay.deps.storage, balance=0)
     first, _ = await relay.deps.recharge.request(user["_id"], amount=10_000_000, description="微信")

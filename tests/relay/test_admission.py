@@ -110,3 +110,17 @@ async def test_exhausted_balance_is_refused_without_waiting_for_caches(relay, po
     assert second.status_code == 402 and second.json()["error"]["type"] == "insufficient_balance"
     balance, total = await relay.deps.ledger.balance_and_sum(poor["_id"])
     assert balance < 0 and balance == 100 + total  # seeded 100, then the admitted call in full
+
+
+@pytest.mark.parametrize("body, field", [
+    ({**MSG, "messages": []}, "messages"),
+    ({**MSG, "messages": {"role": "user"}}, "messages"),
+    ({**MSG, "model": "claude-sonnet-4" + "x" * 500}, "model"),
+    ({**MSG, "model": "claude sonnet; drop"}, "model"),
+])
+async def test_malformed_fields_are_400_before_any_work(relay, pool, emu, claude_key, body, field):
+    before = await _upstream_calls(emu)
+    async with relay.client() as http:
+        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+    assert r.status_code == 400 and field in r.json()["error"]["message"]
+    assert await _upstream_calls(emu) == before

@@ -94,6 +94,7 @@ async def test_all_accounts_failing_gives_protocol_error(relay, pool, emu, claud
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": claude_key})
         assert r.status_code == 503 and r.json()["type"] == "error"
         assert 1 <= int(r.headers["retry-after"]) <= 30  # the accounts cool down for 30 s
+        assert "Internal server error" not in r.text  # the upstream's words stay with the operator
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": claude_key})
         assert r.status_code == 503 and "没有可用的上游账号" in r.json()["error"]["message"]
 
@@ -140,3 +141,18 @@ async def test_session_sticks_and_moves_on_failure(relay, pool, emu, claude_key)
             r = await http.post("/v1/messages", json=MSG, headers=headers)
             assert r.status_code == 200
     assert emu.state.requests[other] == 20 and emu.state.requests[first] == 1
+
+
+async def test_a_success_never_lifts_a_running_cooldown_or_a_disable(relay, pool):
+    pools = relay.deps.pools
+    await pools.ensure_fresh()
+    a1 = next(a for a in pools.accounts.values() if a.name == "a1")
+    await pools._set(a1, "disabled", "401 from upstream", 0.0)
+    await pools.mark_healthy(a1)
+    assert (await _state(relay, "a1"))["status"] == "disabled"
+    await pools._set(a1, "cooling", "429", time.time() + 60)
+    await pools.mark_healthy(a1)
+    assert (await _state(relay, "a1"))["status"] == "cooling"
+    await pools._set(a1, "cooling", "429", time.time() - 1)
+    await pools.mark_healthy(a1)
+    assert (await _state(relay, "a1"))["status"] == "healthy"

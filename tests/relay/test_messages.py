@@ -180,3 +180,57 @@ async def test_client_leaving_during_a_stall_stops_the_upstream(relay, pool, emu
     assert record.outcome == "client_abort" and record.attempts == 1
     # The upstream's message_start had reported the input (and 1 output token): that is billed.
     assert record.usage.input > 0 and record.usage.output == 1
+
+
+async def test_client_leaving_near_the_end_is_billed_the_whole_answer(relay, pool, emu, claude_key, user):
+    """After the commit point the relay reads on (bounded) for the final usage event."""
+    emu.state.patch("a1", {"delta_interval_ms": 10, "output_tokens": 30})
+    emu.state.patch("a2", {"delta_interval_ms": 10, "output_tokens": 30})
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True,
+            "messages": [{"role": "user", "content": "nearly all of it"}]}
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=30) as http:
+        async with http.stream("POST", "/v1/messages", json=body, headers={"x-api-key": claude_key}) as r:
+            request_id = r.headers["x-jiuliu-request-id"]
+            seen = b""
+            async for chunk in r.aiter_bytes():
+                seen += chunk
+                if seen.count(b"content_block_delta") >= 25:
+                    break
+    row = await _charged(relay, request_id)
+    assert row["outcome"] == "client_abort" and row["tokens"]["output"] == 30
+    assert row["cost"] == sonnet_cost({"input_tokens": row["tokens"]["input"], "output_tokens": 30})
+
+
+async def test_failed_attempts_are_not_billed(relay, pool, emu, claude_key, user):
+    emu.state.patch("a1", {"fault": "stream_error"})
+    emu.state.patch("a2", {"fault": "stream_error"})
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 16, "stream": True,
+            "messages": [{"role": "user", "content": "both fail after message_start"}]}
+    async with relay.client() as http:
+        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+    assert r.status_code in (503, 529)
+    row = await _charged(relay, r.headers["x-jiuliu-request-id"])
+    assert row["outcome"] == "upstream_error" and row["cost"] == 0
+    assert row["tokens"]["input"] == 0
+    assert await relay.deps.storage.ledger.count_documents({"ref": row["request_id"]}) == 0
+
+
+async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user):
+    from server.billing.charges import UsageRecord
+    from server.billing.usage import Usage
+
+    recorder = relay.deps.recorder
+    rule = await relay.deps.prices.find("claude-sonnet-4-5")
+
+    def record(request_id, user_id=user["_id"]):
+        return UsageRecord(request_id=request_id, user_id=user_id, key_id="key_x", group="claude",
+                           model="claude-sonnet-4-5", usage=Usage(input=10, output=1), rule=rule)
+
+    poison = record("req_poison", user_id={"$bad": 1})  # a document MongoDB refuses to match on
+    recorder.record(record("req_before"))
+    recorder.record(poison)
+    recorder.record(record("req_after"))
+    await recorder.flush()
+    found = {d["_id"] async for d in relay.deps.storage.usage.find({"_id": {"$in": ["req_before", "req_after"]}})}
+    assert found == {"req_before", "req_after"} and recorder.pending == 0
+    assert poison in recorder.failed
