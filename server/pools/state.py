@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from fnmatch import fnmatchcase
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,12 +58,10 @@ class AccountState:
         return "healthy"
 
     def serves(self, group: str, model: str) -> bool:
-        import fnmatch
-
         if group not in (self.doc.get("groups") or []):
             return False
         models = self.doc.get("models") or []
-        return not models or any(fnmatch.fnmatchcase(model, m) for m in models)
+        return not models or any(fnmatchcase(model, m) for m in models)
 
     def has_capacity(self) -> bool:
         limit = int(self.doc.get("max_concurrency") or 0)

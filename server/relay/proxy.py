@@ -10,6 +10,7 @@ point an upstream failure ends the client's stream with the protocol's own error
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 from server.errors import RelayError, UpstreamUnavailable
 from server.pools.manager import PoolManager
@@ -115,7 +117,7 @@ class Proxy:
         body = ctx.body_bytes
         if ctx.upstream_model != ctx.model:
             body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
-        url = account.doc["base_url"].rstrip("/") + ctx.path
+        url = _upstream_url(account.doc["base_url"], ctx.path)
         headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
         try:
             response = await self.client.request("POST", url, headers, body)
@@ -268,6 +270,12 @@ class Proxy:
         ctx.outcome, ctx.error_class = "upstream_error", status
         await self.pools.report_failure(account, status, "", message, None, "after")
         await sink.send(sse_error_event(family, RelayError(message, type="api_error")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _upstream_url(base_url: str, path: str) -> yarl.URL:
+    """Parsed once per account and path: aiohttp would parse the string on every request."""
+    return yarl.URL(base_url.rstrip("/") + path)
 
 
 def _failure_class(failure: Failure) -> str:

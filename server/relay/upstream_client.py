@@ -12,6 +12,7 @@ import asyncio
 from typing import Mapping
 
 import aiohttp
+import yarl
 
 from server.settings import Settings
 
@@ -69,7 +70,7 @@ class UpstreamClient:
                                                   auto_decompress=False, skip_auto_headers=("User-Agent",))
         return self._session
 
-    async def request(self, method: str, url: str, headers: Mapping[str, str],
+    async def request(self, method: str, url: "str | yarl.URL", headers: Mapping[str, str],
                       body: bytes | None = None) -> aiohttp.ClientResponse:
         """Send one request; returns once the response headers are in (or raises)."""
         try:
