@@ -76,3 +76,9 @@ def test_collections_declared():
     for name in ("users", "api_keys", "upstreams", "groups", "usage", "ledger", "prices",
                  "settings", "leases"):
         assert name in COLLECTIONS
+
+
+async def test_count_matches_count_documents(storage):
+    await storage.rollups.insert_many([{"_id": f"c{i}", "user_id": "u" if i % 3 else "v", "n": i} for i in range(30)])
+    for query in ({}, {"user_id": "u"}, {"user_id": "nobody"}, {"$and": [{"user_id": "v"}, {"n": {"$gte": 10}}]}):
+        assert await storage.count("rollups", query) == await storage.rollups.count_documents(query)

@@ -55,4 +55,4 @@ class AuditLog:
         rows = [{"id": d["_id"], "ts": iso(d.get("ts")), "admin_id": d.get("admin_id"),
                  "action": d.get("action"), "target": d.get("target"), "before": d.get("before"),
                  "after": d.get("after")} async for d in cursor]
-        return rows, await self.storage.audit.count_documents(query)
+        return rows, await self.storage.count("audit", query)

@@ -95,7 +95,7 @@ class StickyStore:
 
     async def held_by(self, account_id: str) -> int:
         now = time.time()
-        return await self.storage.sticky.count_documents({"account_id": account_id, "expires_at": {"$gt": now}})
+        return await self.storage.count("sticky", {"account_id": account_id, "expires_at": {"$gt": now}})
 
     async def purge_expired(self) -> int:
         now = time.time()

@@ -59,7 +59,7 @@ class KeyStore:
 
     async def count_for_user(self, user_id: str) -> int:
         """How many keys a user has (the per-user cap)."""
-        return await self.storage.api_keys.count_documents({"user_id": user_id})
+        return await self.storage.count("api_keys", {"user_id": user_id})
 
     async def set_status(self, user_id: str | None, key_id: str, status: str) -> dict[str, Any] | None:
         """Enable or disable a key of ``user_id`` (None: any user's, for operators)."""

@@ -194,4 +194,4 @@ class LedgerStore:
         if type:
             query["type"] = type
         rows = [e async for e in self.storage.ledger.find(query).sort("ts", -1).skip(offset).limit(limit)]
-        return rows, await self.storage.ledger.count_documents(query)
+        return rows, await self.storage.count("ledger", query)

@@ -48,7 +48,7 @@ class PriceStore:
 
     async def seed_if_empty(self) -> None:
         """First start: write the shipped rules (never overwrites an operator's edits)."""
-        if await self.storage.prices.count_documents({}) == 0:
+        if await self.storage.count("prices", {}) == 0:
             for rule in seed_rules():
                 await self.upsert(rule)
 

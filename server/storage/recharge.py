@@ -47,11 +47,11 @@ class RechargeOrderStore:
                    offset: int) -> tuple[list[dict[str, Any]], int]:
         """Orders matching ``query`` (e.g. ``{"user_id": …}`` or ``{"status": "pending"}``), newest first."""
         cursor = self.storage.recharge_orders.find(query).sort("_id", -1).skip(offset).limit(limit)
-        return [o async for o in cursor], await self.storage.recharge_orders.count_documents(query)
+        return [o async for o in cursor], await self.storage.count("recharge_orders", query)
 
     async def count(self, query: dict[str, Any]) -> int:
         """How many orders match (e.g. a user's pending ones)."""
-        return await self.storage.recharge_orders.count_documents(query)
+        return await self.storage.count("recharge_orders", query)
 
 
 class RedeemCodeStore:
@@ -93,4 +93,4 @@ class RedeemCodeStore:
                    offset: int) -> tuple[list[dict[str, Any]], int]:
         """Codes matching ``query``, newest first, and their count."""
         cursor = self.storage.redeem_codes.find(query).sort("_id", -1).skip(offset).limit(limit)
-        return [c async for c in cursor], await self.storage.redeem_codes.count_documents(query)
+        return [c async for c in cursor], await self.storage.count("redeem_codes", query)

@@ -57,7 +57,7 @@ class UsageQueries:
         query = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         cursor = self.storage.usage.find(query).sort([("ts", -1), ("_id", -1)]).skip(offset).limit(limit)
         rows = [row async for row in cursor]
-        return rows, await self.storage.usage.count_documents(query)
+        return rows, await self.storage.count("usage", query)
 
     async def totals(self, user_id: str, since: dt.datetime | None = None,
                      until: dt.datetime | None = None) -> dict[str, Any]:

@@ -96,4 +96,4 @@ class UserStore:
         """Users, newest first, and their count (operator API)."""
         query = query or {}
         cursor = self.storage.users.find(query, PUBLIC).sort("_id", -1).skip(offset).limit(limit)
-        return [u async for u in cursor], await self.storage.users.count_documents(query)
+        return [u async for u in cursor], await self.storage.count("users", query)
