@@ -136,3 +136,30 @@ async def test_batched_rows_carry_their_running_balance(storage):
     assert exhausted == []
     await charges.charge_many([_record(uid, usage=Usage(output=100_000))])  # $1.50: below zero
     assert exhausted == [uid]
+
+
+async def test_a_flush_adds_one_mark_per_user_not_per_request(storage):
+    ledger = LedgerStore(storage)
+    charges = ChargeService(storage, ledger)
+    uid = await _user(storage, 10_000_000)
+    await charges.charge_many([_record(uid) for _ in range(50)])
+    user = await storage.users.find_one({"_id": uid})
+    assert len(user["ledger_marks"]) == 1
+    balance, total = await ledger.balance_and_sum(uid)
+    assert balance == 10_000_000 + total == 10_000_000 - 50 * 6_000
+
+
+async def test_crash_inside_a_batch_is_repaired_once(storage):
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    rows = [make_entry(f"chg_batchcrash{i}", uid, -1_000, "charge", ts=old) for i in range(3)]
+    for row in rows:
+        row["batch"] = "bat_crash"
+    await storage.ledger.insert_many(rows)  # step 1 of a flush; the process died before step 2
+    await asyncio.gather(*[ledger.repair_pending(older_than=60) for _ in range(4)])
+    balance, total = await ledger.balance_and_sum(uid)
+    assert balance == total == -3_000
+    after = sorted([r["balance_after"] async for r in storage.ledger.find({"batch": "bat_crash"})])
+    assert after == [-3_000, -2_000, -1_000]
+    assert await ledger.prune_marks([uid], older_than=-1) == 1

@@ -41,7 +41,8 @@ COLLECTIONS: dict[str, list[Index]] = {
               Index([("ts", DESCENDING)])],
     # Balance transactions; _id is the idempotency key (e.g. "charge:<request_id>").
     "ledger": [Index([("user_id", ASCENDING)]),
-               Index([("applied", ASCENDING)])],
+               Index([("applied", ASCENDING)]),
+               Index([("batch", ASCENDING)], sparse=True)],
     "prices": [Index([("pattern", ASCENDING)], unique=True)],
     "settings": [],
     "leases": [],

@@ -9,10 +9,14 @@ Two steps, each idempotent and re-drivable:
    ``{_id: user, "ledger_marks.<entry>": {$exists: false}} → $inc balance, $set the mark``,
    so re-applying is a no-op; then mark the entry ``applied: True`` with ``balance_after``.
 
+Usage flushes write many entries per user at once: they share a ``batch`` id, and one mark
+(the batch's) guards one balance update by their sum, so a busy user's document gains one mark
+per flush rather than one per request.
+
 A crash between the steps leaves ``applied: False``; ``repair_pending`` re-drives those rows
-(the mark tells whether the balance already moved). Marks of long-applied entries are removed
-by ``prune_marks``. Invariant: balance == Σ amount of the user's entries whose mark was set,
-which is Σ of applied entries once repair has run.
+(the mark tells whether the balance already moved). Marks older than a few minutes whose rows
+are all applied are removed by ``prune_marks``. Invariant: balance == Σ amount of the user's
+entries whose mark was set, which is Σ of applied entries once repair has run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from server.errors import NotFound
+from server.ids import new_id
 from server.storage.db import Storage
 
 log = logging.getLogger(__name__)
@@ -74,40 +79,68 @@ class LedgerStore:
         return await self.storage.ledger.find_one({"_id": entry_id}, {"_id": 1}) is not None
 
     async def apply(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Step 2 for one entry: move the balance once, then mark the entry applied."""
-        now = time.time()  # epoch seconds: nx-27017 turns datetimes written by $set into strings
+        """Step 2 for one entry, or for the whole batch it was written in: move the balance once
+        (the mark makes a second try a no-op), then flag the rows applied."""
+        if entry.get("batch"):
+            rows = [r async for r in self.storage.ledger.find(
+                {"$and": [{"batch": entry["batch"]}, {"user_id": entry["user_id"]}]})]
+            rows.sort(key=lambda r: (r["ts"], r["_id"]))
+            balance = await self._apply_rows(entry["user_id"], entry["batch"], rows)
+            row = await self.storage.ledger.find_one({"_id": entry["_id"]}) or entry
+            return {**row, "applied": True, "balance_after": row.get("balance_after", balance)}
+        balance = await self._apply_rows(entry["user_id"], entry["_id"], [entry])
+        return {**entry, "applied": True, "balance_after": balance}
+
+    async def _move(self, user_id: str, mark: str, amount: int, now: float) -> int:
+        """The conditional balance update; returns the balance after it (or as it already was)."""
         user = await self.storage.users.find_one_and_update(
-            {"_id": entry["user_id"], f"{MARKS}.{entry['_id']}": {"$exists": False}},
-            {"$inc": {"balance": entry["amount"]}, "$set": {f"{MARKS}.{entry['_id']}": now}},
+            {"_id": user_id, f"{MARKS}.{mark}": {"$exists": False}},
+            {"$inc": {"balance": amount}, "$set": {f"{MARKS}.{mark}": now}},
             projection={"balance": 1}, return_document=ReturnDocument.AFTER)
-        if user is None:  # already applied earlier (crash before the mark), or no such user
-            user = await self.storage.users.find_one({"_id": entry["user_id"]}, {"balance": 1})
+        if user is None:  # moved earlier (a crash before the rows were flagged), or no such user
+            user = await self.storage.users.find_one({"_id": user_id}, {"balance": 1})
             if user is None:
                 raise NotFound("用户不存在")
-        await self.storage.ledger.update_one(
-            {"_id": entry["_id"], "applied": False},
-            {"$set": {"applied": True, "balance_after": user["balance"], "applied_at": now}})
-        return {**entry, "applied": True, "balance_after": user["balance"]}
+        return user["balance"]
+
+    async def _apply_rows(self, user_id: str, mark: str, rows: list[dict[str, Any]]) -> int:
+        """Move the balance by the rows' sum under one mark; each row gets the running balance
+        it left (the rows applied in order), in one round trip."""
+        now = time.time()  # epoch seconds: nx-27017 turns datetimes written by $set into strings
+        balance = await self._move(user_id, mark, sum(r["amount"] for r in rows), now)
+        running, updates = balance, []
+        for row in reversed(rows):
+            updates.append(UpdateOne({"_id": row["_id"], "applied": False},
+                                     {"$set": {"applied": True, "balance_after": running, "applied_at": now}}))
+            running -= row["amount"]
+        if updates:
+            await self.storage.ledger.bulk_write(updates, ordered=False)
+        return balance
 
     async def post_many(self, entries: list[dict[str, Any]]) -> dict[str, int]:
-        """Batch form (usage flushes): insert all, then one balance update per user. Returns the
+        """Batch form (usage flushes): each user's new entries share one batch id and one mark,
+        so a busy user's document gains one mark per flush, not one per request. Returns the
         balances it saw afterwards, by user."""
         balances: dict[str, int] = {}
         if not entries:
             return balances
-        fresh_ids = await self._insert_many(entries)
         by_user: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:
-            if entry["_id"] in fresh_ids:
-                by_user.setdefault(entry["user_id"], []).append(entry)
+            by_user.setdefault(entry["user_id"], []).append(entry)
+        batches = {user_id: new_id("bat") for user_id in by_user}
+        for entry in entries:
+            entry["batch"] = batches[entry["user_id"]]
+        fresh_ids = await self._insert_many(entries)
         for user_id, group in by_user.items():
-            balances[user_id] = await self._apply_group(user_id, group)
-        # Entries that already existed (a re-driven flush) go the one-by-one way.
+            fresh = [e for e in group if e["_id"] in fresh_ids]
+            if fresh:
+                balances[user_id] = await self._apply_rows(user_id, batches[user_id], fresh)
+        # Entries that already existed (a re-driven flush) are finished the way they began.
         for entry in entries:
             if entry["_id"] not in fresh_ids:
                 existing = await self.storage.ledger.find_one({"_id": entry["_id"]})
                 if existing is not None and not existing["applied"]:
-                    balances[entry["user_id"]] = (await self.apply(existing))["balance_after"]
+                    balances[entry["user_id"]] = (await self.apply(existing)).get("balance_after", 0)
         return balances
 
     async def _insert_many(self, entries: list[dict[str, Any]]) -> set[str]:
@@ -122,60 +155,48 @@ class LedgerStore:
                 raise
             return {e["_id"] for e in entries} - failed
 
-    async def _apply_group(self, user_id: str, group: list[dict[str, Any]]) -> int:
-        now = time.time()
-        condition: dict[str, Any] = {"_id": user_id}
-        marks: dict[str, Any] = {}
-        for entry in group:
-            condition[f"{MARKS}.{entry['_id']}"] = {"$exists": False}
-            marks[f"{MARKS}.{entry['_id']}"] = now
-        user = await self.storage.users.find_one_and_update(
-            condition, {"$inc": {"balance": sum(e["amount"] for e in group)}, "$set": marks},
-            projection={"balance": 1}, return_document=ReturnDocument.AFTER)
-        if user is None:  # some mark already there: fall back to one by one
-            balance = 0
-            for entry in group:
-                balance = (await self.apply(entry))["balance_after"]
-            return balance
-        # Each row gets the running balance it left (the batch applied in order), in one trip.
-        running, updates = user["balance"], []
-        for entry in reversed(group):
-            updates.append(UpdateOne({"_id": entry["_id"], "applied": False},
-                                     {"$set": {"applied": True, "balance_after": running, "applied_at": now}}))
-            running -= entry["amount"]
-        await self.storage.ledger.bulk_write(updates, ordered=False)
-        return user["balance"]
-
     async def repair_pending(self, older_than: float = 30.0, limit: int = 1000) -> int:
         """Re-drive entries left unapplied by a crash; returns how many were repaired."""
         cutoff = utcnow() - dt.timedelta(seconds=older_than)
         count = 0
+        batches_done: set[str] = set()
         async for entry in self.storage.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit):
+            if entry.get("batch") in batches_done:
+                count += 1
+                continue
             try:
                 await self.apply(entry)
                 count += 1
+                if entry.get("batch"):
+                    batches_done.add(entry["batch"])
             except NotFound:
                 log.error("ledger entry %s names a missing user %s", entry["_id"], entry["user_id"])
         if count:
             log.warning("ledger repair: re-drove %d unapplied entries", count)
         return count
 
-    async def prune_marks(self, user_ids: Iterable[str] | None = None, older_than: float = 3600.0) -> int:
-        """Drop idempotency marks of entries applied more than ``older_than`` seconds ago."""
+    async def prune_marks(self, user_ids: Iterable[str] | None = None, older_than: float = 300.0) -> int:
+        """Drop marks set more than ``older_than`` seconds ago whose entries are all applied
+        (a mark only matters while its rows may still be re-driven)."""
         cutoff = time.time() - older_than
         query: dict[str, Any] = {MARKS: {"$exists": True}}
         if user_ids is not None:
             query["_id"] = {"$in": list(user_ids)}
         pruned = 0
         async for user in self.storage.users.find(query, {MARKS: 1}):
-            ids = list((user.get(MARKS) or {}).keys())
-            if not ids:
+            old = [k for k, at in (user.get(MARKS) or {}).items()
+                   if isinstance(at, (int, float)) and at < cutoff]
+            if not old:
                 continue
-            done = [e["_id"] async for e in self.storage.ledger.find(
-                {"_id": {"$in": ids}, "applied": True, "applied_at": {"$lt": cutoff}}, {"_id": 1})]
+            pending = set()
+            async for row in self.storage.ledger.find(
+                    {"$and": [{"$or": [{"_id": {"$in": old}}, {"batch": {"$in": old}}]}, {"applied": False}]},
+                    {"_id": 1, "batch": 1}):
+                pending.update({row["_id"], row.get("batch")})
+            done = [k for k in old if k not in pending]
             if done:
                 await self.storage.users.update_one(
-                    {"_id": user["_id"]}, {"$unset": {f"{MARKS}.{i}": "" for i in done}})
+                    {"_id": user["_id"]}, {"$unset": {f"{MARKS}.{k}": "" for k in done}})
                 pruned += len(done)
         return pruned
 
