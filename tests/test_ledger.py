@@ -163,3 +163,19 @@ async def test_crash_inside_a_batch_is_repaired_once(storage):
     after = sorted([r["balance_after"] async for r in storage.ledger.find({"batch": "bat_crash"})])
     assert after == [-3_000, -2_000, -1_000]
     assert await ledger.prune_marks([uid], older_than=-1) == 1
+
+
+async def test_usage_flushes_keep_hourly_and_daily_rollups(storage):
+    from server.storage.rollups import RollupStore, bucket_start
+
+    charges = ChargeService(storage, LedgerStore(storage))
+    uid = await _user(storage, 1_000_000)
+    records = [_record(uid) for _ in range(7)]
+    await charges.charge_many(records)
+    await charges.charge_many(records)  # re-driven: counted once
+    now = records[0].ts
+    rollups = RollupStore(storage)
+    hour = (await rollups.buckets("hour", [now], "user", uid))[bucket_start(now, "hour").isoformat()]
+    assert hour["requests"] == 7 and hour["cost"] == 7 * 6_000 and hour["tokens"]["output"] == 7 * 200
+    everyone = (await rollups.buckets("day", [now]))[bucket_start(now, "day").isoformat()]
+    assert everyone["requests"] >= 7 and everyone["upstream_cost"] >= 7 * 6_000

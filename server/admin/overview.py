@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from server.accounts.views import money
 from server.admin.audit import AuditLog
 from server.errors import BadRequest
-from server.jobs.rollups import grouped
+from server.storage.rollups import RollupStore, bucket_start
 from server.storage.ledger import utcnow
 
 if TYPE_CHECKING:
@@ -37,33 +37,42 @@ class Overview:
         self.audit = audit
 
     async def overview(self) -> dict[str, Any]:
-        storage = self.deps.storage
+        """Read from the hourly/daily roll-ups (a few small documents), never raw usage."""
+        rollups = RollupStore(self.deps.storage)
         now = utcnow()
-        later = now + dt.timedelta(minutes=1)
-        last5 = await grouped(storage, now - dt.timedelta(minutes=5), later, None)
-        recent = last5[0] if last5 else {"requests": 0, "errors": 0}
-        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        days = []
-        for back in range(HISTORY_DAYS - 1, -1, -1):
-            start = today - dt.timedelta(days=back)
-            rows = await grouped(storage, start, start + dt.timedelta(days=1), None)
-            days.append(_day_row(start, rows[0] if rows else None))
+        hour = bucket_start(now, "hour")
+        # Requests per minute and error rate over the current hour so far (at least one minute).
+        recent = (await rollups.buckets("hour", [hour])).get(hour.isoformat()) or {"requests": 0, "errors": 0}
+        minutes = max(1.0, (now - hour).total_seconds() / 60)
+        today = bucket_start(now, "day")
+        starts = [today - dt.timedelta(days=back) for back in range(HISTORY_DAYS - 1, -1, -1)]
+        per_day = await rollups.buckets("day", starts)
+        days = [_day_row(start, per_day.get(start.isoformat())) for start in starts]
         top = {}
-        for name, field in (("users", "user_id"), ("models", "model"), ("accounts", "account_name")):
+        for name, dim in (("users", "user"), ("models", "model"), ("accounts", "account")):
             top[name] = [{"name": r["value"], "requests": r["requests"], "errors": r["errors"],
                           **money("cost", r["cost"]), "tokens": sum(r["tokens"].values()) - r["tokens"]["reasoning"]}
-                         for r in await grouped(storage, today, later, field, limit=TOP) if r["value"]]
+                         for r in await rollups.top("day", today, dim, limit=TOP) if r["value"]]
+        await self._label_accounts(top["accounts"])
         await self._label_users(top["users"])
         await self.deps.pools.ensure_fresh()
         statuses: dict[str, int] = {}
         for account in self.deps.pools.accounts.values():
             statuses[account.status] = statuses.get(account.status, 0) + 1
-        return {"requests_per_minute": round(recent["requests"] / 5, 2),
+        return {"requests_per_minute": round(recent["requests"] / minutes, 2),
                 "error_rate": round(recent["errors"] / recent["requests"], 4) if recent["requests"] else 0.0,
                 "active_streams": self.deps.inflight, "today": days[-1], "days": days, "top": top,
                 "accounts": statuses,
                 "pending_recharges": await self.deps.recharge.orders.count({"status": "pending"}),
                 "jobs": self.deps.scheduler.status() if self.deps.scheduler else []}
+
+    async def _label_accounts(self, rows: list[dict[str, Any]]) -> None:
+        """Roll-ups key accounts by id; show their names."""
+        await self.deps.pools.ensure_fresh()
+        for row in rows:
+            account = self.deps.pools.accounts.get(row["name"])
+            if account is not None:
+                row["account_id"], row["name"] = row["name"], account.name
 
     async def _label_users(self, rows: list[dict[str, Any]]) -> None:
         ids = [r["name"] for r in rows]

@@ -13,7 +13,7 @@ from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.admin.upstream_fields import parse_upstream
 from server.errors import Conflict, NotFound
-from server.jobs.rollups import grouped
+from server.storage.rollups import RollupStore, bucket_start
 from server.storage.ledger import utcnow
 from server.storage.upstreams import HEALTHY, public_view
 
@@ -47,15 +47,14 @@ class UpstreamAdmin:
     async def list(self) -> list[dict[str, Any]]:
         """Every account with its live numbers."""
         await self.deps.pools.ensure_fresh()
-        today = {row["value"]: row for row in await grouped(self.deps.storage, today_start(),
-                                                             utcnow() + dt.timedelta(minutes=1), "account_id")}
+        today = {row["value"]: row for row in await RollupStore(self.deps.storage).top("day", utcnow(), "account")}
         return [await self._view(doc, today.get(doc["_id"])) for doc in await self.deps.upstreams.list()]
 
     async def get(self, account_id: str) -> dict[str, Any]:
         doc = await self._get(account_id)
-        rows = await grouped(self.deps.storage, today_start(), utcnow() + dt.timedelta(minutes=1),
-                             None, extra=[{"account_id": account_id}])
-        return await self._view(doc, rows[0] if rows else None)
+        day = bucket_start(utcnow(), "day")
+        rows = await RollupStore(self.deps.storage).buckets("day", [day], "account", account_id)
+        return await self._view(doc, rows.get(day.isoformat()))
 
     async def _view(self, doc: dict[str, Any], today: dict[str, Any] | None) -> dict[str, Any]:
         public = public_view(doc)

@@ -17,6 +17,7 @@ from server.billing.pricing import Cost, PriceRule, compute_cost
 from server.billing.usage import Usage
 from server.storage.db import Storage
 from server.storage.ledger import LedgerStore, make_entry, utcnow
+from server.storage.rollups import RollupStore
 
 
 @dataclass
@@ -101,6 +102,7 @@ class ChargeService:
     def __init__(self, storage: Storage, ledger: LedgerStore) -> None:
         self.storage = storage
         self.ledger = ledger
+        self.rollups = RollupStore(storage)
         # Called with a user id whose balance a flush took to zero or below, so admission
         # caches (the key resolver's) stop admitting that user at once rather than after their TTL.
         self.on_exhausted: Callable[[str], None] | None = None
@@ -147,7 +149,10 @@ class ChargeService:
         return docs
 
     async def _count(self, docs: list[dict[str, Any]]) -> None:
-        """Per-key running totals (usage, spend for quotas, last use)."""
+        """Per-key running totals (usage, spend for quotas, last use) and the hourly/daily
+        roll-ups, from rows inserted just now (a re-driven flush counts nothing twice)."""
+        if docs:
+            await self.rollups.add(docs)
         per_key: dict[str, dict[str, int]] = {}
         last: dict[str, float] = {}
         for doc in docs:

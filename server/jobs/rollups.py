@@ -3,8 +3,7 @@ deletes the raw rows. Document::
 
     {_id: "<period>:<bucket iso>:<dim>:<value>", period: "hour" | "day", bucket: ISO string (UTC),
      dim: "user" | "key" | "model" | "account" | "group", value, requests, errors, cost,
-     upstream_cost, tokens: {input, output, cache_write_5m, cache_write_1h, cache_read, reasoning},
-     updated_at}
+     upstream_cost, tokens_input, tokens_output, tokens_cache_write_5m, …, updated_at}
 
 A bucket is recomputed from scratch and written with ``$set`` under a deterministic ``_id``,
 so running a roll-up twice (or from two processes) gives the same documents."""
@@ -17,19 +16,11 @@ from typing import Any
 from pymongo import UpdateOne
 
 from server.storage.db import Storage
+from server.storage.rollups import DIMENSIONS as _DIMENSIONS, PERIODS, TOKEN_KINDS, bucket_start, flat  # noqa: F401
 from server.storage.ledger import utcnow
 
-DIMENSIONS = {"user": "user_id", "key": "key_id", "model": "model", "account": "account_id", "group": "group"}
-TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "reasoning")
-PERIODS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
-
-
-def bucket_start(when: dt.datetime, period: str) -> dt.datetime:
-    """The start of the hour or (UTC) day containing ``when``."""
-    when = when.astimezone(dt.timezone.utc)
-    if period == "hour":
-        return when.replace(minute=0, second=0, microsecond=0)
-    return when.replace(hour=0, minute=0, second=0, microsecond=0)
+# The recompute (repair) path; the live path is server.storage.rollups.RollupStore.add.
+DIMENSIONS = {k: v for k, v in _DIMENSIONS.items() if v is not None}
 
 
 def usage_sums() -> dict[str, Any]:
@@ -80,18 +71,15 @@ async def roll_up(storage: Storage, period: str, bucket: dt.datetime) -> int:
             ops.append(UpdateOne(
                 {"_id": f"{period}:{start.isoformat()}:{dim}:{value}"},
                 {"$set": {"period": period, "bucket": start.isoformat(), "dim": dim, "value": value,
-                          **row, "updated_at": now}}, upsert=True))
+                          **flat(row), "updated_at": now}}, upsert=True))
     if ops:
         await storage.rollups.bulk_write(ops, ordered=False)
     return len(ops)
 
 
 async def roll_up_recent(storage: Storage, now: dt.datetime | None = None) -> int:
-    """The previous and current hour and day (late rows of a closed bucket are caught up)."""
+    """Recompute the hour that just closed from its raw rows (late rows, drift). Live totals are
+    added as usage is written; a scan of a whole day on every tick would stall the embedded
+    database once usage grows, so days are never rescanned here."""
     now = now or utcnow()
-    written = 0
-    for period, step in PERIODS.items():
-        current = bucket_start(now, period)
-        for bucket in (current - step, current):
-            written += await roll_up(storage, period, bucket)
-    return written
+    return await roll_up(storage, "hour", bucket_start(now, "hour") - PERIODS["hour"])

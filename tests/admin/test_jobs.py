@@ -107,17 +107,19 @@ def _record(user_id: str, ts: dt.datetime, **kw) -> UsageRecord:
 
 async def test_rollups_and_retention(relay):
     user = await make_user(relay.deps.storage)
-    now = utcnow()
+    now = utcnow() - dt.timedelta(hours=1)  # the job recomputes the hour that just closed
     old = now - dt.timedelta(days=120)
     for i, ts in enumerate((now, now, old)):
         await relay.deps.charges.charge(_record(user["_id"], ts, request_id=f"req_job_{i}"))
+    hour = bucket_start(now, "hour").isoformat()
+    live = await relay.deps.storage.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
+    assert live["requests"] == 2 and live["cost"] == 8000  # added as the usage was written
     jobs = relay.deps.scheduler.jobs
     result = await jobs["rollups"].func()
     assert result["written"] >= 5
-    hour = bucket_start(now, "hour").isoformat()
     doc = await relay.deps.storage.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
     # Per request: 1000 in × 1 + 500 out × 2 (per million tokens) = 2000 micro, ×2 for the group.
-    assert doc["requests"] == 2 and doc["errors"] == 0 and doc["tokens"]["input"] == 2000
+    assert doc["requests"] == 2 and doc["errors"] == 0 and doc["tokens_input"] == 2000
     assert doc["cost"] == 8000 and doc["upstream_cost"] == 4000
     day = await relay.deps.storage.rollups.find_one({"_id": f"day:{bucket_start(now, 'day').isoformat()}:model:job-model"})
     assert day["requests"] >= 2
