@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from server.accounts.times import as_utc, from_epoch
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.ids import new_id
+from server.singleflight import SingleFlight
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore, empty_totals
 from server.storage.ledger import utcnow
@@ -56,6 +57,7 @@ class KeyService:
         self.max_keys_per_user = max_keys_per_user
         self.cache_size = cache_size
         self._cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
+        self._flight = SingleFlight()
 
     async def create(self, user_id: str, *, name: str, group: str | None = None,
                      rate_limit: int | None = None, max_concurrency: int = 0,
@@ -117,7 +119,7 @@ class KeyService:
         if hit is not None and hit[0] > now:
             key, user = hit[1], hit[2]
         else:
-            key, user = await self._load(key_hash)
+            key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
             self._remember(key_hash, now + self.cache_ttl, key, user)
         expires_at = as_utc(key.get("expires_at"))
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):

@@ -19,6 +19,7 @@ from server.billing.money import PPM
 from server.errors import BadRequest, Conflict
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
+from server.singleflight import SingleFlight
 
 PROTOCOLS = ("anthropic", "openai")
 DEFAULT_GROUPS = (
@@ -47,6 +48,7 @@ class GroupStore:
         self._monotonic = monotonic
         self._groups: dict[str, dict[str, Any]] = {}
         self._loaded_at = -1e18
+        self._flight = SingleFlight()
 
     async def seed_defaults(self) -> None:
         """First start: create ``claude`` and ``codex`` (existing groups are left alone)."""
@@ -64,7 +66,7 @@ class GroupStore:
 
     async def _snapshot(self) -> dict[str, dict[str, Any]]:
         if self._monotonic() - self._loaded_at > self.ttl:
-            await self.reload()
+            await self._flight.do("groups", self.reload)
         return self._groups
 
     async def get(self, name: str) -> dict[str, Any] | None:

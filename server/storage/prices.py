@@ -14,6 +14,7 @@ from typing import Any
 from server.billing.money import to_micro
 from server.billing.pricing import PriceRule, find_rule, rule_from_doc
 from server.ids import new_id
+from server.singleflight import SingleFlight
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
@@ -45,6 +46,7 @@ class PriceStore:
         self.ttl = ttl
         self._rules: list[PriceRule] = []
         self._loaded_at = -1e9
+        self._flight = SingleFlight()
 
     async def seed_if_empty(self) -> None:
         """First start: write the shipped rules (never overwrites an operator's edits)."""
@@ -54,7 +56,7 @@ class PriceStore:
 
     async def rules(self) -> list[PriceRule]:
         if time.monotonic() - self._loaded_at > self.ttl:
-            await self.reload()
+            await self._flight.do("rules", self.reload)
         return self._rules
 
     async def reload(self) -> None:

@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.errors import BadRequest
 from server.storage.db import Storage
+from server.singleflight import SingleFlight
 
 RECHARGE_MODES = ("manual", "code", "open")
 RUNTIME_ID = "runtime"
@@ -82,11 +83,12 @@ class RuntimeSettingsStore:
         self._monotonic = monotonic
         self._current = RuntimeSettings()
         self._loaded_at = -1e18
+        self._flight = SingleFlight()
 
     async def get(self) -> RuntimeSettings:
         """The current settings, at most ``ttl`` seconds old."""
         if self._monotonic() - self._loaded_at > self.ttl:
-            await self.reload()
+            await self._flight.do("runtime", self.reload)
         return self._current
 
     async def reload(self) -> RuntimeSettings:
