@@ -1,23 +1,29 @@
-"""Relay vs direct-to-emulator: throughput, added latency and CPU per request, on 127.0.0.1.
+"""Jiuliu Relay benchmark: emulator direct vs relay vs LiteLLM proxy (vs nginx), on 127.0.0.1.
 
-One command (``.venv/bin/python bench/run.py [--quick]``) starts the embedded database, the
-emulator and the relay as separate processes, seeds a user, keys and upstream accounts, drives
-each scenario with wrk (Debian's ``wrk``; Lua script ``bench/post.lua``) against the emulator
-directly and through the relay, and writes ``bench/results/<date>.json`` and ``.md``. Every load
-is bounded in time; nothing leaves the machine."""
+One command, ``.venv/bin/python bench/run.py [--quick]``: starts the embedded database, the
+upstream emulator, the relay, nginx (the one-hop C floor, if installed or installable) and the
+LiteLLM proxy (own venv bench/.venv-litellm, installed on first use; skipped with --quick) as
+separate processes; seeds a user, keys and upstreams straight into the database; then runs
+
+- throughput: wrk (bench/post.lua) on non-streaming and streaming /v1/messages (a small body and
+  Claude Code's ~50 KB body) and streaming /v1/responses, at several concurrencies, every path;
+- time to first token with paced streams (20 ms between deltas), direct vs each proxy;
+- 1,000 (and 10,000 without --quick) concurrent open streams held through the relay;
+- the user log page over 1 M seeded usage rows (fewer with --quick);
+
+and writes bench/results/<date>[-quick].json and .md. Every load is bounded in count and time.
+Modules: procs (processes, /proc), seeding, wrkdrv, streams (TTFT/open-stream client),
+peers (LiteLLM, nginx), scenarios, report."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,190 +32,207 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.embedded_db import EmbeddedMongo, free_port  # noqa: E402
-from server.storage.db import Storage  # noqa: E402
-from server.storage.prices import PriceStore  # noqa: E402
+from bench import peers, procs, report  # noqa: E402
+from bench.scenarios import Ctx, Path_, Scenario, ttft, throughput, open_streams, log_query  # noqa: E402
+from bench.seeding import FAST, seed, set_knobs  # noqa: E402
+from server.embedded_db import EmbeddedMongo  # noqa: E402
 
 SMALL = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "say hi"}]}
 RESPONSES = {"model": "gpt-5.4", "input": "say hi", "stream": True}
 CLAUDE_CODE_FIXTURE = ROOT.parent / "shared" / "fixtures" / "clients" / "claude-code-2.1.332-turn-bearer.json"
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its reaped children) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(x) for x in fields[11:15]) / ticks
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def seed(url: str, db_name: str, emu_url: str) -> dict[str, str]:
-    """A user with a large balance, one key per group, and emulator accounts as upstreams."""
-    import datetime as _dt
-
-    storage = Storage.connect(url, db_name)
-    await storage.ensure_indexes()
-    await PriceStore(storage).seed_if_empty()
-    now = _dt.datetime.now(_dt.timezone.utc)
-    await storage.users.insert_one({"_id": "usr_bench", "username": "bench", "email": "bench@example.test",
-                                    "password_hash": "", "role": "user", "status": "active",
-                                    "balance": 10**14, "token_version": 0, "created_at": now, "ledger_marks": {}})
-    for name, protocol in (("claude", "anthropic"), ("codex", "openai")):
-        await storage.groups.update_one({"_id": name}, {"$setOnInsert": {
-            "name": name, "protocol": protocol, "multiplier_ppm": 1_000_000, "description": "", "created_at": now}},
-            upsert=True)
-    keys = {}
-    for group in ("claude", "codex"):
-        secret = f"sk-bench-{group}-" + "x" * 32
-        keys[group] = secret
-        await storage.api_keys.insert_one({
-            "_id": f"key_bench_{group}", "user_id": "usr_bench", "name": group, "group": group,
-            "key_hash": hashlib.sha256(secret.encode()).hexdigest(), "prefix": secret[:8],
-            "rate_limit": 0, "max_concurrency": 0, "expires_at": None, "models": [], "spend_quota": 0,
-            "status": "active", "created_at": now, "last_used_at": None, "totals": {}})
-    for i, (name, protocol, group) in enumerate([("emu-anthropic-1", "anthropic", "claude"),
-                                                 ("emu-anthropic-2", "anthropic", "claude"),
-                                                 ("emu-openai-1", "openai", "codex"),
-                                                 ("emu-openai-2", "openai", "codex")]):
-        await storage.upstreams.insert_one({
-            "_id": f"ups_bench_{i}", "name": name, "groups": [group], "protocol": protocol,
-            "base_url": emu_url, "api_key": name, "weight": 1, "priority": 0, "enabled": True,
-            "models": [], "model_map": {}, "max_concurrency": 0, "notes": "",
-            "state": {"status": "healthy", "reason": "", "cooldown_until": 0.0, "since": time.time()},
-            "created_at": now, "updated_at": now})
-    await storage.close()
-    return keys
-
-
-def wrk(url: str, body: Path, header: str, key: str, conc: int, seconds: int) -> dict:
-    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_AUTH_HEADER": header, "BENCH_KEY": key}
-    threads = 1 if conc < 4 else 2
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conc}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(ROOT / "bench" / "post.lua"), url],
-                         env=env, capture_output=True, text=True, timeout=seconds + 30)
-    match = re.search(r"JSON(\{.*\})", out.stdout)
-    if not match:
-        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
-    data = json.loads(match.group(1))
-    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
-    return data
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not open")
+def scenarios(quick: bool) -> list[Scenario]:
+    out = [Scenario("messages-small", "/v1/messages", "anthropic", SMALL),
+           Scenario("messages-small-stream", "/v1/messages", "anthropic", {**SMALL, "stream": True})]
+    if CLAUDE_CODE_FIXTURE.exists():
+        cc = {**json.loads(CLAUDE_CODE_FIXTURE.read_text())["body"], "model": "claude-sonnet-4-5", "max_tokens": 64}
+        cc_stream = {**cc, "stream": True}
+        cc_plain = {k: v for k, v in cc.items() if k != "stream"}
+        if not quick:
+            out.append(Scenario("messages-cc50KB", "/v1/messages", "anthropic", cc_plain))
+        out.append(Scenario("messages-cc50KB-stream", "/v1/messages", "anthropic", cc_stream))
+    out.append(Scenario("responses-small-stream", "/v1/responses", "openai", RESPONSES))
+    return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short runs, concurrency 1 and 16 only")
-    parser.add_argument("--seconds", type=int, default=None)
-    args = parser.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test under 2 minutes: 2 s runs, concurrency 1 and 16, no LiteLLM, "
+                         "1,000 streams, 20k log rows")
+    ap.add_argument("--seconds", type=int, default=None, help="seconds per wrk run (default 2 quick, 5 full)")
+    ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--records", type=int, default=None, help="usage rows to seed (default 1M, 5k quick)")
+    ap.add_argument("--seed-budget", type=float, default=None,
+                    help="seconds allowed for seeding usage rows (default 200, 15 quick); seeding stops there")
+    ap.add_argument("--hold", type=float, default=None, help="seconds to hold open streams (default 20, 5 quick)")
+    ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,ttft,log_query,"
+                                               "open_streams (default all)")
+    args = ap.parse_args()
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    peers_needed = not only or bool(only & {"throughput", "ttft"})
     if not shutil.which("wrk"):
         print("bench needs Debian's wrk: apt-get install wrk", file=sys.stderr)
         return 2
-    seconds = args.seconds or (3 if args.quick else 8)
-    concurrency = [1, 16] if args.quick else [1, 16, 64]
+    quick = args.quick
+    seconds = args.seconds or (2 if quick else 5)
+    concurrency = [1, 16] if quick else [1, 16, 64, 256]
+    stream_counts = [1000] if quick else [1000, 10000]
+    hold = args.hold or (5 if quick else 20)
+    records = args.records or (5_000 if quick else 1_000_000)
+    seed_budget = args.seed_budget or (15 if quick else 200)
+    notes: list[str] = []
+    started = time.perf_counter()
+    nofile = procs.raise_nofile(65536)
+    if nofile < 2 * max(stream_counts) + 1000 and (not only or "open_streams" in only):
+        notes.append(f"open-file limit is {nofile}: the 10,000-stream run needs ~2 fds per stream in the relay")
     tmp = Path(tempfile.mkdtemp(prefix="jiuliu-bench-"))
-    procs: list[subprocess.Popen] = []
+    keep_tmp = False
+    running: list[procs.Proc] = []
     db = EmbeddedMongo(tmp / "db")
     try:
         asyncio.run(db.start())
-        emu_port, relay_port = free_port(), free_port()
         py = sys.executable
-        emu = subprocess.Popen([py, "-m", "server.cli", "emulator", "--port", str(emu_port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(emu)
+        emu_port = procs.free_port()
+        emu = procs.start("emulator", [py, "-m", "server.cli", "emulator", "--port", str(emu_port)], emu_port, tmp)
+        running.append(emu)
+        procs.wait_port(emu)
         keys = asyncio.run(seed(db.url, "bench", f"http://127.0.0.1:{emu_port}"))
         env = {**os.environ, "MONGO_URL": db.url, "JIULIU_DB_NAME": "bench", "JIULIU_LOG_LEVEL": "warning",
-               "JIULIU_DATA_DIR": str(tmp)}
-        relay = subprocess.Popen([py, "-m", "server.cli", "serve", "--port", str(relay_port)], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(relay)
-        wait_port(emu_port, emu)
-        wait_port(relay_port, relay)
-        bodies = {"small": SMALL, "small-stream": {**SMALL, "stream": True}, "responses-stream": RESPONSES}
-        if CLAUDE_CODE_FIXTURE.exists():
-            cc = json.loads(CLAUDE_CODE_FIXTURE.read_text())["body"]
-            bodies["claude-code-50KB-stream"] = {**cc, "model": "claude-sonnet-4-5", "max_tokens": 64}
-        scenarios = []
-        for name, body in bodies.items():
-            path = tmp / f"{name}.json"
-            path.write_text(json.dumps(body))
-            openai = name.startswith("responses")
-            scenarios.append((name, path, "/v1/responses" if openai else "/v1/messages",
-                              ("authorization", f"Bearer {keys['codex']}") if openai else ("x-api-key", keys["claude"]),
-                              ("authorization", "Bearer emu-openai-1") if openai else ("x-api-key", "emu-anthropic-1")))
-        rows = []
-        for name, body_path, route, relay_auth, direct_auth in scenarios:
-            for conc in concurrency:
-                row = {"scenario": name, "concurrency": conc}
-                for label, port, auth, pids in (("direct", emu_port, direct_auth, [emu.pid]),
-                                                ("relay", relay_port, relay_auth, [relay.pid, emu.pid])):
-                    before = {pid: cpu_seconds(pid) for pid in pids}
-                    result = wrk(f"http://127.0.0.1:{port}{route}", body_path, auth[0], auth[1], conc, seconds)
-                    cpu = {pid: cpu_seconds(pid) - before[pid] for pid in pids}
-                    row[label] = {"rps": round(result["rps"], 1), "p50_ms": result["p50_us"] / 1000,
-                                  "p99_ms": result["p99_us"] / 1000, "errors": result["socket_errors"] + result["non2xx"],
-                                  "cpu_ms_per_req": {("relay" if pid == relay.pid else "emulator"):
-                                                     round(1000 * c / max(1, result["requests"]), 3)
-                                                     for pid, c in cpu.items()}}
-                row["relay_over_direct_rps"] = round(row["relay"]["rps"] / max(1e-9, row["direct"]["rps"]), 3)
-                row["added_p50_ms"] = round(row["relay"]["p50_ms"] - row["direct"]["p50_ms"], 3)
-                row["added_p99_ms"] = round(row["relay"]["p99_ms"] - row["direct"]["p99_ms"], 3)
-                rows.append(row)
-                print(f"{name:28s} c={conc:<3d} direct {row['direct']['rps']:8.1f}/s  relay {row['relay']['rps']:8.1f}/s"
-                      f"  ratio {row['relay_over_direct_rps']:.3f}  +p50 {row['added_p50_ms']:.2f} ms"
-                      f"  +p99 {row['added_p99_ms']:.2f} ms  errors {row['relay']['errors']}", flush=True)
-        result = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                  "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                              "python": platform.python_version()},
-                  "seconds_per_run": seconds, "relay_rss_mb": round(rss_mb(relay.pid), 1), "rows": rows}
-        write_results(result)
-        return 0
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
+               "JIULIU_DATA_DIR": str(tmp), "JIULIU_BCRYPT_ROUNDS": "4"}
+        relay_port = procs.free_port()
+        relay = procs.start("relay", [py, "-m", "server.cli", "serve", "--port", str(relay_port)], relay_port, tmp,
+                            env=env)
+        running.append(relay)
+        procs.wait_port(relay)
+        set_knobs(emu_port, **FAST)
+        direct_auth = {"anthropic": ("x-api-key", "emu-anthropic-1"), "openai": ("authorization", "Bearer emu-openai-1")}
+        ctx = Ctx(tmp, emu, relay, db.url, "bench")
+        ctx.paths.append(Path_("direct", emu_port, None, direct_auth))
+        if not args.no_nginx and peers_needed:
+            exe, why = peers.ensure_nginx(allow_install=not quick)
+            if exe:
+                try:
+                    ng = peers.start_nginx(exe, emu_port, tmp)
+                    running.append(ng)
+                    ctx.paths.append(Path_("nginx", ng.port, ng, direct_auth))
+                except Exception as exc:  # noqa: BLE001
+                    notes.append(f"nginx did not start: {exc!r}"[:300])
+            else:
+                notes.append(f"nginx skipped: {why}")
+        ctx.paths.append(Path_("relay", relay_port, relay, {"anthropic": ("x-api-key", keys["claude"]),
+                                                           "openai": ("authorization", f"Bearer {keys['codex']}")}))
+        litellm_status = ("skipped (--quick)" if quick else "skipped (--no-litellm)" if args.no_litellm
+                          else "not needed (--only)" if not peers_needed else "")
+        if not litellm_status:
+            t0 = time.perf_counter()
+            exe, why = peers.install_litellm()
+            if exe is None:
+                litellm_status = f"not run: {why}"
+            else:
+                try:
+                    ll = peers.start_litellm(exe, emu_port, tmp)
+                    running.append(ll)
+                    ctx.paths.append(Path_("litellm", ll.port, ll,
+                                           {"anthropic": ("authorization", f"Bearer {peers.LITELLM_MASTER_KEY}")},
+                                           protocols=("anthropic",)))
+                    litellm_status = (f"{peers.LITELLM_SPEC} ({why}, ready in {time.perf_counter() - t0:.0f} s), "
+                                      "no database, 1 worker, /v1/messages only (no /v1/responses mapping)")
+                except Exception as exc:  # noqa: BLE001
+                    litellm_status = f"installed but did not start: {exc!r}"[:600]
+        notes.append(f"LiteLLM: {litellm_status}")
+        print(f"paths: {', '.join(p.label for p in ctx.paths)}; LiteLLM: {litellm_status}", flush=True)
+
+        result: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "quick": quick,
+                        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                    "loadavg_at_start": os.getloadavg()[0],
+                                    "python": platform.python_version()},
+                        "seconds_per_run": seconds, "concurrency": concurrency, "only": sorted(only), "paths": [p.label for p in ctx.paths]}
+        result["throughput"], result["phases"], result["complete"] = [], [], False
+        checkpoints = sorted({min(records, 20_000), records}) if not quick else [records]
+        phases = [
+            ("throughput", lambda: result.__setitem__("throughput", throughput(ctx, scenarios(quick), concurrency,
+                                                                                seconds))),
+            ("ttft", lambda: result.__setitem__("ttft", ttft(ctx, SMALL, requests=60 if quick else 200,
+                                                             concurrency=8, deadline=30 if quick else 90))),
+            ("log_query", lambda: result.__setitem__("log_query", log_query(
+                ctx, checkpoints, seed_budget, query_budget=5 if quick else 25, repeats=5 if quick else 20))),
+            # last: thousands of aborted streams leave the most work behind in the relay and the database
+            ("open_streams", lambda: result.__setitem__("open_streams", open_streams(ctx, keys["claude"],
+                                                                                     stream_counts, hold))),
+        ]
+        for name, run_phase in phases:
+            if only and name not in only:
+                continue
+            settled = settle(relay_port, 30 if quick else 180)
+            phase = {"phase": name, "relay_settle_s": settled}
+            if settled is None:
+                notes.append(f"before {name}: the relay's /healthz did not answer within the settle time")
+            t0 = time.perf_counter()
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                run_phase()
+            except Exception as exc:  # noqa: BLE001 - one phase failing must not lose the others
+                import traceback
+
+                phase["error"] = f"{exc!r}"[:500]
+                notes.append(f"phase {name} failed: {exc!r}"[:400])
+                traceback.print_exc()
+                keep_tmp = True
+            phase["seconds"] = round(time.perf_counter() - t0, 1)
+            result["phases"].append(phase)
+            result["notes"] = notes
+            report.write(result, partial=True)
+        lq = result.get("log_query")
+        if lq is not None and lq.get("seeded", 0) < records:
+            rate = lq["points"][-1]["rows_per_s"] if lq.get("points") else 0
+            notes.append(f"Usage rows: only {lq.get('seeded', 0):,} of {records:,} were seeded within the "
+                         f"{seed_budget:.0f} s budget: the embedded database (nx-27017, SQLite) takes ~{rate:,} rows/s "
+                         f"through insert_many, so {records:,} rows would need ~{records / max(rate, 1) / 60:.0f} min.")
+        result["rss_mb"] = {p.name: p.rss() for p in running}
+        result["machine"]["loadavg_at_end"] = os.getloadavg()[0]
+        saturated = sorted({f"{row['scenario']} c={row['concurrency']}" for row in result["throughput"]
+                            if row["paths"].get("direct", {}).get("emulator_cpu_util", 0) >= 0.85})
+        if result["throughput"]:
+            notes.append("The emulator is one Python process (Tornado): on direct runs it is the bottleneck where its CPU "
+                         f"use reaches ~1 core ({', '.join(saturated) or 'not reached in this run'}); those direct "
+                         "req/s are the emulator's ceiling, not a network floor, so relay/direct understates the relay "
+                         "there. nginx over the same emulator shows the one-hop cost in C.")
+        notes.append("2 cores are shared by wrk, the emulator and the proxy under test: a proxy's req/s is bounded "
+                     "by the CPU the emulator and wrk leave it. CPU ms/req is from /proc (utime+stime over the "
+                     "process tree) for the duration of each wrk run.")
+        result["notes"] = notes
+        result["total_seconds"] = round(time.perf_counter() - started)
+        result["complete"] = not any("error" in p for p in result["phases"])
+        report.write(result)
+        return 0 if result["complete"] else 1
+    except BaseException:
+        keep_tmp = True
+        raise
+    finally:
+        for proc in reversed(running):
+            procs.stop(proc)
         db.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep_tmp:
+            print(f"process logs kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_results(result: dict) -> None:
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = result["date"][:10]
-    (out / f"{stamp}.json").write_text(json.dumps(result, indent=2))
-    lines = [f"Relay vs emulator, {result['date']} ({result['machine']['cpus']} CPUs, Python "
-             f"{result['machine']['python']}, {result['seconds_per_run']} s per run, wrk on 127.0.0.1)", "",
-             "| scenario | conc | direct req/s | relay req/s | relay/direct | +p50 ms | +p99 ms | relay CPU ms/req |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in result["rows"]:
-        lines.append(f"| {row['scenario']} | {row['concurrency']} | {row['direct']['rps']:.0f} | "
-                     f"{row['relay']['rps']:.0f} | {row['relay_over_direct_rps']:.2f} | {row['added_p50_ms']:.2f} | "
-                     f"{row['added_p99_ms']:.2f} | {row['relay']['cpu_ms_per_req'].get('relay', 0):.3f} |")
-    lines.append("")
-    lines.append(f"Relay RSS after the run: {result['relay_rss_mb']} MB")
-    (out / f"{stamp}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+def settle(relay_port: int, limit: float) -> float | None:
+    """Seconds until the relay's /healthz answers within 2 s (None: not within ``limit``)."""
+    import urllib.request
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{relay_port}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return round(time.perf_counter() - t0, 1)
+        except Exception:  # noqa: BLE001 - not ready yet
+            time.sleep(1)
+    return None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,226 @@
+"""The scenarios: throughput matrix (wrk), time to first token, many open streams, log page query."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import procs
+from bench.seeding import FAST, USER_EMAIL, USER_PASSWORD, http_json, seed_usage, set_knobs
+from bench.streams import hold_streams, ttft_run
+from bench.wrkdrv import wrk
+
+
+@dataclass
+class Path_:
+    """One way to reach the emulator: its port, the process in the middle (None: direct)."""
+    label: str
+    port: int
+    proxy: procs.Proc | None
+    auth: dict[str, tuple[str, str]]  # protocol -> (header, value)
+    protocols: tuple[str, ...] = ("anthropic", "openai")
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    emu: procs.Proc
+    relay: procs.Proc
+    db_url: str
+    db_name: str
+    paths: list[Path_] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    route: str
+    protocol: str
+    body: dict
+
+
+def throughput(ctx: Ctx, scenarios: list[Scenario], concurrency: list[int], seconds: int) -> list[dict]:
+    rows = []
+    for sc in scenarios:
+        body_path = ctx.tmp / f"{sc.name}.json"
+        body_path.write_text(json.dumps(sc.body))
+        for conc in concurrency:
+            row = {"scenario": sc.name, "route": sc.route, "concurrency": conc, "paths": {}}
+            for path in ctx.paths:
+                if sc.protocol not in path.protocols:
+                    continue
+                measured = [ctx.emu] + ([path.proxy] if path.proxy else [])
+                before = {p.name: p.cpu() for p in measured}
+                t0 = time.perf_counter()
+                try:
+                    res = wrk(f"http://127.0.0.1:{path.port}{sc.route}", body_path, *path.auth[sc.protocol],
+                              conc, seconds)
+                except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+                    row["paths"][path.label] = {"error": repr(exc)[:300]}
+                    continue
+                wall = time.perf_counter() - t0
+                n = max(1, res["requests"])
+                cpu = {p.name: p.cpu() - before[p.name] for p in measured}
+                row["paths"][path.label] = {
+                    "rps": round(res["rps"], 1), "requests": res["requests"],
+                    "p50_ms": res["p50_us"] / 1000, "p99_ms": res["p99_us"] / 1000,
+                    "errors": res["socket_errors"] + res["non2xx"],
+                    "cpu_ms_per_req": {name: round(1000 * c / n, 3) for name, c in cpu.items()},
+                    "emulator_cpu_util": round(cpu["emulator"] / wall, 2),
+                    "proxy_rss_mb": path.proxy.rss() if path.proxy else None}
+            add_ratios(row)
+            rows.append(row)
+            print(summary_line(row), flush=True)
+    return rows
+
+
+def add_ratios(row: dict) -> None:
+    p = row["paths"]
+    ok = {k: v for k, v in p.items() if v.get("requests")}  # a path that completed nothing has no latency
+    d, r, lt, ng = ok.get("direct"), ok.get("relay"), ok.get("litellm"), ok.get("nginx")
+    ratios = {}
+    if d and r:
+        ratios["relay_over_direct_rps"] = round(r["rps"] / max(d["rps"], 1e-9), 3)
+        ratios["relay_added_p50_ms"] = round(r["p50_ms"] - d["p50_ms"], 3)
+        ratios["relay_added_p99_ms"] = round(r["p99_ms"] - d["p99_ms"], 3)
+    if r and lt:
+        ratios["relay_over_litellm_rps"] = round(r["rps"] / max(lt["rps"], 1e-9), 3)
+    if d and lt:
+        ratios["litellm_over_direct_rps"] = round(lt["rps"] / max(d["rps"], 1e-9), 3)
+        ratios["litellm_added_p50_ms"] = round(lt["p50_ms"] - d["p50_ms"], 3)
+        ratios["litellm_added_p99_ms"] = round(lt["p99_ms"] - d["p99_ms"], 3)
+    if d and ng:
+        ratios["nginx_over_direct_rps"] = round(ng["rps"] / max(d["rps"], 1e-9), 3)
+        ratios["nginx_added_p50_ms"] = round(ng["p50_ms"] - d["p50_ms"], 3)
+    row["ratios"] = ratios
+
+
+def summary_line(row: dict) -> str:
+    parts = [f"{row['scenario']:26s} c={row['concurrency']:<3d}"]
+    for label, v in row["paths"].items():
+        parts.append(f"{label} {v['rps']:7.0f}/s e{v['errors']}" if "rps" in v else f"{label} ERROR")
+    r = row["ratios"]
+    if "relay_over_direct_rps" in r:
+        parts.append(f"relay/direct {r['relay_over_direct_rps']:.2f} +p50 {r['relay_added_p50_ms']:.2f}ms")
+    if "relay_over_litellm_rps" in r:
+        parts.append(f"relay/litellm {r['relay_over_litellm_rps']:.2f}")
+    return "  ".join(parts)
+
+
+def ttft(ctx: Ctx, body: dict, requests: int, concurrency: int, interval_ms: int = 20,
+         output_tokens: int = 20, deadline: float = 90) -> dict:
+    """Paced streams (``interval_ms`` between deltas): request → first content_block_delta byte."""
+    set_knobs(ctx.emu.port, delta_interval_ms=interval_ms, output_tokens=output_tokens)
+    out = {"interval_ms": interval_ms, "output_tokens": output_tokens, "requests": requests,
+           "concurrency": concurrency, "paths": {}}
+    try:
+        for path in ctx.paths:
+            if "anthropic" not in path.protocols:
+                continue
+            header, value = path.auth["anthropic"]
+            res = asyncio.run(ttft_run(path.port, "/v1/messages", {**body, "stream": True}, {header: value},
+                                       requests, concurrency, deadline=deadline))
+            out["paths"][path.label] = res
+            print(f"ttft {path.label:8s} p50 {res['ttft_p50_ms']:.2f} ms  p99 {res['ttft_p99_ms']:.2f} ms"
+                  f"  errors {res['errors']}", flush=True)
+    finally:
+        set_knobs(ctx.emu.port, **FAST)
+    d = out["paths"].get("direct")
+    for label in ("relay", "litellm", "nginx"):
+        x = out["paths"].get(label)
+        if d and x and x["requests"] and d["requests"]:
+            out[f"{label}_added_ttft_p50_ms"] = round(x["ttft_p50_ms"] - d["ttft_p50_ms"], 2)
+            out[f"{label}_added_ttft_p99_ms"] = round(x["ttft_p99_ms"] - d["ttft_p99_ms"], 2)
+    return out
+
+
+def open_streams(ctx: Ctx, key: str, counts: list[int], hold: float) -> list[dict]:
+    """``count`` concurrent relay streams held ``hold`` s (emulator: 5 s between deltas)."""
+    set_knobs(ctx.emu.port, delta_interval_ms=5000, output_tokens=60)
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 4096, "stream": True,
+            "messages": [{"role": "user", "content": "say hi"}]}
+    results = []
+    try:
+        for count in counts:
+            idle = {"relay_rss_mb": ctx.relay.rss(), "emulator_rss_mb": ctx.emu.rss()}
+            marks: dict[str, dict] = {}
+
+            def sample(tag: str) -> dict:
+                marks[tag] = {"t": time.perf_counter(), "relay_cpu_s": ctx.relay.cpu(), "emu_cpu_s": ctx.emu.cpu(),
+                              "relay_rss_mb": ctx.relay.rss(), "emulator_rss_mb": ctx.emu.rss()}
+                return {k: v for k, v in marks[tag].items() if k.endswith("_mb")}
+
+            res = asyncio.run(hold_streams(ctx.relay.port, "/v1/messages", body, {"x-api-key": key}, count,
+                                           hold, sample, ramp_timeout=120))
+            a, b = marks["after_ramp"], marks["end_of_hold"]
+            span = b["t"] - a["t"]
+            res["idle"] = idle
+            res["relay_rss_delta_mb"] = round(b["relay_rss_mb"] - idle["relay_rss_mb"], 1)
+            res["relay_kb_per_stream"] = round(1024 * res["relay_rss_delta_mb"] / max(1, res["open"]), 1)
+            res["relay_cpu_util_during_hold"] = round((b["relay_cpu_s"] - a["relay_cpu_s"]) / span, 3)
+            res["emulator_cpu_util_during_hold"] = round((b["emu_cpu_s"] - a["emu_cpu_s"]) / span, 3)
+            time.sleep(3)  # let the relay settle (client aborts, usage flush)
+            res["relay_rss_after_close_mb"] = ctx.relay.rss()
+            results.append(res)
+            print(f"open streams {count}: open {res['open']} errors {res['errors']} ramp {res['ramp_s']} s  relay RSS "
+                  f"{idle['relay_rss_mb']} -> {b['relay_rss_mb']} MB  relay CPU {res['relay_cpu_util_during_hold']:.2f}"
+                  f" cores during hold", flush=True)
+    finally:
+        set_knobs(ctx.emu.port, **FAST)
+    return results
+
+
+def log_query(ctx: Ctx, checkpoints: list[int], seed_budget: float, query_budget: float, repeats: int) -> dict:
+    """``GET /api/user/logs?limit=100`` with a dashboard JWT as the seeded usage rows grow.
+
+    Rows are seeded (insert_many, 10k a batch) up to each checkpoint while the total seeding time
+    stays under ``seed_budget``; at each checkpoint the first page and a deep page (offset: half the
+    rows) are fetched up to ``repeats`` times, stopping early once ``query_budget`` s are spent."""
+    base = f"http://127.0.0.1:{ctx.relay.port}"
+    status, login = http_json("POST", base + "/api/user/login", {"email": USER_EMAIL, "password": USER_PASSWORD})
+    if status != 200:
+        return {"error": f"login {status}: {login}", "points": []}
+    token = login["token"]
+    out: dict = {"points": [], "target": checkpoints[-1], "seed_budget_s": seed_budget}
+    seeded, seed_s = 0, 0.0
+    for target in checkpoints:
+        while seeded < target and seed_s < seed_budget:
+            chunk = min(target - seeded, 50_000)
+            res = asyncio.run(seed_usage(ctx.db_url, ctx.db_name, chunk, start=seeded))
+            seeded += chunk
+            seed_s += res["seconds"]
+        rate = round(seeded / max(seed_s, 1e-9))
+        print(f"seeded {seeded} usage rows in {seed_s:.1f} s ({rate}/s)", flush=True)
+        point = {"rows": seeded, "seed_s": round(seed_s, 1), "rows_per_s": rate}
+        for label, offset in (("first", 0), ("deep", seeded // 2)):
+            times, total, err = [], None, None
+            t_start = time.perf_counter()
+            while len(times) < repeats and time.perf_counter() - t_start < query_budget:
+                req = urllib.request.Request(f"{base}/api/user/logs?limit=100&offset={offset}",
+                                             headers={"authorization": f"Bearer {token}"})
+                t0 = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(req, timeout=120) as resp:
+                        data = json.loads(resp.read())
+                except Exception as exc:  # noqa: BLE001 - recorded, with how long it took and why
+                    body = exc.read()[:300].decode(errors="replace") if hasattr(exc, "read") else ""
+                    err = f"{exc!r} after {(time.perf_counter() - t0) * 1000:.0f} ms {body}".strip()[:400]
+                    point.setdefault("relay_log_tail", ctx.relay.tail(15))
+                    break
+                times.append((time.perf_counter() - t0) * 1000)
+                total = data.get("total")
+            point[label] = {"offset": offset, "n": len(times), "p50_ms": round(statistics.median(times), 1) if times else None,
+                            "max_ms": round(max(times), 1) if times else None, "total": total, "error": err}
+            print(f"logs rows={seeded} offset {offset}: p50 {point[label]['p50_ms']} ms over {len(times)}"
+                  f"{' ERROR ' + err if err else ''}", flush=True)
+        out["points"].append(point)
+        if seed_s >= seed_budget:
+            break
+    out["seeded"] = seeded
+    return out
