@@ -144,19 +144,24 @@ async def test_nonstream_responses_charge_includes_cached_tokens_once(relay, poo
     assert expected[1]["input_tokens_details"]["cached_tokens"] > 0
 
 
-async def test_client_abort_bills_what_upstream_reported(relay, pool, emu, claude_key, user):
-    emu.state.patch("a1", {"delta_interval_ms": 50, "output_tokens": 200})
-    emu.state.patch("a2", {"delta_interval_ms": 50, "output_tokens": 200})
+async def _leave_after(relay, emu, key, deltas_seen: int, interval_ms: int, output_tokens: int) -> str:
+    """Stream an answer and disconnect after ``deltas_seen`` content deltas; its request id."""
+    for name in ("a1", "a2"):
+        emu.state.patch(name, {"delta_interval_ms": interval_ms, "output_tokens": output_tokens})
     body = {"model": "claude-sonnet-4-5", "max_tokens": 500, "stream": True,
-            "messages": [{"role": "user", "content": "long answer please"}]}
+            "messages": [{"role": "user", "content": f"leave after {deltas_seen}"}]}
     async with httpx.AsyncClient(base_url=relay.base_url, timeout=30) as http:
-        async with http.stream("POST", "/v1/messages", json=body, headers={"x-api-key": claude_key}) as r:
-            request_id = r.headers["x-jiuliu-request-id"]
+        async with http.stream("POST", "/v1/messages", json=body, headers={"x-api-key": key}) as r:
             seen = b""
             async for chunk in r.aiter_bytes():
                 seen += chunk
-                if seen.count(b"content_block_delta") >= 3:
-                    break
+                if seen.count(b"content_block_delta") >= deltas_seen:
+                    return r.headers["x-jiuliu-request-id"]
+    raise AssertionError("the stream ended before the client left")
+
+
+async def test_client_abort_bills_what_upstream_reported(relay, pool, emu, claude_key, user):
+    request_id = await _leave_after(relay, emu, claude_key, 3, interval_ms=50, output_tokens=200)
     row = await _charged(relay, request_id)  # recorded once the relay notices, on its next write
     assert row is not None and row["outcome"] == "client_abort"
     assert 0 < row["tokens"]["output"] < 200 and row["tokens"]["input"] > 0
@@ -184,18 +189,7 @@ async def test_client_leaving_during_a_stall_stops_the_upstream(relay, pool, emu
 
 async def test_client_leaving_near_the_end_is_billed_the_whole_answer(relay, pool, emu, claude_key, user):
     """After the commit point the relay reads on (bounded) for the final usage event."""
-    emu.state.patch("a1", {"delta_interval_ms": 10, "output_tokens": 30})
-    emu.state.patch("a2", {"delta_interval_ms": 10, "output_tokens": 30})
-    body = {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True,
-            "messages": [{"role": "user", "content": "nearly all of it"}]}
-    async with httpx.AsyncClient(base_url=relay.base_url, timeout=30) as http:
-        async with http.stream("POST", "/v1/messages", json=body, headers={"x-api-key": claude_key}) as r:
-            request_id = r.headers["x-jiuliu-request-id"]
-            seen = b""
-            async for chunk in r.aiter_bytes():
-                seen += chunk
-                if seen.count(b"content_block_delta") >= 25:
-                    break
+    request_id = await _leave_after(relay, emu, claude_key, 25, interval_ms=10, output_tokens=30)
     row = await _charged(relay, request_id)
     assert row["outcome"] == "client_abort" and row["tokens"]["output"] == 30
     assert row["cost"] == sonnet_cost({"input_tokens": row["tokens"]["input"], "output_tokens": 30})
