@@ -108,6 +108,31 @@ async def test_open_mode_credits_at_once(relay, mode):
         assert entry["type"] == "recharge" and entry["_id"] == "rch_" + r.json()["order"]["id"]
 
 
+class _Ahead:
+    """The relay's clock, moved forward: expiry tests without waiting."""
+
+    def __init__(self, clock, seconds: float) -> None:
+        self.clock, self.seconds = clock, seconds
+
+    def now(self) -> float:
+        return self.clock.now() + self.seconds
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic() + self.seconds
+
+
+async def _refusals_change_nothing(relay, acct, codes, expiring) -> None:
+    before = await counts(relay.deps.storage)
+    for body, message in [({"amount": 5}, "请填写兑换码"), ({"code": "nonsense"}, "兑换码格式不正确"),
+                          ({"code": "AAAA-BBBB-CCCC-DDDD"}, "兑换码不存在"),
+                          ({"code": codes[3]["code"]}, "兑换码已作废"),
+                          ({"code": expiring["code"]}, "兑换码已过期")]:
+        r = await acct.post("/api/user/recharge", body)
+        assert r.status_code == 400 and r.json()["error"]["field"] == "code"
+        assert message in r.json()["error"]["message"], (body, r.json())
+    assert await counts(relay.deps.storage) == before
+
+
 async def test_code_mode(relay, mode):
     await mode("code")
     redeem = relay.deps.redeem
@@ -116,20 +141,15 @@ async def test_code_mode(relay, mode):
         codes = await redeem.create_codes(5_000_000, 4, None, "usr_admin")
         assert len({c["code"] for c in codes}) == 4
         assert all(len(c["code"]) == 19 and c["code"].count("-") == 3 for c in codes)
-        past = dt.datetime.now(dt.timezone.utc) + dt.timedelta(milliseconds=300)
-        expiring = (await redeem.create_codes(1_000_000, 1, past, "usr_admin"))[0]
+        soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+        expiring = (await redeem.create_codes(1_000_000, 1, soon, "usr_admin"))[0]
         await redeem.revoke(codes[3]["_id"])
-        await asyncio.sleep(0.35)
-
-        before = await counts(relay.deps.storage)
-        for body, message in [({"amount": 5}, "请填写兑换码"), ({"code": "nonsense"}, "兑换码格式不正确"),
-                              ({"code": "AAAA-BBBB-CCCC-DDDD"}, "兑换码不存在"),
-                              ({"code": codes[3]["code"]}, "兑换码已作废"),
-                              ({"code": expiring["code"]}, "兑换码已过期")]:
-            r = await acct.post("/api/user/recharge", body)
-            assert r.status_code == 400 and r.json()["error"]["field"] == "code"
-            assert message in r.json()["error"]["message"], (body, r.json())
-        assert await counts(relay.deps.storage) == before
+        real_clock = redeem.clock
+        redeem.clock = _Ahead(real_clock, seconds=600)  # the code's expiry has passed, no waiting
+        try:
+            await _refusals_change_nothing(relay, acct, codes, expiring)
+        finally:
+            redeem.clock = real_clock
 
         typed = codes[0]["code"].lower().replace("-", " ")
         r = await acct.post("/api/user/recharge", {"code": typed, "description": "活动兑换"})
