@@ -26,28 +26,28 @@ class SseScanner:
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> list[tuple[bytes, bytes, Any]]:
-        self._buffer += chunk
-        events = []
+        # One pass with a moving offset and one slice at the end: re-slicing the buffer per
+        # event would copy a large chunk once for every event in it.
+        buffer = self._buffer + chunk if self._buffer else chunk
+        events, start, crlf = [], 0, -2  # -2: not searched yet; -1: none left in this buffer
         while True:
-            end, size = _boundary(self._buffer)
-            if end < 0:
+            lf = buffer.find(b"\n\n", start)
+            if crlf == -2 or 0 <= crlf < start:
+                crlf = buffer.find(b"\r\n\r\n", start)
+            if crlf >= 0 and (lf < 0 or crlf < lf):
+                end = crlf + 4
+            elif lf >= 0:
+                end = lf + 2
+            else:
                 break
-            raw = self._buffer[:end + size]
-            self._buffer = self._buffer[end + size:]
-            events.append(_parse(raw))
+            events.append(_parse(buffer[start:end]))
+            start = end
+        self._buffer = buffer[start:]
         return events
 
     def rest(self) -> bytes:
         """Bytes of an unfinished event (at end of stream)."""
         return self._buffer
-
-
-def _boundary(buffer: bytes) -> tuple[int, int]:
-    lf = buffer.find(b"\n\n")
-    crlf = buffer.find(b"\r\n\r\n")
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return crlf, 4
-    return lf, 2
 
 
 def _parse(raw: bytes) -> tuple[bytes, bytes, Any]:
