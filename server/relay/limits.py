@@ -1,7 +1,8 @@
 """Per-key rate and concurrency limits, shared by every relay process through the database.
 
 Rate (requests per minute): a sliding window approximated from two fixed one-minute counters,
-``count(now) + count(previous) × (1 − elapsed fraction)``; one atomic ``$inc`` upsert per request.
+``count(now) + count(previous) × (1 − elapsed fraction)``; one atomic ``$inc`` upsert per request
+(the closed minute's count is read once per key and minute).
 Accuracy: exact counts across processes; the sliding estimate assumes requests were evenly
 spread over the previous minute, so bursts at a minute edge may let through up to ~1 extra
 request per limit unit in the worst case (the usual trade-off of this scheme).
@@ -27,6 +28,8 @@ class KeyLimits:
     def __init__(self, storage: Storage, lease: float = 1800.0) -> None:
         self.storage = storage
         self.lease = lease
+        # key id -> (minute, count) of a closed minute: read once per key and minute, not per request.
+        self._closed: dict[str, tuple[int, int]] = {}
 
     async def check_rate(self, key_id: str, per_minute: int) -> None:
         """Count this request; raise RateLimited (with retry-after) if over the limit."""
@@ -38,12 +41,22 @@ class KeyLimits:
         doc = await self.storage.rate_windows.find_one_and_update(
             {"_id": f"r:{key_id}:{minute}"}, {"$inc": {"n": 1}, "$set": {"expires_at": expires}},
             upsert=True, return_document=ReturnDocument.AFTER)
-        previous = await self.storage.rate_windows.find_one({"_id": f"r:{key_id}:{minute - 1}"})
+        previous = await self._closed_minute(key_id, minute - 1)
         elapsed = (now % 60) / 60
-        estimate = doc["n"] + (previous["n"] if previous else 0) * (1 - elapsed)
+        estimate = doc["n"] + previous * (1 - elapsed)
         if estimate > per_minute:
             await self.storage.rate_windows.update_one({"_id": f"r:{key_id}:{minute}"}, {"$inc": {"n": -1}})
-            raise RateLimited(retry_after=_wait(doc["n"], previous["n"] if previous else 0, per_minute, now))
+            raise RateLimited(retry_after=_wait(doc["n"], previous, per_minute, now))
+
+    async def _closed_minute(self, key_id: str, minute: int) -> int:
+        cached = self._closed.get(key_id)
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        doc = await self.storage.rate_windows.find_one({"_id": f"r:{key_id}:{minute}"})
+        if len(self._closed) >= 100_000:
+            self._closed.clear()
+        self._closed[key_id] = (minute, doc["n"] if doc else 0)
+        return self._closed[key_id][1]
 
     async def acquire(self, key_id: str, limit: int, request_id: str) -> str | None:
         """Take a concurrency slot; returns its id (release it), or raises RateLimited."""
