@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar
 import tornado.web
 
 from admin_api.auth import AUTH_MARKER, authenticate_request, mark
+from server.accounts.fields import query_int
 from server.errors import BadRequest, Forbidden
 from server.web.base import BaseHandler
 
@@ -83,8 +84,6 @@ class AdminHandler(BaseHandler):
 
     def page_args(self, default_limit: int = 50, max_limit: int = 500) -> tuple[int, int]:
         """(limit, offset) from the query string; garbage is a 400 naming the argument."""
-        from server.accounts.fields import query_int
-
         limit = query_int(self.get_query_argument("limit", None), "limit", default=default_limit,
                           minimum=1, maximum=max_limit)
         offset = query_int(self.get_query_argument("offset", None), "offset", default=0)

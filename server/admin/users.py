@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from server.accounts import fields as f
+from server.accounts.times import iso
 from server.accounts.views import key_view, money, user_view
 from server.admin.audit import AuditLog
 from server.billing.money import MoneyError, to_micro
@@ -39,8 +40,6 @@ def adjustment_amount(body: dict[str, Any]) -> int:
 
 
 def usage_view(row: dict[str, Any]) -> dict[str, Any]:
-    from server.accounts.times import iso
-
     return {"id": row["_id"], "ts": iso(row.get("ts")), "model": row.get("model"),
             "group": row.get("group"), "key_id": row.get("key_id"), "status": row.get("status"),
             "outcome": row.get("outcome"), "tokens": row.get("tokens"), **money("cost", row.get("cost", 0)),

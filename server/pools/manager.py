@@ -13,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
+import aiohttp
+
+from server.billing.pricing import find_rule
 from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds, rule_from_dict
 from server.pools.state import AccountState
+from server.relay.upstream_client import UpstreamTimeout, forward_headers
 from server.storage.db import Storage
 from server.storage.upstreams import UpstreamStore
 
@@ -115,17 +120,13 @@ class PoolManager:
     async def models_for(self, group: str, rules: list, key_allow: list[str]) -> list[str]:
         """Model names the group can serve: accounts' literal allow-lists or the catalogue,
         priced, and inside the key's own allow-list."""
-        import fnmatch
-
-        from server.billing.pricing import find_rule
-
         await self.ensure_fresh()
         names: set[str] = set()
         for account in self.group_accounts(group):
             listed = [m for m in account.doc.get("models") or [] if not any(c in m for c in "*?[")]
             names.update(listed or KNOWN_MODELS.get(account.doc.get("protocol", ""), ()))
         return sorted(m for m in names if find_rule(rules, m) is not None
-                      and (not key_allow or any(fnmatch.fnmatchcase(m, p) for p in key_allow)))
+                      and (not key_allow or any(fnmatchcase(m, p) for p in key_allow)))
 
     def group_accounts(self, group: str) -> list[AccountState]:
         return [a for a in self.accounts.values() if group in (a.doc.get("groups") or [])]
@@ -186,10 +187,6 @@ class PoolManager:
     async def probe(self, account_id: str, client: Any, timeout: float = 10.0) -> dict[str, Any]:
         """One ``GET {base_url}/v1/models`` with the account's credentials; a success marks it
         healthy, a failure goes through the error rules like a relayed one."""
-        import aiohttp
-
-        from server.relay.upstream_client import UpstreamTimeout, forward_headers
-
         await self.ensure_fresh()
         account = self.accounts.get(account_id)
         if account is None:

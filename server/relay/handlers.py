@@ -7,11 +7,10 @@ import logging
 from typing import Any
 
 import tornado.iostream
-import tornado.web
 
 from server.billing.charges import UsageRecord
 from server.billing.usage import Usage
-from server.errors import RelayError
+from server.errors import BadRequest, RelayError
 from server.relay.admission import admit, authenticate
 from server.web.base import BaseHandler, dumps
 from server.web.envelopes import error_body
@@ -152,8 +151,6 @@ class ModelsHandler(BaseHandler):
 
 
 async def _any_protocol(handler: BaseHandler, headers: dict[str, str]):
-    from server.errors import BadRequest
-
     try:
         return await authenticate(handler.deps, headers, "anthropic")
     except BadRequest:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
+
 from server.errors import RelayError
 
 Family = Literal["dashboard", "anthropic", "openai"]
@@ -36,8 +38,6 @@ def error_body(family: Family, err: RelayError) -> dict[str, Any]:
 
 def sse_error_event(family: Family, err: RelayError) -> bytes:
     """An in-stream error event that ends a committed stream in the protocol's own words."""
-    import orjson
-
     if family == "openai":
         payload = {"type": "error", "code": err.type, "message": err.message, "param": None,
                    "sequence_number": 0}
