@@ -168,7 +168,7 @@ class ApiHandler(EmulatorHandler):
         return body
 
     async def post(self, *_: str) -> None:
-        self.state.inflight += 1
+        self.state.begin()
         try:
             account = self.authenticate()
             body = self.json_body()
@@ -201,7 +201,7 @@ class ApiHandler(EmulatorHandler):
             log.exception("emulator bug answering %s %s", self.request.method, self.request.path)
             self.send_api_error(ApiError(500))
         finally:
-            self.state.inflight -= 1
+            self.state.end()
 
     def send_status_fault(self, status: int, knobs: Knobs) -> None:
         if status == 502:

@@ -6,6 +6,8 @@ several emulators can run side by side in one process (tests, demo, benchmarks).
 
 from __future__ import annotations
 
+import asyncio
+
 import copy
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -46,8 +48,25 @@ class EmulatorState:
         self.history: deque[RequestRecord] = deque(maxlen=HISTORY_SIZE)
         self.unauthorized = 0
         self.inflight = 0  # API requests being answered right now (streams included)
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.anthropic_caches: dict[str, PromptCache] = {}
         self.responses_caches: dict[str, PromptCache] = {}
+
+    def begin(self) -> None:
+        """An API request starts being answered."""
+        self.inflight += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        """An API request is done (answered, failed, or its client left)."""
+        self.inflight -= 1
+        if self.inflight == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float = 5.0) -> None:
+        """Until no request is being answered (tests: a stalled handler noticed its client left)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
 
     def find(self, key_or_name: str) -> EmulatorAccount | None:
         """An account by API key or by name."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -95,10 +94,7 @@ async def test_stall_sends_headers_and_the_first_event_then_nothing(http, emu, c
         assert resp.status_code == 200
         with pytest.raises(httpx.ReadTimeout):
             await resp.aread()
-    for _ in range(50):  # both stalled handlers end once their clients are gone
-        if emu.state.inflight == 0:
-            break
-        await asyncio.sleep(0.01)
+    await emu.state.wait_idle()  # both stalled handlers end once their clients are gone
     assert emu.state.inflight == 0
 
 
@@ -213,10 +209,7 @@ async def test_client_disconnect_mid_stream_stops_quietly(http, emu, caplog):
         async for line in resp.aiter_lines():
             if line.startswith('data: {"type":"content_block_delta"'):
                 break  # leaving unread closes the connection
-    for _ in range(50):
-        if emu.state.inflight == 0:
-            break
-        await asyncio.sleep(0.01)
+    await emu.state.wait_idle()
     assert emu.state.inflight == 0  # generation stopped long before its 500 deltas
     assert not [r for r in caplog.records if r.name.startswith(("tornado", "asyncio"))]
 
