@@ -64,6 +64,18 @@ export function showFieldError(form, err) {
 }
 
 // ---- toasts ------------------------------------------------------------------------------
+/** Wire a form's submit: clear old errors, disable the button while `action` runs, and show
+ * what the API said next to the field it names, else in `err`. */
+export function onSubmit(form, submit, err, action) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clear(err);
+    showFieldError(form, null);
+    submit.disabled = true;
+    try { await action(); } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+  });
+}
+
 export function toast(message, kind = 'info', ms = 4000) {
   let box = document.getElementById('toasts');
   if (!box) {

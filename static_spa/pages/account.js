@@ -1,6 +1,6 @@
 // The signed-in user's account dialog: profile and password change (POST /api/user/password,
 // which ends other sessions and returns a fresh token for this one).
-import { h, field, modal, showFieldError, errorBox, toast, clear } from '../js/dom.js';
+import { h, field, modal, toast, onSubmit } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, setSession } from '../js/api.js';
 import { money, moneyOf, dateTime } from '../js/format.js';
@@ -14,16 +14,10 @@ export function openAccount(user) {
     const form = h('form.form-grid', { novalidate: true }, h('h3', t('account.password')),
       field(t('account.old'), oldPw), field(t('account.new'), newPw, t('auth.passwordHint')), err,
       h('div.actions', h('button.btn', { type: 'button', onclick: () => close() }, t('common.close')), submit));
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      clear(err);
-      showFieldError(form, null);
-      submit.disabled = true;
-      try {
-        setSession(await api.post('/api/user/password', { old_password: oldPw.value, new_password: newPw.value }));
-        toast(t('account.changed'), 'success');
-        close(true);
-      } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+    onSubmit(form, submit, err, async () => {
+      setSession(await api.post('/api/user/password', { old_password: oldPw.value, new_password: newPw.value }));
+      toast(t('account.changed'), 'success');
+      close(true);
     });
     return h('div',
       h('dl.kv', h('dt', t('auth.username')), h('dd', user.username || '—'), h('dt', t('auth.email')), h('dd', user.email || '—'),

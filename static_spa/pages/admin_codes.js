@@ -1,5 +1,5 @@
 // Operator: redeem codes — create a batch, list by status, revoke, export CSV.
-import { h, field, showFieldError, errorBox, toast, clear, download, codeBlock, modal, confirmDialog } from '../js/dom.js';
+import { h, field, errorBox, toast, clear, download, codeBlock, modal, confirmDialog, onSubmit } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf, totalOf, getText } from '../js/api.js';
 import { money, moneyOf, dateTime, localInputToIso } from '../js/format.js';
@@ -17,19 +17,13 @@ export async function render(root) {
   const submit = h('button.btn.btn-primary', { type: 'submit' }, t('codes.create'));
   const form = h('form.form-inline', { novalidate: true }, field(t('recharge.amount'), amount), field(t('codes.count'), count),
     field(t('keys.expiresAt'), expires), h('div.filter-actions', submit), err);
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clear(err);
-    showFieldError(form, null);
-    submit.disabled = true;
-    try {
-      const body = { amount: amount.value.trim(), count: Number(count.value || 1) };
-      if (expires.value) body.expires_at = localInputToIso(expires.value);
-      const res = await api.post('/api/admin/codes', body);
-      const codes = listOf(res, 'codes');
-      await modal(t('codes.created', { n: codes.length }), () => codeBlock(codes.map((c) => c.code).join('\n'), { title: t('codes.codes') }));
-      await load();
-    } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+  onSubmit(form, submit, err, async () => {
+    const body = { amount: amount.value.trim(), count: Number(count.value || 1) };
+    if (expires.value) body.expires_at = localInputToIso(expires.value);
+    const res = await api.post('/api/admin/codes', body);
+    const codes = listOf(res, 'codes');
+    await modal(t('codes.created', { n: codes.length }), () => codeBlock(codes.map((c) => c.code).join('\n'), { title: t('codes.codes') }));
+    await load();
   });
   const sel = h('select', { name: 'status' }, h('option', { value: '' }, t('common.all')), STATUSES.map((s) => h('option', { value: s }, t('status.' + s))));
   sel.addEventListener('change', () => { state.status = sel.value; state.offset = 0; load(); });

@@ -1,5 +1,5 @@
 // Operator: price rules per million tokens — edit inline in a dialog, add, delete.
-import { h, field, modal, confirmDialog, showFieldError, errorBox, toast, clear } from '../js/dom.js';
+import { h, field, modal, confirmDialog, errorBox, toast, clear, onSubmit } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf } from '../js/api.js';
 import { money, moneyValue, dateTime } from '../js/format.js';
@@ -24,20 +24,14 @@ function priceForm(rule, close) {
     field(t('prices.note'), note),
     h('label.check.span-2', placeholder, ' ' + t('prices.placeholderLabel')), err,
     h('div.actions.span-2', h('button.btn', { type: 'button', onclick: () => close() }, t('common.cancel')), submit));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clear(err);
-    showFieldError(form, null);
+  onSubmit(form, submit, err, async () => {
     const body = { pattern: pattern.value.trim(), note: note.value.trim(), placeholder: placeholder.checked };
     for (const k of KINDS) {
       const v = inputs[k].value.trim();
       // On edit only changed prices are sent (the others keep their stored values).
       if (v !== '' && (!rule || v !== String(r[k] ?? ''))) body[k] = v;
     }
-    submit.disabled = true;
-    try {
-      close(rule ? await api.patch(`/api/admin/prices/${encodeURIComponent(r.id)}`, body) : await api.post('/api/admin/prices', body));
-    } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+    close(rule ? await api.patch(`/api/admin/prices/${encodeURIComponent(r.id)}`, body) : await api.post('/api/admin/prices', body));
   });
   return form;
 }
@@ -54,16 +48,10 @@ function groupForm(group, close) {
     field(t('pools.protocol'), protocol), field(t('groups.multiplier'), multiplier, t('groups.multiplierHint')),
     field(t('groups.description'), description), err,
     h('div.actions', h('button.btn', { type: 'button', onclick: () => close() }, t('common.cancel')), submit));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clear(err);
-    showFieldError(form, null);
+  onSubmit(form, submit, err, async () => {
     const body = { protocol: protocol.value, multiplier: multiplier.value.trim(), description: description.value.trim() };
-    submit.disabled = true;
-    try {
-      close(group ? await api.patch(`/api/admin/groups/${encodeURIComponent(g.name)}`, body)
-        : await api.post('/api/admin/groups', { name: name.value.trim(), ...body }));
-    } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+    close(group ? await api.patch(`/api/admin/groups/${encodeURIComponent(g.name)}`, body)
+      : await api.post('/api/admin/groups', { name: name.value.trim(), ...body }));
   });
   return form;
 }

@@ -1,5 +1,5 @@
 // Operator: runtime settings (recharge mode, registration, default rate limit, log retention).
-import { h, field, showFieldError, errorBox, toast, clear } from '../js/dom.js';
+import { h, field, toast, onSubmit } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api } from '../js/api.js';
 import { pageHeader } from '../js/ui.js';
@@ -19,16 +19,10 @@ export async function render(root) {
     field(t('settings.defaultRate'), rate, t('keys.rateHint')),
     field(t('settings.retention'), keep),
     err, h('div.actions', submit));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clear(err);
-    showFieldError(form, null);
-    submit.disabled = true;
-    try {
-      await api.patch('/api/admin/settings', { recharge_mode: mode.value, registration_open: reg.checked,
-        default_rate_limit: Number(rate.value), log_retention_days: Number(keep.value) });
-      toast(t('common.saved'), 'success');
-    } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+  onSubmit(form, submit, err, async () => {
+    await api.patch('/api/admin/settings', { recharge_mode: mode.value, registration_open: reg.checked,
+      default_rate_limit: Number(rate.value), log_retention_days: Number(keep.value) });
+    toast(t('common.saved'), 'success');
   });
   root.append(pageHeader(t('nav.settings'), t('settings.subtitle')), h('section.card', form));
 }

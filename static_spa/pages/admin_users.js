@@ -1,5 +1,5 @@
 // Operator: users — search, detail, balance adjustment with a reason, disable/enable.
-import { h, field, modal, confirmDialog, showFieldError, errorBox, toast, clear } from '../js/dom.js';
+import { h, field, modal, confirmDialog, errorBox, toast, clear, onSubmit } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf, totalOf } from '../js/api.js';
 import { money, moneyOf, dateTime, num } from '../js/format.js';
@@ -16,14 +16,8 @@ function adjustForm(user, close) {
     h('p', t('users.current'), ' ', h('strong', money(moneyOf(user, 'balance')))),
     field(t('users.amount'), amount, t('users.amountHint')), field(t('users.reason'), reason), err,
     h('div.actions', h('button.btn', { type: 'button', onclick: () => close() }, t('common.cancel')), submit));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clear(err);
-    showFieldError(form, null);
-    submit.disabled = true;
-    try {
-      close(await api.post(`/api/admin/users/${encodeURIComponent(user.id)}/adjust`, { amount: amount.value.trim(), reason: reason.value.trim() }));
-    } catch (ex) { if (!showFieldError(form, ex)) err.append(errorBox(ex)); } finally { submit.disabled = false; }
+  onSubmit(form, submit, err, async () => {
+    close(await api.post(`/api/admin/users/${encodeURIComponent(user.id)}/adjust`, { amount: amount.value.trim(), reason: reason.value.trim() }));
   });
   return form;
 }
