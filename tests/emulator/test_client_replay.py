@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import orjson
 import pytest
 
 from server.emulator import count_input_tokens
+from tests.client_fixtures import CAPTURES, FIXTURES
 from tests.emulator.helpers import KEY_A, parse_sse
 
-FIXTURES = Path("/work/shared/fixtures/clients")
-CAPTURES = sorted(FIXTURES.glob("*.json"))
 DROP = {"host", "content-length", "connection", "accept-encoding"}
 
 pytestmark = pytest.mark.skipif(not CAPTURES, reason="no captured client requests")

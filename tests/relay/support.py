@@ -6,13 +6,12 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 from server.emulator import EmulatorAccount, start_emulator
 from server.ids import new_id
+from tests.client_fixtures import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clients"
 
 
 async def make_user(storage, balance: int = 100_000_000, **fields: Any) -> dict[str, Any]:
