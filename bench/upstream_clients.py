@@ -1,5 +1,5 @@
-"""Which upstream HTTP client: aiohttp's pooled session vs Tornado's simple client, against the
-emulator on 127.0.0.1, same requests, one process. Prints requests/s, CPU ms per request and
+"""Which upstream HTTP client: the relay's own (server/relay/http11.py) vs aiohttp's pooled session
+vs Tornado's simple client, against the emulator on 127.0.0.1, same requests, one process. Prints requests/s, CPU ms per request and
 the number of TCP connections each opened (keep-alive or not).
 
     .venv/bin/python bench/upstream_clients.py [--requests 2000] [--concurrency 16]
@@ -21,6 +21,7 @@ import aiohttp  # noqa: E402
 import tornado.httpclient  # noqa: E402
 
 from server.emulator import EmulatorAccount, start_emulator  # noqa: E402
+from server.relay.http11 import Http11Client, Origin  # noqa: E402
 
 BODY = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 16, "stream": True,
                    "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -70,17 +71,30 @@ async def main() -> None:
         await simple.fetch(url, method="POST", body=BODY, headers=HEADERS,
                            streaming_callback=lambda chunk: None)
 
+    own = Http11Client(connect_timeout=5, idle_timeout=30)
+    origin = Origin(url)
+
+    async def http11_call() -> None:
+        response = await own.request("POST", origin, HEADERS, BODY)
+        while await response.readany():
+            pass
+        response.release()
+
     results = {}
-    for name, call in (("aiohttp", aiohttp_call), ("tornado-simple", tornado_call)):
+    for name, call in (("http11", http11_call), ("aiohttp", aiohttp_call), ("tornado-simple", tornado_call)):
         await drive(call, 100, args.concurrency)  # warm up
         emu.state.reset()
         before["n"] = connections["n"]
+        own.opened = 0
         rps, cpu = await drive(call, args.requests, args.concurrency)
         results[name] = {"rps": round(rps, 1), "cpu_ms_per_req": round(cpu, 3)}
         if name == "aiohttp":
             results[name]["new_connections"] = connections["n"] - before["n"]
+        if name == "http11":
+            results[name]["new_connections"] = own.opened
     results["tornado-simple"]["new_connections"] = "one per request (no keep-alive in SimpleAsyncHTTPClient)"
     await session.close()
+    await own.close()
     simple.close()
     await emu.stop()
     print(json.dumps(results, indent=2))

@@ -16,7 +16,6 @@ import time
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
-import aiohttp
 
 from server.billing.pricing import find_rule
 from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds, rule_from_dict
@@ -214,7 +213,7 @@ class PoolManager:
                 error = body[:300].decode("utf-8", "replace")
         except (UpstreamTimeout, asyncio.TimeoutError) as exc:
             status, error = "timeout", str(exc) or "timed out"
-        except (aiohttp.ClientError, OSError) as exc:
+        except OSError as exc:
             status, error = "connect", type(exc).__name__
         latency = round((time.monotonic() - started) * 1000, 1)
         ok = http_status is not None and http_status < 400

@@ -10,15 +10,12 @@ point an upstream failure ends the client's stream with the protocol's own error
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
-import yarl
 
 from server.errors import RelayError, UpstreamUnavailable
 from server.pools.manager import PoolManager
@@ -28,7 +25,8 @@ from server.billing.usage import Usage
 from server.relay.context import ClientSink, RelayContext
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
-from server.relay.upstream_client import RETURNED_HEADERS, UpstreamClient, UpstreamTimeout, forward_headers
+from server.relay.http11 import Response
+from server.relay.upstream_client import RETURNED_HEADERS, UpstreamClient, UpstreamTimeout, forward_headers, origin
 from server.settings import Settings
 from server.web.envelopes import sse_error_event
 
@@ -117,13 +115,13 @@ class Proxy:
         body = ctx.body_bytes
         if ctx.upstream_model != ctx.model:
             body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
-        url = _upstream_url(account.doc["base_url"], ctx.path)
+        url = origin(account.doc["base_url"].rstrip("/") + ctx.path)
         headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
         try:
             response = await self.client.request("POST", url, headers, body)
         except UpstreamTimeout as exc:
             return await self._fail(account, Failure("timeout", message=str(exc), http_status=504))
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError) as exc:
             return await self._fail(account, Failure("connect", message=type(exc).__name__, http_status=502))
         sink.attach_upstream(response)
         try:
@@ -144,10 +142,10 @@ class Proxy:
         return failure
 
     async def _error_status(self, ctx: RelayContext, account: AccountState,
-                            response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+                            response: Response, sink: ClientSink) -> Failure | None:
         try:
             raw = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (OSError, asyncio.TimeoutError):
             raw = b""
         error_type, message = _error_fields(raw)
         rule = await self.pools.report_failure(account, str(response.status), error_type, message,
@@ -161,10 +159,10 @@ class Proxy:
         return None
 
     async def _whole(self, ctx: RelayContext, account: AccountState,
-                     response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+                     response: Response, sink: ClientSink) -> Failure | None:
         try:
             raw = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError) as exc:
             return await self._fail(account, Failure("connect", message=f"body: {type(exc).__name__}", http_status=502))
         try:
             parsed: Any = orjson.loads(raw)
@@ -178,7 +176,7 @@ class Proxy:
         return None
 
     async def _stream(self, ctx: RelayContext, account: AccountState,
-                      response: aiohttp.ClientResponse, sink: ClientSink) -> Failure | None:
+                      response: Response, sink: ClientSink) -> Failure | None:
         scanner, meter = SseScanner(), StreamMeter(ctx.protocol)
         held: list[bytes] = []
         committed = False
@@ -192,7 +190,7 @@ class Proxy:
                 else:
                     async with asyncio.timeout_at(commit_by):
                         chunk = await response.content.readany()
-            except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            except (asyncio.TimeoutError, OSError) as exc:
                 if sink.client_gone:
                     break
                 status = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connect"
@@ -246,7 +244,7 @@ class Proxy:
         sink.end()
         return None
 
-    async def _drain_for_usage(self, response: aiohttp.ClientResponse, scanner: SseScanner,
+    async def _drain_for_usage(self, response: Response, scanner: SseScanner,
                                meter: StreamMeter) -> None:
         """The client left mid-answer: read on, writing nothing, for at most ``abort_drain``
         seconds, so the upstream's final usage (Anthropic's last ``message_delta``, Responses'
@@ -259,7 +257,7 @@ class Proxy:
                         return
                     for name, _raw, data in scanner.feed(chunk):
                         meter.observe(name, data)
-        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        except (TimeoutError, OSError):
             return
         finally:
             response.close()
@@ -272,19 +270,13 @@ class Proxy:
         await sink.send(sse_error_event(family, RelayError(message, type="api_error")))
 
 
-@functools.lru_cache(maxsize=4096)
-def _upstream_url(base_url: str, path: str) -> yarl.URL:
-    """Parsed once per account and path: aiohttp would parse the string on every request."""
-    return yarl.URL(base_url.rstrip("/") + path)
-
-
 def _failure_class(failure: Failure) -> str:
     """What a client may learn of an upstream failure: its class, never the upstream's text."""
     return {"timeout": "上游超时", "connect": "上游连接失败", "stream_error": "上游流中断"}.get(
         failure.status, f"上游返回 {failure.status}")
 
 
-def _client_headers(response: aiohttp.ClientResponse, content_type: str) -> dict[str, str]:
+def _client_headers(response: Response, content_type: str) -> dict[str, str]:
     headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in RETURNED_HEADERS}
     headers["content-type"] = response.headers.get("content-type", content_type)
     if content_type == "text/event-stream":

@@ -1,7 +1,8 @@
-"""All upstream HTTP in one place: one long-lived pooled aiohttp session per process.
+"""All upstream HTTP in one place: one long-lived keep-alive pool per process.
 
-aiohttp was chosen over Tornado's clients: the simple client does not keep connections alive
-and the curl client cannot apply back-pressure to streaming callbacks (see bench/ for numbers).
+The client is ``server.relay.http11``: Tornado's simple client does not keep connections alive,
+its curl client cannot apply back-pressure to streaming callbacks, and aiohttp's general client
+cost as much CPU per call as the rest of the relay (bench/upstream_clients.py has the numbers).
 Timeouts are explicit: connect, first byte (response headers), idle between chunks; there is
 no total timeout that would cut a long stream. Redirects are never followed. Only allow-listed
 client headers are forwarded, and the client's credentials are replaced by the account's."""
@@ -9,11 +10,10 @@ client headers are forwarded, and the client's credentials are replaced by the a
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Mapping
 
-import aiohttp
-import yarl
-
+from server.relay.http11 import Http11Client, Origin, Response
 from server.settings import Settings
 
 FORWARDED_HEADERS = frozenset({
@@ -51,37 +51,30 @@ class UpstreamTimeout(Exception):
     """The upstream did not answer within the first-byte timeout."""
 
 
+@functools.lru_cache(maxsize=4096)
+def origin(url: str) -> Origin:
+    """Parsed once per account and path."""
+    return Origin(url)
+
+
 class UpstreamClient:
-    """A pooled session with the relay's timeouts; created after start-up, closed on shutdown."""
+    """The pooled client with the relay's timeouts; created after start-up, closed on shutdown."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session: aiohttp.ClientSession | None = None
+        self.http = Http11Client(connect_timeout=settings.upstream_connect_timeout,
+                                 idle_timeout=settings.upstream_idle_timeout)
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
-                                             enable_cleanup_closed=True, ttl_dns_cache=300)
-            timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.upstream_connect_timeout,
-                                            sock_connect=self.settings.upstream_connect_timeout,
-                                            sock_read=self.settings.upstream_idle_timeout)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                                  auto_decompress=False, skip_auto_headers=("User-Agent",))
-        return self._session
-
-    async def request(self, method: str, url: "str | yarl.URL", headers: Mapping[str, str],
-                      body: bytes | None = None) -> aiohttp.ClientResponse:
+    async def request(self, method: str, url: "str | Origin", headers: Mapping[str, str],
+                      body: bytes | None = None) -> Response:
         """Send one request; returns once the response headers are in (or raises)."""
+        target = url if isinstance(url, Origin) else origin(url)
         try:
             # asyncio.timeout, unlike wait_for, creates no extra task per request.
             async with asyncio.timeout(self.settings.upstream_first_byte_timeout):
-                return await self.session.request(method, url, headers=dict(headers), data=body,
-                                                  allow_redirects=False, compress=None)
+                return await self.http.request(method, target, headers, body)
         except TimeoutError:
             raise UpstreamTimeout(f"no response headers within {self.settings.upstream_first_byte_timeout:.0f}s") from None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.http.close()
