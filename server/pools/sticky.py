@@ -75,18 +75,24 @@ class StickyStore:
         self._remember(session, doc["account_id"], expires)
         return doc["account_id"]
 
-    async def put(self, session: str, account_id: str) -> None:
-        """Bind (or renew) the session; skips the write while the binding is fresh."""
+    async def put(self, session: str, account_id: str, expected: str | None = None) -> None:
+        """Bind (or renew) the session; skips the write while the binding is fresh.
+
+        ``expected`` is the binding the request started with. If another request of the same
+        session bound it elsewhere meanwhile (parallel first turns, a failover), that binding
+        stands: otherwise concurrent requests would keep flipping the session between accounts."""
         now = time.time()
         hit = self._cache.get(session)
+        if hit and hit[1] > now and hit[0] != account_id and hit[0] != expected:
+            return
         if hit and hit[0] == account_id and hit[1] - now > self.ttl / 2:
             return
         expires = now + self.ttl
+        self._remember(session, account_id, expires)  # visible to this process's next request now
         await self.storage.sticky.update_one(
             {"_id": session},
             {"$set": {"account_id": account_id, "expires_at": expires}},
             upsert=True)
-        self._remember(session, account_id, expires)
 
     def _remember(self, session: str, account_id: str, expires: float) -> None:
         if len(self._cache) >= self.cache_size:

@@ -84,7 +84,7 @@ class Proxy:
                 if ctx.outcome == "ok":
                     await self.pools.mark_healthy(account)
                 if ctx.session and ctx.outcome in ("ok", "client_abort"):
-                    await self.sticky.put(ctx.session, account.id)
+                    await self.sticky.put(ctx.session, account.id, expected=preferred)
                 return
             last = failure
             ctx.usage = Usage()

@@ -143,6 +143,26 @@ async def test_session_sticks_and_moves_on_failure(relay, pool, emu, claude_key)
     assert emu.state.requests[other] == 20 and emu.state.requests[first] == 1
 
 
+async def test_parallel_turns_of_one_session_settle_on_one_account(relay, pool, emu, claude_key):
+    """A client sending requests of one session in parallel (Claude Code's sub-agents do) must
+    not keep flipping the session between accounts: the first binding stands."""
+    import asyncio
+
+    headers = {"x-api-key": claude_key, "x-claude-code-session-id": "parallel-session-1"}
+    emu.state.reset()
+    async with relay.client() as http:
+        async def worker() -> None:
+            for _ in range(20):
+                r = await http.post("/v1/messages", json=MSG, headers=headers)
+                assert r.status_code == 200
+
+        await asyncio.gather(*[worker() for _ in range(16)])
+    a1, a2 = emu.state.requests["a1"], emu.state.requests["a2"]
+    assert a1 + a2 == 320
+    # Only the first wave, sent before any binding existed, may land on the other account.
+    assert min(a1, a2) <= 16, (a1, a2)
+
+
 async def test_a_success_never_lifts_a_running_cooldown_or_a_disable(relay, pool):
     pools = relay.deps.pools
     await pools.ensure_fresh()
