@@ -42,9 +42,9 @@ def render(r: dict) -> str:
          "(auth, routing, billing), **litellm** = LiteLLM proxy (no DB, 1 worker). Same emulator, same bodies.", "",
          "## Throughput and added latency (wrk)", "",
          "| scenario | conc | direct req/s | nginx req/s | relay req/s | litellm req/s | relay/direct | relay/litellm "
-         "| relay +p50 ms | relay +p99 ms | litellm +p50 ms | relay CPU ms/req | litellm CPU ms/req | emu CPU ms/req (direct) "
-         "| errors d/n/r/l |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "| relay +p50 ms | relay +p99 ms | litellm +p50 ms | relay CPU ms/req | relay's DB CPU ms/req | litellm CPU ms/req "
+         "| emu CPU ms/req (direct) | errors d/n/r/l |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in r.get("throughput", []):
         p, q = row["paths"], row["ratios"]
 
@@ -57,8 +57,21 @@ def render(r: dict) -> str:
                  f"{_f(g('relay', 'rps'))} | {_f(g('litellm', 'rps'))} | {_f(q.get('relay_over_direct_rps'), '.2f')} | "
                  f"{_f(q.get('relay_over_litellm_rps'), '.2f')} | {_f(q.get('relay_added_p50_ms'), '.2f')} | "
                  f"{_f(q.get('relay_added_p99_ms'), '.2f')} | {_f(q.get('litellm_added_p50_ms'), '.2f')} | "
-                 f"{_f(cpu('relay', 'relay'), '.3f')} | {_f(cpu('litellm', 'litellm'), '.3f')} | "
+                 f"{_f(cpu('relay', 'relay'), '.3f')} | {_f(cpu('relay', 'db'), '.3f')} | "
+                 f"{_f(cpu('litellm', 'litellm'), '.3f')} | "
                  f"{_f(cpu('direct', 'emulator'), '.3f')} | {errs} |")
+    w = r.get("workers")
+    if w and w.get("rows"):
+        L += ["", "## One relay process vs `--workers 2` (pre-fork; same 2 cores, shared with wrk, the emulator "
+              "and the database)", "",
+              "| scenario | conc | 1 worker req/s | 2 workers req/s | 2/1 | 1 worker CPU ms/req | 2 workers CPU ms/req "
+              "| DB CPU ms/req (1 / 2) |", "|---|---|---|---|---|---|---|---|"]
+        for row in w["rows"]:
+            one, two = row["paths"].get("relay", {}), row["paths"].get("relay-w2", {})
+            c1, c2 = one.get("cpu_ms_per_req", {}), two.get("cpu_ms_per_req", {})
+            L.append(f"| {row['scenario']} | {row['concurrency']} | {_f(one.get('rps'))} | {_f(two.get('rps'))} | "
+                     f"{_f(row['ratios'].get('w2_over_w1_rps'), '.2f')} | {_f(c1.get('relay'), '.3f')} | "
+                     f"{_f(c2.get('relay-w2'), '.3f')} | {_f(c1.get('db'), '.3f')} / {_f(c2.get('db'), '.3f')} |")
     t = r.get("ttft")
     if t:
         L += ["", f"## Time to first token (emulator {t['interval_ms']} ms between deltas, {t['output_tokens']} deltas, "

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peers, procs, report  # noqa: E402
-from bench.scenarios import Ctx, Path_, Scenario, ttft, throughput, open_streams, log_query  # noqa: E402
+from bench.scenarios import Ctx, Path_, Scenario, ttft, throughput, open_streams, log_query, workers  # noqa: E402
 from bench.seeding import FAST, seed, set_knobs  # noqa: E402
 from server.embedded_db import EmbeddedMongo  # noqa: E402
 
@@ -68,8 +68,8 @@ def main() -> int:
     ap.add_argument("--seed-budget", type=float, default=None,
                     help="seconds allowed for seeding usage rows (default 200, 15 quick); seeding stops there")
     ap.add_argument("--hold", type=float, default=None, help="seconds to hold open streams (default 20, 5 quick)")
-    ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,ttft,log_query,"
-                                               "open_streams (default all)")
+    ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,workers,ttft,"
+                                               "log_query,open_streams (default all)")
     args = ap.parse_args()
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     peers_needed = not only or bool(only & {"throughput", "ttft"})
@@ -102,14 +102,20 @@ def main() -> int:
         keys = asyncio.run(seed(db.url, "bench", f"http://127.0.0.1:{emu_port}"))
         env = {**os.environ, "MONGO_URL": db.url, "JIULIU_DB_NAME": "bench", "JIULIU_LOG_LEVEL": "warning",
                "JIULIU_DATA_DIR": str(tmp), "JIULIU_BCRYPT_ROUNDS": "4"}
-        relay_port = procs.free_port()
-        relay = procs.start("relay", [py, "-m", "server.cli", "serve", "--port", str(relay_port)], relay_port, tmp,
-                            env=env)
-        running.append(relay)
-        procs.wait_port(relay)
+        def start_relay(n: int) -> procs.Proc:
+            port = procs.free_port()
+            name = "relay" if n == 1 else f"relay-w{n}"
+            proc = procs.start(name, [py, "-m", "server.cli", "serve", "--port", str(port), "--workers", str(n)],
+                               port, tmp, env=env)
+            running.append(proc)
+            procs.wait_port(proc)
+            return proc
+
+        relay = start_relay(1)
+        relay_port = relay.port
         set_knobs(emu_port, **FAST)
         direct_auth = {"anthropic": ("x-api-key", "emu-anthropic-1"), "openai": ("authorization", "Bearer emu-openai-1")}
-        ctx = Ctx(tmp, emu, relay, db.url, "bench")
+        ctx = Ctx(tmp, emu, relay, db.url, "bench", db.pid)
         ctx.paths.append(Path_("direct", emu_port, None, direct_auth))
         if not args.no_nginx and peers_needed:
             exe, why = peers.ensure_nginx(allow_install=not quick)
@@ -155,6 +161,9 @@ def main() -> int:
         phases = [
             ("throughput", lambda: result.__setitem__("throughput", throughput(ctx, scenarios(quick), concurrency,
                                                                                 seconds))),
+            ("workers", lambda: result.__setitem__("workers", workers(
+                ctx, start_relay, [sc for sc in scenarios(quick) if sc.name.startswith("messages-small")],
+                [16] if quick else [16, 64], seconds))),
             ("ttft", lambda: result.__setitem__("ttft", ttft(ctx, SMALL, requests=60 if quick else 200,
                                                              concurrency=8, deadline=30 if quick else 90))),
             ("log_query", lambda: result.__setitem__("log_query", log_query(

@@ -33,6 +33,7 @@ class Ctx:
     relay: procs.Proc
     db_url: str
     db_name: str
+    db_pid: int | None = None  # the embedded database: the relay's writes cost CPU there too
     paths: list[Path_] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ def throughput(ctx: Ctx, scenarios: list[Scenario], concurrency: list[int], seco
                     continue
                 measured = [ctx.emu] + ([path.proxy] if path.proxy else [])
                 before = {p.name: p.cpu() for p in measured}
+                db_before = procs.cpu_seconds(ctx.db_pid) if ctx.db_pid and path.label.startswith("relay") else None
                 t0 = time.perf_counter()
                 try:
                     res = wrk(f"http://127.0.0.1:{path.port}{sc.route}", body_path, *path.auth[sc.protocol],
@@ -67,6 +69,8 @@ def throughput(ctx: Ctx, scenarios: list[Scenario], concurrency: list[int], seco
                 wall = time.perf_counter() - t0
                 n = max(1, res["requests"])
                 cpu = {p.name: p.cpu() - before[p.name] for p in measured}
+                if db_before is not None:
+                    cpu["db"] = procs.cpu_seconds(ctx.db_pid) - db_before
                 row["paths"][path.label] = {
                     "rps": round(res["rps"], 1), "requests": res["requests"],
                     "p50_ms": res["p50_us"] / 1000, "p99_ms": res["p99_us"] / 1000,
@@ -78,6 +82,23 @@ def throughput(ctx: Ctx, scenarios: list[Scenario], concurrency: list[int], seco
             rows.append(row)
             print(summary_line(row), flush=True)
     return rows
+
+
+def workers(ctx: Ctx, start_relay, scenarios: list[Scenario], concurrency: list[int], seconds: int) -> dict:
+    """The relay with one process vs ``--workers 2`` (pre-fork), same scenarios and loads."""
+    multi = start_relay(2)
+    try:
+        paths = [p for p in ctx.paths if p.label == "relay"]
+        paths.append(Path_("relay-w2", multi.port, multi, paths[0].auth))
+        rows = throughput(Ctx(ctx.tmp, ctx.emu, ctx.relay, ctx.db_url, ctx.db_name, ctx.db_pid, paths),
+                          scenarios, concurrency, seconds)
+    finally:
+        procs.stop(multi)
+    for row in rows:
+        one, two = row["paths"].get("relay", {}), row["paths"].get("relay-w2", {})
+        if one.get("rps") and two.get("rps"):
+            row["ratios"]["w2_over_w1_rps"] = round(two["rps"] / one["rps"], 3)
+    return {"rows": rows}
 
 
 def add_ratios(row: dict) -> None:
