@@ -2,13 +2,17 @@
 owner's listing and lifecycle, and ``resolve``, the relay's per-request lookup.
 
 ``resolve`` keeps successful lookups for ``cache_ttl`` seconds in process: a disable or delete
-made here drops the entry at once; one made by another process is seen within the TTL.
-The cached user (balance included) is as old as the entry: check spend against fresh data.
+made here drops the entry at once; one made by another process is seen within the TTL, plus
+the time a reload takes: a request just past the TTL is answered from the entry while it
+reloads in the background (for at most ``STALE_GRACE`` seconds if the database is slow), so
+a slow database never stalls every relayed call at once. The cached user (balance included) is as old as the entry: check spend against fresh data.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import hashlib
 import secrets
 from typing import TYPE_CHECKING, Any, Sequence
@@ -22,6 +26,10 @@ from server.storage.keys import KeyStore, empty_totals
 from server.storage.ledger import utcnow
 from server.storage.runtime_settings import RuntimeSettingsStore
 from server.storage.users import UserStore
+
+log = logging.getLogger(__name__)
+# Seconds past expiry during which a cached key is still served while it reloads in the background.
+STALE_GRACE = 30.0
 
 if TYPE_CHECKING:
     from server.deps import Clock
@@ -58,6 +66,8 @@ class KeyService:
         self.cache_size = cache_size
         self._cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
         self._flight = SingleFlight()
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     async def create(self, user_id: str, *, name: str, group: str | None = None,
                      rate_limit: int | None = None, max_concurrency: int = 0,
@@ -118,6 +128,15 @@ class KeyService:
         hit = self._cache.get(key_hash)
         if hit is not None and hit[0] > now:
             key, user = hit[1], hit[2]
+        elif hit is not None and hit[0] + STALE_GRACE > now:
+            # Just expired: answer from the entry and reload it in the background, so a slow
+            # database (a flush backlog on the embedded one) does not stall every relayed call.
+            key, user = hit[1], hit[2]
+            if key_hash not in self._refreshing:
+                self._refreshing.add(key_hash)
+                task = asyncio.get_running_loop().create_task(self._refresh(key_hash))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         else:
             key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
             self._remember(key_hash, now + self.cache_ttl, key, user)
@@ -125,6 +144,24 @@ class KeyService:
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
             raise Unauthorized("API Key 已过期")
         return key, user
+
+    async def reloads_done(self) -> None:
+        """Wait for the background reloads in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _refresh(self, key_hash: str) -> None:
+        try:
+            key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
+        except (Unauthorized, Forbidden):
+            self._cache.pop(key_hash, None)  # disabled, deleted: the next call is refused
+        except Exception:  # noqa: BLE001 - the database is unwell: keep serving the entry until its grace ends
+            log.warning("reloading an API key failed; the cached entry is used for up to %.0f s", STALE_GRACE,
+                        exc_info=True)
+        else:
+            self._remember(key_hash, self.clock.monotonic() + self.cache_ttl, key, user)
+        finally:
+            self._refreshing.discard(key_hash)
 
     async def _load(self, key_hash: str) -> tuple[dict[str, Any], dict[str, Any]]:
         key = await self.store.get_by_hash(key_hash)

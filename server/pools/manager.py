@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from server.billing.pricing import find_rule
 from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds, rule_from_dict
 from server.pools.state import AccountState
+from server.refresh import Refresher
 from server.relay.upstream_client import UpstreamTimeout, forward_headers
 from server.storage.db import Storage
 from server.storage.upstreams import UpstreamStore
@@ -43,21 +44,24 @@ class PoolManager:
         self.refresh = refresh
         self.accounts: dict[str, AccountState] = {}
         self.rules: tuple[ErrorRule, ...] = DEFAULT_RULES
-        self._loaded_at = -1e9
         self._loaded_version = -1
-        self._lock = asyncio.Lock()
+        # Other processes' changes (cooldowns, edits) arrive every ``refresh`` seconds, read ahead.
+        self.refresher = Refresher("upstream accounts", self._load, refresh)
         # Optional metrics hook: (account name, ok, error class, action); wired by server.wiring.
         self.observer: Callable[[str, bool, str | None, str], None] | None = None
 
     # -- snapshot -------------------------------------------------------------------------
     async def ensure_fresh(self) -> None:
-        stale = time.monotonic() - self._loaded_at > self.refresh
-        if stale or self._loaded_version != self.upstreams.version:
-            async with self._lock:
-                if time.monotonic() - self._loaded_at > self.refresh or self._loaded_version != self.upstreams.version:
-                    await self.reload()
+        for _ in range(2):  # the second pass: we joined a reload that began before this process's edit
+            if self._loaded_version == self.upstreams.version:
+                break
+            await self.refresher.reload_now()
+        await self.refresher.ensure()
 
     async def reload(self) -> None:
+        await self.refresher.reload_now()
+
+    async def _load(self) -> None:
         version = self.upstreams.version
         docs = await self.upstreams.list()
         fresh: dict[str, AccountState] = {}
@@ -70,7 +74,6 @@ class PoolManager:
             fresh[doc["_id"]] = state
         self.accounts = fresh
         self.rules = await self._load_rules()
-        self._loaded_at = time.monotonic()
         self._loaded_version = version
 
     async def _load_rules(self) -> tuple[ErrorRule, ...]:

@@ -19,7 +19,7 @@ from server.billing.money import PPM
 from server.errors import BadRequest, Conflict
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
-from server.singleflight import SingleFlight
+from server.refresh import Refresher
 
 PROTOCOLS = ("anthropic", "openai")
 DEFAULT_GROUPS = (
@@ -47,8 +47,7 @@ class GroupStore:
         self.ttl = ttl
         self._monotonic = monotonic
         self._groups: dict[str, dict[str, Any]] = {}
-        self._loaded_at = -1e18
-        self._flight = SingleFlight()
+        self.refresher = Refresher("groups", self._load, ttl, monotonic=monotonic)
 
     async def seed_defaults(self) -> None:
         """First start: create ``claude`` and ``codex`` (existing groups are left alone)."""
@@ -61,12 +60,13 @@ class GroupStore:
 
     async def reload(self) -> None:
         """Read every group now (after a write, or when the snapshot is stale)."""
+        await self.refresher.reload_now()
+
+    async def _load(self) -> None:
         self._groups = {g["_id"]: g async for g in self.storage.groups.find({})}
-        self._loaded_at = self._monotonic()
 
     async def _snapshot(self) -> dict[str, dict[str, Any]]:
-        if self._monotonic() - self._loaded_at > self.ttl:
-            await self._flight.do("groups", self.reload)
+        await self.refresher.ensure()
         return self._groups
 
     async def get(self, name: str) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ in-process snapshot refreshed after writes and every ``ttl`` seconds (other proc
 
 from __future__ import annotations
 
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from server.billing.money import to_micro
 from server.billing.pricing import PriceRule, find_rule, rule_from_doc
 from server.ids import new_id
-from server.singleflight import SingleFlight
+from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
@@ -45,8 +44,7 @@ class PriceStore:
         self.storage = storage
         self.ttl = ttl
         self._rules: list[PriceRule] = []
-        self._loaded_at = -1e9
-        self._flight = SingleFlight()
+        self.refresher = Refresher("prices", self._load, ttl)
 
     async def seed_if_empty(self) -> None:
         """First start: write the shipped rules (never overwrites an operator's edits)."""
@@ -55,13 +53,14 @@ class PriceStore:
                 await self.upsert(rule)
 
     async def rules(self) -> list[PriceRule]:
-        if time.monotonic() - self._loaded_at > self.ttl:
-            await self._flight.do("rules", self.reload)
+        await self.refresher.ensure()
         return self._rules
 
     async def reload(self) -> None:
+        await self.refresher.reload_now()
+
+    async def _load(self) -> None:
         self._rules = [rule_from_doc(d) async for d in self.storage.prices.find({})]
-        self._loaded_at = time.monotonic()
 
     async def find(self, model: str) -> PriceRule | None:
         """The rule pricing ``model`` now, or None."""

@@ -4,12 +4,14 @@ the relay's cached lookup."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import time
 
 import pytest
 
+from server.accounts.keys import STALE_GRACE
 from server.errors import Forbidden, Unauthorized
 from tests.accounts_support import account, counts
 
@@ -135,6 +137,8 @@ async def test_resolve_cache_expiry_and_user_state(relay, monkeypatch):
         await keys.resolve(secret)
         mono = time.monotonic()
         monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + keys.cache_ttl + 1)
+        await keys.resolve(secret)  # just lapsed: answered from the entry while it reloads
+        await keys.reloads_done()
         with pytest.raises(Unauthorized):
             await keys.resolve(secret)
         await relay.deps.storage.api_keys.update_one({"_id": r.json()["id"]}, {"$set": {"status": "active"}})
@@ -146,9 +150,41 @@ async def test_resolve_cache_expiry_and_user_state(relay, monkeypatch):
         assert listing[0]["expired"] is True
         monkeypatch.setattr(relay.deps.clock, "now", lambda: now)
         await relay.deps.storage.users.update_one({"_id": acct.id}, {"$set": {"status": "disabled"}})
-        monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + 2 * keys.cache_ttl + 2)
+        # Long past the entry's grace: the lookup waits for the database and sees the change.
+        monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + 2 * keys.cache_ttl + STALE_GRACE + 2)
         with pytest.raises(Forbidden):
             await keys.resolve(secret)
+
+
+async def test_a_slow_database_does_not_stall_a_cached_key(relay, monkeypatch):
+    """Past the TTL the entry answers at once while the reload waits on a slow database;
+    the reload's result replaces it when it comes."""
+    keys = relay.deps.keys
+    async with relay.client() as http:
+        acct = await account(http)
+        secret = (await acct.post("/api/user/keys", {"name": "k"})).json()["key"]
+        key, _ = await keys.resolve(secret)
+        gate = asyncio.Event()
+        loads = []
+        real_load = keys._load
+
+        async def slow_load(key_hash):
+            loads.append(key_hash)
+            await gate.wait()
+            found, user = await real_load(key_hash)
+            return {**found, "name": "reloaded"}, user
+
+        monkeypatch.setattr(keys, "_load", slow_load)
+        mono = time.monotonic()
+        monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + keys.cache_ttl + 1)
+        for _ in range(5):
+            again, _ = await keys.resolve(secret)
+            assert again["name"] == "k"
+        assert len(keys._tasks) == 1  # one reload in flight, however many calls
+        gate.set()
+        await keys.reloads_done()
+        assert len(loads) == 1
+        assert (await keys.resolve(secret))[0]["name"] == "reloaded"
 
 
 async def test_other_users_keys_are_404(relay):
