@@ -91,6 +91,16 @@ def render(r: dict) -> str:
             L.append(f"| {s['requested']} | {s['open']} | {s['errors']} | {s['ramp_s']} | {s['idle']['relay_rss_mb']} | "
                      f"{s['after']['relay_rss_mb']} | {s['relay_kb_per_stream']} | {s['relay_cpu_util_during_hold']} | "
                      f"{s['emulator_cpu_util_during_hold']} | {s['relay_rss_after_close_mb']} |")
+    sk = r.get("soak")
+    if sk:
+        verdict = "flat" if abs(sk["drift_pct"]) <= 10 else "NOT flat"
+        L += ["", f"## Soak: {sk['minutes']} min of steady load (c=16, 1,000 sessions, {sk['segment_s']} s segments)", "",
+              f"Relay RSS after the warm-up segment {sk['rss_after_warmup_mb']} MB, at the end {sk['rss_end_mb']} MB, "
+              f"peak {sk['rss_max_mb']} MB: drift {sk['drift_pct']:+.1f}% ({verdict} within 10%), "
+              f"~{sk['requests']:,} requests.", "",
+              "| t s | body | req/s | errors | relay RSS MB | relay CPU ms/req |", "|---|---|---|---|---|---|"]
+        L += [f"| {x['t_s']} | {x['body']} | {x['rps']} | {x['errors']} | {x['relay_rss_mb']} | "
+              f"{x['relay_cpu_ms_per_req']} |" for x in sk["samples"]]
     lq = r.get("log_query")
     if lq:
         L += ["", "## User log page (`GET /api/user/logs?limit=100`, dashboard JWT, usage rows seeded with insert_many)", ""]

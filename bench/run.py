@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peers, procs, report  # noqa: E402
-from bench.scenarios import Ctx, Path_, Scenario, ttft, throughput, open_streams, log_query, workers  # noqa: E402
+from bench.scenarios import Ctx, Path_, Scenario, ttft, throughput, open_streams, log_query, workers, soak  # noqa: E402
 from bench.seeding import FAST, seed, set_knobs  # noqa: E402
 from server.embedded_db import EmbeddedMongo  # noqa: E402
 
@@ -68,8 +68,10 @@ def main() -> int:
     ap.add_argument("--seed-budget", type=float, default=None,
                     help="seconds allowed for seeding usage rows (default 200, 15 quick); seeding stops there")
     ap.add_argument("--hold", type=float, default=None, help="seconds to hold open streams (default 20, 5 quick)")
+    ap.add_argument("--soak-minutes", type=float, default=None,
+                    help="minutes of steady load watching the relay's RSS (default 10, 0.4 quick)")
     ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,workers,ttft,"
-                                               "log_query,open_streams (default all)")
+                                               "log_query,soak,open_streams (default all)")
     args = ap.parse_args()
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     peers_needed = not only or bool(only & {"throughput", "ttft"})
@@ -168,6 +170,10 @@ def main() -> int:
                                                              concurrency=8, deadline=30 if quick else 90))),
             ("log_query", lambda: result.__setitem__("log_query", log_query(
                 ctx, checkpoints, seed_budget, query_budget=5 if quick else 25, repeats=5 if quick else 20))),
+            ("soak", lambda: result.__setitem__("soak", soak(
+                ctx, keys["claude"], [("small", SMALL), ("small-stream", {**SMALL, "stream": True})],
+                args.soak_minutes if args.soak_minutes is not None else (0.4 if quick else 10),
+                segment=8 if quick else 30))),
             # last: thousands of aborted streams leave the most work behind in the relay and the database
             ("open_streams", lambda: result.__setitem__("open_streams", open_streams(ctx, keys["claude"],
                                                                                      stream_counts, hold))),

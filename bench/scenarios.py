@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import procs
 from bench.seeding import FAST, USER_EMAIL, USER_PASSWORD, http_json, seed_usage, set_knobs
 from bench.streams import hold_streams, ttft_run
-from bench.wrkdrv import wrk
+from bench.wrkdrv import LUA, wrk
 
 
 @dataclass
@@ -99,6 +99,35 @@ def workers(ctx: Ctx, start_relay, scenarios: list[Scenario], concurrency: list[
         if one.get("rps") and two.get("rps"):
             row["ratios"]["w2_over_w1_rps"] = round(two["rps"] / one["rps"], 3)
     return {"rows": rows}
+
+
+def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, segment: int = 30) -> dict:
+    """Steady load for ``minutes`` (wrk at c=16, segments of ``segment`` s alternating the bodies,
+    requests spread over 1,000 sessions): relay RSS after each segment. The first segment is
+    warm-up; the verdict compares the last segment's RSS with the second's."""
+    script = LUA.with_name("soak.lua")
+    files = []
+    for name, body in bodies:
+        path = ctx.tmp / f"soak-{name}.json"
+        path.write_text(json.dumps(body))
+        files.append((name, path))
+    samples, t0 = [], time.perf_counter()
+    i = 0
+    while time.perf_counter() - t0 < minutes * 60 or len(samples) < 3:
+        name, path = files[i % len(files)]
+        cpu0 = ctx.relay.cpu()
+        res = wrk(f"http://127.0.0.1:{ctx.relay.port}/v1/messages", path, "x-api-key", key, 16, segment,
+                  script=script)
+        samples.append({"t_s": round(time.perf_counter() - t0), "body": name, "rps": round(res["rps"]),
+                        "errors": res["socket_errors"] + res["non2xx"], "relay_rss_mb": ctx.relay.rss(),
+                        "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / max(1, res["requests"]), 3)})
+        print(f"soak {samples[-1]}", flush=True)
+        i += 1
+    base, last = samples[1]["relay_rss_mb"], samples[-1]["relay_rss_mb"]
+    return {"minutes": minutes, "segment_s": segment, "samples": samples, "rss_after_warmup_mb": base,
+            "rss_end_mb": last, "rss_max_mb": max(s["relay_rss_mb"] for s in samples),
+            "drift_pct": round(100 * (last - base) / base, 1),
+            "requests": sum(s["rps"] * segment for s in samples)}
 
 
 def add_ratios(row: dict) -> None:
