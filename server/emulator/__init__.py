@@ -5,7 +5,7 @@ Public API::
 
     EmulatorAccount(api_key, name="", latency_ms=0, ttft_ms=0, delta_interval_ms=0,
                     output_tokens=12, fault=None, fail_next=0, retry_after=2)
-    make_emulator_app(accounts) -> tornado.web.Application   # app.emulator_state
+    make_emulator_app(accounts) -> EmulatorApp               # app.emulator_state (no I/O)
     await start_emulator(accounts, host="127.0.0.1", port=0) -> EmulatorServer
     run_emulator(host, port, accounts)                        # blocking, for the CLI
     default_accounts(n_anthropic=2, n_openai=2)

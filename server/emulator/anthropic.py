@@ -23,7 +23,10 @@ import orjson
 
 from server.emulator.accounts import EmulatorAccount, Knobs
 from server.emulator.base import ApiError, ApiHandler, Frame, sse
-from server.emulator.content import mentions_use_tool, new_id, sample_arguments, text_deltas, thinking_deltas
+from server.emulator.content import (
+    mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json, thinking_deltas,
+    thinking_deltas_json,
+)
 from server.emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
 from server.emulator.usage import THINKING_TOKENS, anthropic_input, anthropic_usage, wants_thinking
 
@@ -133,9 +136,10 @@ def build_message(body: dict, usage: dict, requested: int) -> tuple[dict, int]:
     return message, n
 
 
-def _word_frames(index: int, kind: bytes, field: bytes, words: tuple[str, ...]) -> list[Frame]:
+def _word_frames(index: int, kind: bytes, field: bytes, words: tuple[bytes, ...]) -> list[Frame]:
+    """Content deltas of words given as JSON strings."""
     head = _BLOCK_DELTA + str(index).encode() + b',"delta":{"type":"' + kind + b'","' + field + b'":'
-    return [(True, head + orjson.dumps(w) + b"}}\n\n") for w in words]
+    return [(True, head + w + b"}}\n\n") for w in words]
 
 
 def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
@@ -160,11 +164,11 @@ def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
         if kind == "thinking":
             count, omitted = payload
             if not omitted:
-                frames += _word_frames(index, b"thinking_delta", b"thinking", thinking_deltas(count))
+                frames += _word_frames(index, b"thinking_delta", b"thinking", thinking_deltas_json(count))
             frames.append((True, sse("content_block_delta", {"type": "content_block_delta", "index": index,
                                      "delta": {"type": "signature_delta", "signature": new_id("EmuSig")}})))
         elif kind == "text":
-            frames += _word_frames(index, b"text_delta", b"text", text_deltas(payload))
+            frames += _word_frames(index, b"text_delta", b"text", text_deltas_json(payload))
         else:
             raw = orjson.dumps(block["input"]).decode()
             for i in range(0, len(raw), _JSON_CHUNK):

@@ -1,68 +1,117 @@
 """Assembling and running the emulator: ``make_emulator_app`` (no I/O), ``start_emulator`` (in the
-caller's event loop, for tests and the demo) and ``run_emulator`` (blocking, for the CLI)."""
+caller's event loop, for tests and the demo) and ``run_emulator`` (blocking, for the CLI).
+
+Routing is Tornado's: a route's pattern must match the whole path, its groups are URL-decoded
+and passed to the handler's method; a method the handler lacks is a 405; an unknown path is a
+404 in the envelope of whichever vendor the caller looks like.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
-from typing import Iterable
+import time
+from typing import Any, Coroutine, Iterable
+from urllib.parse import unquote
 
-import tornado.httpserver
 import tornado.netutil
-import tornado.web
 
 from server.emulator import anthropic, control, models, responses
 from server.emulator.accounts import EmulatorAccount
-from server.emulator.base import ApiError, EmulatorHandler
-from server.emulator.faults import ANTHROPIC, OPENAI
+from server.emulator.base import ApiError, EmulatorHandler, Handler
+from server.emulator.models import protocol_of
 from server.emulator.state import EmulatorState
+from server.emulator.wire import Connection, HttpServer, Request
 
 log = logging.getLogger("jiuliu.emulator")
 access_log = logging.getLogger("jiuliu.emulator.access")
+
+#: The methods Tornado dispatched at all; any other is a 405 on every path.
+SUPPORTED_METHODS = frozenset(("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"))
 
 
 class NotFoundHandler(EmulatorHandler):
     """Unknown paths: a 404 in the envelope of whichever vendor the caller looks like."""
 
-    def prepare(self) -> None:
-        headers = self.request.headers
-        self.protocol = ANTHROPIC if ("anthropic-version" in headers or "x-api-key" in headers) else OPENAI
-        super().prepare()
+    def __init__(self, state: EmulatorState, request: Request, conn: Connection) -> None:
+        self.protocol = protocol_of(request)
+        super().__init__(state, request, conn)
+
+    def any(self) -> None:
         self.send_api_error(ApiError(404, f"Not found: {self.request.method} {self.request.path}"))
 
 
-def _log_request(handler: tornado.web.RequestHandler) -> None:
-    # Faults answer 4xx/5xx on purpose, so nothing here is an error; off the hot path by default.
-    if access_log.isEnabledFor(logging.DEBUG):
-        access_log.debug("%d %s %.1fms", handler.get_status(), handler._request_summary(),
-                         1000.0 * handler.request.request_time())
+_REGEX_CHARS = re.compile(r"[()\[\]{}?*+|^$\\.]")
 
 
-def make_emulator_app(accounts: Iterable[EmulatorAccount]) -> tornado.web.Application:
+class EmulatorApp:
+    """The emulator's routes over one ``EmulatorState``; ``dispatch`` answers a request."""
+
+    def __init__(self, state: EmulatorState, routes: list[tuple[str, type[Handler]]]) -> None:
+        self.state = self.emulator_state = state
+        self._exact: dict[str, type[Handler]] = {}
+        self._patterns: list[tuple[re.Pattern, type[Handler]]] = []
+        for pattern, handler in routes:
+            if _REGEX_CHARS.search(pattern) is None:
+                self._exact.setdefault(pattern, handler)
+            else:
+                self._patterns.append((re.compile(pattern), handler))
+
+    def route(self, path: str) -> tuple[type[Handler], tuple[str, ...]]:
+        handler = self._exact.get(path)
+        if handler is not None:
+            return handler, ()
+        for pattern, handler in self._patterns:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                return handler, tuple(unquote(g) for g in match.groups())
+        return NotFoundHandler, ()
+
+    def dispatch(self, request: Request, conn: Connection) -> Coroutine[Any, Any, None] | None:
+        """Answer ``request`` on ``conn``: done on return, or the coroutine still to run."""
+        if access_log.isEnabledFor(logging.DEBUG):
+            return self._logged(request, conn)
+        return self._answer(request, conn)
+
+    def _answer(self, request: Request, conn: Connection) -> Coroutine[Any, Any, None] | None:
+        handler_class, args = self.route(request.path)
+        handler = handler_class(self.state, request, conn)
+        method = request.method
+        if method not in SUPPORTED_METHODS:
+            handler.method_not_allowed()
+            return None
+        if handler_class is NotFoundHandler:
+            handler.any()  # type: ignore[attr-defined]
+            return None
+        answer = getattr(handler, method.lower(), None)
+        if answer is None:
+            handler.method_not_allowed()
+            return None
+        return answer(*args)
+
+    async def _logged(self, request: Request, conn: Connection) -> None:
+        # Faults answer 4xx/5xx on purpose, so nothing here is an error; off the hot path by default.
+        started = time.perf_counter()
+        coro = self._answer(request, conn)
+        if coro is not None:
+            await coro
+        access_log.debug("%d %s %s %.1fms", conn.status, request.method, request.uri,
+                         1000.0 * (time.perf_counter() - started))
+
+
+def make_emulator_app(accounts: Iterable[EmulatorAccount]) -> EmulatorApp:
     """The emulator's routes over a fresh ``EmulatorState`` (exposed as ``app.emulator_state``)."""
     state = EmulatorState(accounts)
-    kwargs = {"state": state}
-    routes: list = [(path, handler, kwargs) for path, handler in
-                    anthropic.default_handlers + responses.default_handlers + models.default_handlers]
-    routes += control.default_handlers(state)
-    app = tornado.web.Application(
-        routes,
-        default_handler_class=NotFoundHandler,
-        default_handler_args=kwargs,
-        emulator_state=state,
-        log_function=_log_request,
-        compress_response=False,
-    )
-    app.emulator_state = state  # type: ignore[attr-defined]
-    return app
+    routes = anthropic.default_handlers + responses.default_handlers + models.default_handlers
+    return EmulatorApp(state, routes + control.default_handlers(state))
 
 
 class EmulatorServer:
     """A running emulator: its port, base URL and state; ``stop()`` closes every connection."""
 
-    def __init__(self, server: tornado.httpserver.HTTPServer, state: EmulatorState, host: str,
-                 port: int) -> None:
+    def __init__(self, server: HttpServer, state: EmulatorState, host: str, port: int) -> None:
         self.server = server
         self.state = state
         self.host = host
@@ -72,17 +121,16 @@ class EmulatorServer:
 
     async def stop(self) -> None:
         """Stop listening, then close open connections (stalled streams end here)."""
-        self.server.stop()
-        await self.server.close_all_connections()
+        await self.server.close()
 
 
 async def start_emulator(accounts: Iterable[EmulatorAccount], host: str = "127.0.0.1",
                          port: int = 0) -> EmulatorServer:
     """Serve the emulator in the running event loop (port 0: a free one)."""
     app = make_emulator_app(accounts)
-    server = tornado.httpserver.HTTPServer(app)
+    server = HttpServer(app.dispatch)
     sockets = tornado.netutil.bind_sockets(port, host)
-    server.add_sockets(sockets)
+    await server.listen(sockets)
     return EmulatorServer(server, app.emulator_state, host, sockets[0].getsockname()[1])
 
 

@@ -4,20 +4,19 @@
 fault → record → latency → HTTP-level fault → validate → ``respond`` (the protocol's job).
 Streams are built by the protocol modules as a list of frames (``(is_delta, bytes)``) and
 played here, where pacing (ttft, delta interval) and in-stream faults are applied.
+
+Handlers write through the ``Connection`` of ``wire.py``; one handler instance per request.
+Response headers keep the order and spelling Tornado gave them (Content-Type, Date, the request
+id, the rest), so clients see the same bytes as before.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import socket
-import struct
 from typing import Any, Callable
 
 import orjson
-import tornado.web
-from tornado.iostream import StreamClosedError
 
 from server.emulator.accounts import EmulatorAccount, Knobs, KnobError, consume_fault, request_knobs
 from server.emulator.faults import (
@@ -25,11 +24,25 @@ from server.emulator.faults import (
     openai_error_body, rate_limit_headers,
 )
 from server.emulator.state import EmulatorState
+from server.emulator.wire import Connection, Request, http_date
 
 log = logging.getLogger("jiuliu.emulator")
 
 Frame = tuple[bool, bytes]  # (is a content delta, SSE bytes)
-SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+JSON = "application/json"
+HTML = "text/html; charset=UTF-8"
+METHOD_NOT_ALLOWED = (b"<html><title>405: Method Not Allowed</title>"
+                      b"<body>405: Method Not Allowed</body></html>")
+_canonical_names: dict[str, str] = {}
+
+
+def canonical(name: str) -> str:
+    """A header name as Tornado spelled it on the wire (``x-request-id`` → ``X-Request-Id``)."""
+    spelled = _canonical_names.get(name)
+    if spelled is None:
+        spelled = _canonical_names[name] = "-".join(w.capitalize() for w in name.split("-"))
+    return spelled
 
 
 class ApiError(Exception):
@@ -48,47 +61,36 @@ def sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-class EmulatorHandler(tornado.web.RequestHandler):
-    """Base of every emulator handler: state access, disconnect tracking, error envelopes."""
+class Handler:
+    """Base of every handler: the state, the request and its connection."""
+
+    def __init__(self, state: EmulatorState, request: Request, conn: Connection) -> None:
+        self.state = state
+        self.request = request
+        self.conn = conn
+
+    def reply(self, status: int, content_type: str, body: bytes, extra: str = "") -> None:
+        """Finish with ``body``; ``extra`` holds further "Name: value\\r\\n" header lines."""
+        self.conn.respond(status, f"Content-Type: {content_type}\r\nDate: {http_date()}\r\n{extra}", body)
+
+    def method_not_allowed(self) -> None:
+        self.reply(405, HTML, METHOD_NOT_ALLOWED)
+
+
+class EmulatorHandler(Handler):
+    """Base of the vendor API handlers: request id, authentication, error envelopes."""
 
     protocol: str = ANTHROPIC
 
-    def initialize(self, state: EmulatorState) -> None:
-        self.state = state
-        self._closed = False
-        self._waiter: asyncio.Future | None = None
-
-    def set_default_headers(self) -> None:
-        self.clear_header("Server")
-
-    def compute_etag(self) -> None:
-        return None  # no body hashing on the hot path
-
-    def prepare(self) -> None:
+    def __init__(self, state: EmulatorState, request: Request, conn: Connection) -> None:
+        super().__init__(state, request, conn)
         self.request_id = "req_" + os.urandom(12).hex()
-        self.set_header("request-id" if self.protocol == ANTHROPIC else "x-request-id", self.request_id)
-
-    def on_connection_close(self) -> None:
-        self._closed = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self.id_line = (f"Request-Id: {self.request_id}\r\n" if self.protocol == ANTHROPIC
+                        else f"X-Request-Id: {self.request_id}\r\n")
 
     async def pause(self, seconds: float | None) -> bool:
         """Sleep (None: until the client leaves); False if the client went away meanwhile."""
-        if self._closed:
-            return False
-        if seconds is not None and seconds <= 0:
-            return True
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        timer = loop.call_later(seconds, _resolve, self._waiter) if seconds is not None else None
-        try:
-            await self._waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._waiter = None
-        return not self._closed
+        return await self.conn.pause(seconds)
 
     def authenticate(self) -> EmulatorAccount:
         """The account of ``x-api-key`` (preferred) or ``Authorization: Bearer``; else 401."""
@@ -115,33 +117,20 @@ class EmulatorHandler(tornado.web.RequestHandler):
 
     def send_api_error(self, err: ApiError) -> None:
         """Finish with the error in this protocol's envelope (if nothing was sent yet)."""
-        if self._headers_written:
-            if not self._finished:
-                self.finish()
+        if self.conn.started:
+            if not self.conn.complete:
+                self.conn.end_chunked()
             return
-        self.set_status(err.status)
-        for name, value in err.headers.items():
-            self.set_header(name, value)
-        self.set_header("Content-Type", "application/json")
-        self.finish(self.error_body(err))
+        extra = self.id_line + "".join(f"{canonical(k)}: {v}\r\n" for k, v in err.headers.items())
+        self.reply(err.status, JSON, self.error_body(err), extra)
 
     def send_json(self, body: bytes, status: int = 200) -> None:
         """Finish with a JSON body."""
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(body)
+        self.reply(status, JSON, body, self.id_line)
 
     def reset_connection(self) -> None:
         """Close the socket with a TCP reset before any response byte."""
-        stream = self.detach()
-        if stream.socket is not None:
-            stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        stream.close()
-
-
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+        self.conn.reset()
 
 
 class ApiHandler(EmulatorHandler):
@@ -167,7 +156,7 @@ class ApiHandler(EmulatorHandler):
             raise ApiError(400, "The request body must be a JSON object.")
         return body
 
-    async def post(self, *_: str) -> None:
+    async def post(self) -> None:
         self.state.begin()
         try:
             account = self.authenticate()
@@ -180,8 +169,8 @@ class ApiHandler(EmulatorHandler):
             elif fault is not None and knobs.account_fault:
                 consume_fault(account)
             self.state.record(account, self.protocol, self.request, body, stream, fault)
-            if not await self.pause(knobs.latency):
-                return
+            if knobs.latency > 0 and not await self.pause(knobs.latency):
+                return  # (no pause object for 0: nothing can have closed since data_received)
             if fault == "reset":
                 self.reset_connection()
                 return
@@ -195,8 +184,6 @@ class ApiHandler(EmulatorHandler):
             self.send_api_error(err)
         except KnobError as err:
             self.send_api_error(ApiError(400, str(err)))
-        except StreamClosedError:
-            pass  # the client went away: stop quietly
         except Exception:
             log.exception("emulator bug answering %s %s", self.request.method, self.request.path)
             self.send_api_error(ApiError(500))
@@ -205,9 +192,7 @@ class ApiHandler(EmulatorHandler):
 
     def send_status_fault(self, status: int, knobs: Knobs) -> None:
         if status == 502:
-            self.set_status(502)
-            self.set_header("Content-Type", "text/html")
-            self.finish(GATEWAY_502_BODY)
+            self.reply(502, "text/html", GATEWAY_502_BODY, self.id_line)
             return
         headers = rate_limit_headers(self.protocol, knobs.retry_after) if status == 429 else {}
         self.send_api_error(ApiError(status, headers=headers))
@@ -215,30 +200,39 @@ class ApiHandler(EmulatorHandler):
     async def finish_body(self, body: bytes, fault: str | None, delay: float = 0.0) -> None:
         """Send a non-streaming body after ``delay`` (the generation time); ``stall`` and
         ``eof`` apply here."""
-        if not await self.pause(delay):
+        if delay > 0 and not await self.pause(delay):
             return
         if fault == "stall":
-            self.set_header("Content-Type", "application/json")
-            await self.flush()
+            self.conn.start_chunked(200, f"Content-Type: {JSON}\r\nDate: {http_date()}\r\n{self.id_line}")
+            await self.conn.drain()
             await self.pause(None)
             return
         if fault == "eof":
-            stream = self.detach()
             head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                     f"{'request-id' if self.protocol == ANTHROPIC else 'x-request-id'}: {self.request_id}"
                     "\r\n\r\n").encode()
-            try:
-                await stream.write(head + body[: len(body) // 2])
-            finally:
-                stream.close()
+            self.conn.write_raw(head + body[: len(body) // 2])
+            self.conn.close()
             return
         self.send_json(body)
 
+    def _flush(self, pending: list[bytes]) -> None:
+        """Send what is pending as one chunk (the headers first, on the first flush)."""
+        conn = self.conn
+        if not conn.started:
+            conn.start_chunked(200, f"Content-Type: {SSE_CONTENT_TYPE}\r\nDate: {http_date()}\r\n"
+                                    f"{self.id_line}Cache-Control: no-cache\r\n")
+        conn.write_chunk(b"".join(pending))
+        pending.clear()
+
     async def play(self, frames: list[Frame], knobs: Knobs, fault: str | None,
                    error_frame: Callable[[int], bytes]) -> None:
-        """Send a stream with pacing; ``stall``, ``eof`` and the stream errors cut it short."""
-        for name, value in SSE_HEADERS.items():
-            self.set_header(name, value)
+        """Send a stream with pacing; ``stall``, ``eof`` and the stream errors cut it short.
+        Without pacing the whole stream is one write with a Content-Length (as before)."""
+        if fault is None and knobs.ttft <= 0 and knobs.interval <= 0:  # the benchmark's case
+            self.reply(200, SSE_CONTENT_TYPE, b"".join([data for _, data in frames]),
+                       self.id_line + "Cache-Control: no-cache\r\n")
+            return
         stop, tail = len(frames), None
         if fault in ("stall", "stream_error"):
             stop = 1
@@ -247,30 +241,31 @@ class ApiHandler(EmulatorHandler):
         if fault in ("stream_error", "stream_error_late"):
             tail = error_frame
         first = True
-        pending: list[bytes] = []  # one write per flush: RequestHandler.write is not free
+        pending: list[bytes] = []
         for i in range(stop):
             is_delta, data = frames[i]
             if is_delta:
                 delay = knobs.ttft if first else knobs.interval
                 first = False
                 if delay > 0:
-                    self.write(b"".join(pending))
-                    pending.clear()
-                    await self.flush()
+                    self._flush(pending)
+                    await self.conn.drain()
                     if not await self.pause(delay):
                         return
             pending.append(data)
         if tail is not None:
             pending.append(tail(stop))
-        self.write(b"".join(pending))
         if fault == "stall":
-            await self.flush()
+            self._flush(pending)
+            await self.conn.drain()
             await self.pause(None)
         elif fault == "eof":
-            await self.flush()
-            self.detach().close()
+            self._flush(pending)
+            self.conn.close()
+        elif self.conn.started:
+            self.conn.end_chunked(b"".join(pending))
         else:
-            self.finish()
+            self.reply(200, SSE_CONTENT_TYPE, b"".join(pending), self.id_line + "Cache-Control: no-cache\r\n")
 
 
 def _after_half_the_deltas(frames: list[Frame]) -> int:

@@ -2,7 +2,8 @@
 
 Text is a fixed vocabulary cycled word by word; one word is one token and one content delta
 (the first word bare, later ones with a leading space, like real tokens). The first
-``PRECOMPUTED`` deltas are built once at import so the hot path only slices tuples.
+``PRECOMPUTED`` deltas (and their JSON strings) are built once at import so the hot path only
+slices tuples.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import itertools
 import os
 from typing import Any
+
+import orjson
 
 TEXT_VOCAB = ("Hello", "from", "the", "Jiuliu", "emulator.", "This", "reply", "is",
               "deterministic", "so", "tests", "and", "benchmarks", "can", "count", "it.")
@@ -25,6 +28,8 @@ def _deltas(vocab: tuple[str, ...], n: int) -> tuple[str, ...]:
 
 _TEXT = _deltas(TEXT_VOCAB, PRECOMPUTED)
 _THINK = _deltas(THINK_VOCAB, PRECOMPUTED)
+_TEXT_JSON = tuple(orjson.dumps(w) for w in _TEXT)
+_THINK_JSON = tuple(orjson.dumps(w) for w in _THINK)
 
 
 def text_deltas(n: int) -> tuple[str, ...]:
@@ -35,6 +40,16 @@ def text_deltas(n: int) -> tuple[str, ...]:
 def thinking_deltas(n: int) -> tuple[str, ...]:
     """The first ``n`` word deltas of the thinking / reasoning text."""
     return _THINK[:n] if n <= PRECOMPUTED else _deltas(THINK_VOCAB, n)
+
+
+def text_deltas_json(n: int) -> tuple[bytes, ...]:
+    """``text_deltas(n)`` as JSON strings (for SSE frames built by concatenation)."""
+    return _TEXT_JSON[:n] if n <= PRECOMPUTED else tuple(orjson.dumps(w) for w in text_deltas(n))
+
+
+def thinking_deltas_json(n: int) -> tuple[bytes, ...]:
+    """``thinking_deltas(n)`` as JSON strings."""
+    return _THINK_JSON[:n] if n <= PRECOMPUTED else tuple(orjson.dumps(w) for w in thinking_deltas(n))
 
 
 def new_id(prefix: str) -> str:

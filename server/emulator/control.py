@@ -16,27 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
-import tornado.web
 
 from server.emulator.accounts import KnobError
+from server.emulator.base import HTML, JSON, Handler
 from server.emulator.state import EmulatorState
 
+#: Tornado's entity tag of an empty body, which the probe always carried.
+_EMPTY_ETAG = 'Etag: "da39a3ee5e6b4b0d3255bfef95601890afd80709"\r\n'
 
-class ControlHandler(tornado.web.RequestHandler):
+
+class ControlHandler(Handler):
     """JSON in and out, errors as ``{"error": message}``."""
 
-    def initialize(self, state: EmulatorState) -> None:
-        self.state = state
-
-    def compute_etag(self) -> None:
-        return None
-
-    def reply(self, obj: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(orjson.dumps(obj))
+    def reply_json(self, obj: Any, status: int = 200) -> None:
+        self.reply(status, JSON, orjson.dumps(obj))
 
     def body_object(self) -> dict:
         if not self.request.body:
@@ -49,10 +45,15 @@ class ControlHandler(tornado.web.RequestHandler):
             raise KnobError("the body must be a JSON object")
         return body
 
+    def query_argument(self, name: str) -> str | None:
+        """The last value of a query argument, stripped (as Tornado's ``get_query_argument``)."""
+        values = parse_qs(self.request.query, keep_blank_values=True).get(name)
+        return values[-1].strip() if values else None
+
 
 class AccountsHandler(ControlHandler):
     def get(self) -> None:
-        self.reply(self.state.snapshot())
+        self.reply_json(self.state.snapshot())
 
 
 class AccountHandler(ControlHandler):
@@ -65,20 +66,20 @@ class AccountHandler(ControlHandler):
     def get(self, key_or_name: str) -> None:
         view = self._view(key_or_name)
         if view is None:
-            self.reply({"error": f"unknown account {key_or_name!r}"}, 404)
+            self.reply_json({"error": f"unknown account {key_or_name!r}"}, 404)
             return
-        self.reply(view)
+        self.reply_json(view)
 
     def patch(self, key_or_name: str) -> None:
         try:
             self.state.patch(key_or_name, self.body_object())
         except KeyError:
-            self.reply({"error": f"unknown account {key_or_name!r}"}, 404)
+            self.reply_json({"error": f"unknown account {key_or_name!r}"}, 404)
             return
         except KnobError as exc:
-            self.reply({"error": str(exc)}, 400)
+            self.reply_json({"error": str(exc)}, 400)
             return
-        self.reply(self._view(key_or_name))
+        self.reply_json(self._view(key_or_name))
 
 
 class ResetHandler(ControlHandler):
@@ -86,36 +87,35 @@ class ResetHandler(ControlHandler):
         try:
             knobs = bool(self.body_object().get("knobs"))
         except KnobError as exc:
-            self.reply({"error": str(exc)}, 400)
+            self.reply_json({"error": str(exc)}, 400)
             return
         self.state.reset(knobs=knobs)
-        self.reply({"ok": True})
+        self.reply_json({"ok": True})
 
 
 class HistoryHandler(ControlHandler):
     def get(self) -> None:
-        name = self.get_query_argument("account", None)
+        name = self.query_argument("account")
         records = [dataclasses.asdict(r) for r in self.state.history if name is None or r.account == name]
-        self.reply({"requests": records})
+        self.reply_json({"requests": records})
 
 
-class HelloHandler(tornado.web.RequestHandler):
+class HelloHandler(Handler):
     """Claude Code's ``HEAD /api/hello`` probe."""
 
     def head(self) -> None:
-        self.finish()
+        self.reply(200, HTML, b"", _EMPTY_ETAG)
 
     def get(self) -> None:
-        self.finish()
+        self.reply(200, HTML, b"", _EMPTY_ETAG)
 
 
 def default_handlers(state: EmulatorState) -> list:
-    """The control routes, bound to ``state``."""
-    kwargs = {"state": state}
+    """The control routes (the state is handed to every handler by the app)."""
     return [
-        (r"/_emulator/accounts", AccountsHandler, kwargs),
-        (r"/_emulator/accounts/([^/]+)", AccountHandler, kwargs),
-        (r"/_emulator/reset", ResetHandler, kwargs),
-        (r"/_emulator/history", HistoryHandler, kwargs),
+        (r"/_emulator/accounts", AccountsHandler),
+        (r"/_emulator/accounts/([^/]+)", AccountHandler),
+        (r"/_emulator/reset", ResetHandler),
+        (r"/_emulator/history", HistoryHandler),
         (r"/api/hello", HelloHandler),
     ]

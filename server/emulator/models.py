@@ -11,6 +11,8 @@ import orjson
 
 from server.emulator.base import ApiError, EmulatorHandler
 from server.emulator.faults import ANTHROPIC, OPENAI
+from server.emulator.state import EmulatorState
+from server.emulator.wire import Connection, Request
 
 ANTHROPIC_MODELS: tuple[tuple[str, str, str], ...] = (
     ("claude-opus-5-5", "Claude Opus 5.5", "2026-05-20T00:00:00Z"),
@@ -49,13 +51,18 @@ ANTHROPIC_LIST = orjson.dumps({"data": [_anthropic_model(m) for m in ANTHROPIC_M
 OPENAI_LIST = orjson.dumps({"object": "list", "data": [_openai_model(m) for m in OPENAI_MODELS]})
 
 
+def protocol_of(request: Request) -> str:
+    """Anthropic if the request carries ``anthropic-version`` or ``x-api-key``, else OpenAI."""
+    headers = request.headers
+    return ANTHROPIC if ("anthropic-version" in headers or "x-api-key" in headers) else OPENAI
+
+
 class ModelsHandler(EmulatorHandler):
     """The fixed model list, or one model, in the caller's vendor format."""
 
-    def prepare(self) -> None:
-        headers = self.request.headers
-        self.protocol = ANTHROPIC if ("anthropic-version" in headers or "x-api-key" in headers) else OPENAI
-        super().prepare()
+    def __init__(self, state: EmulatorState, request: Request, conn: Connection) -> None:
+        self.protocol = protocol_of(request)
+        super().__init__(state, request, conn)
 
     def get(self, model_id: str | None = None) -> None:
         try:

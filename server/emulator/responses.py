@@ -25,7 +25,9 @@ import orjson
 
 from server.emulator.accounts import EmulatorAccount, Knobs
 from server.emulator.base import ApiError, ApiHandler, Frame, sse
-from server.emulator.content import SUMMARY_TEXT, mentions_use_tool, new_id, sample_arguments, text_deltas
+from server.emulator.content import (
+    SUMMARY_TEXT, mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json,
+)
 from server.emulator.faults import OPENAI, OPENAI_STREAM_ERROR
 from server.emulator.usage import responses_usage, wants_reasoning
 
@@ -140,13 +142,20 @@ class _Events:
     def add(self, kind: str, fields: dict, delta: bool = False) -> None:
         self.frames.append((delta, sse(kind, {"type": kind, **fields, "sequence_number": len(self.frames)})))
 
-    def text_deltas(self, item_id: str, index: int, words: tuple[str, ...]) -> None:
+    def add_response(self, kind: str, response: bytes) -> None:
+        """``add(kind, {"response": ...})`` with the response already serialised (it is sent twice)."""
+        event = kind.encode()
+        self.frames.append((False, b'event: %b\ndata: {"type":"%b","response":%b,"sequence_number":%d}\n\n'
+                            % (event, event, response, len(self.frames))))
+
+    def text_deltas(self, item_id: str, index: int, words: tuple[bytes, ...]) -> None:
+        """Text deltas of words given as JSON strings."""
         head = (b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
                 b'"item_id":"' + item_id.encode() + b'","output_index":' + str(index).encode()
                 + b',"content_index":0,"delta":')
-        for w in words:
-            self.frames.append((True, head + orjson.dumps(w) + b',"logprobs":[],"sequence_number":'
-                                + str(len(self.frames)).encode() + b"}\n\n"))
+        first = len(self.frames)
+        self.frames += [(True, b'%b%b,"logprobs":[],"sequence_number":%d}\n\n' % (head, w, first + i))
+                        for i, w in enumerate(words)]
 
 
 def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], dict]:
@@ -155,8 +164,9 @@ def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], 
     rid, created = new_id("resp_"), int(time.time())
     pending = _response(body, rid, created, "in_progress", [], None)
     ev = _Events()
-    ev.add("response.created", {"response": pending})
-    ev.add("response.in_progress", {"response": pending})
+    serialised = orjson.dumps(pending)
+    ev.add_response("response.created", serialised)
+    ev.add_response("response.in_progress", serialised)
     final = plan.final_output()
     index = 0
     if plan.reasoning is not None:
@@ -179,7 +189,7 @@ def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], 
         ev.add("response.output_item.added", {"output_index": index, "item": plan.message})
         ev.add("response.content_part.added",
                {**loc, "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})
-        ev.text_deltas(mid, index, text_deltas(plan.words))
+        ev.text_deltas(mid, index, text_deltas_json(plan.words))
         ev.add("response.output_text.done", {**loc, "text": plan.text(), "logprobs": []})
         ev.add("response.content_part.done", {**loc, "part": plan.part()})
         ev.add("response.output_item.done", {"output_index": index, "item": final[index]})
@@ -192,16 +202,18 @@ def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], 
                    {**loc, "delta": plan.arguments[i:i + _JSON_CHUNK]}, delta=True)
         ev.add("response.function_call_arguments.done", {**loc, "arguments": plan.arguments})
         ev.add("response.output_item.done", {"output_index": index, "item": final[index]})
-    done = _finished(body, rid, created, plan, final, usage)
+    done = _finished(pending, plan, final, usage)
     ev.add("response.incomplete" if plan.truncated else "response.completed", {"response": done})
     return ev.frames, pending
 
 
-def _finished(body: dict, rid: str, created: int, plan: _Plan, output: list, usage: dict) -> dict:
+def _finished(pending: dict, plan: _Plan, output: list, usage: dict) -> dict:
+    """The final response from the in-progress one (same keys, same order: only values change)."""
     if plan.truncated:
-        return _response(body, rid, created, "incomplete", output, usage,
-                         incomplete_details={"reason": "max_output_tokens"})
-    return _response(body, rid, created, "completed", output, usage, completed_at=int(time.time()))
+        return {**pending, "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"},
+                "output": output, "usage": usage}
+    return {**pending, "status": "completed", "output": output, "usage": usage,
+            "completed_at": int(time.time())}
 
 
 class ResponsesHandler(ApiHandler):
@@ -253,7 +265,8 @@ class ResponsesHandler(ApiHandler):
             await self.play(frames, knobs, fault, failed)
             return
         plan = _Plan(body, usage, knobs.output_tokens)
-        response = _finished(body, new_id("resp_"), int(time.time()), plan, plan.final_output(), usage)
+        pending = _response(body, new_id("resp_"), int(time.time()), "in_progress", [], None)
+        response = _finished(pending, plan, plan.final_output(), usage)
         delay = knobs.ttft + knobs.interval * max(0, plan.delta_count() - 1)
         await self.finish_body(orjson.dumps(response), fault, delay)
 
