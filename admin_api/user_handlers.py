@@ -13,6 +13,7 @@ from server.accounts.times import from_epoch, iso, parse_client_time
 from server.accounts.views import key_view, money, order_view, user_view
 from server.errors import BadRequest
 from server.storage.ledger import ENTRY_TYPES
+from server.storage.usage_cursor import LogCursor
 from server.web.base import BaseHandler
 
 if TYPE_CHECKING:
@@ -58,6 +59,16 @@ class UserApiHandler(BaseHandler):
                                  minimum=1, maximum=MAX_PAGE)
         offset = fields.query_int(self.get_query_argument("offset", None), "offset", default=0)
         return limit, offset
+
+    def cursor(self) -> LogCursor | None:
+        """The ``before`` query argument: a cursor this API returned as ``next_cursor``."""
+        text = self.get_query_argument("before", None)
+        if not text:
+            return None
+        try:
+            return LogCursor.decode(text)
+        except ValueError:
+            raise BadRequest("before 无效,请使用上一页返回的 next_cursor", field="before") from None
 
     def session_json(self, token: str, expires_at: Any) -> dict[str, Any]:
         return {"token": token, "token_type": "Bearer", "expires_at": iso(expires_at),
@@ -212,7 +223,8 @@ class StatsHandler(UserApiHandler):
 
 
 class LogsHandler(UserApiHandler):
-    """``GET /api/user/logs?limit&offset&key&model&from&to``: the request log, newest first."""
+    """``GET /api/user/logs?limit&offset|before&key&model&from&to``: the request log, newest
+    first; ``before`` is the ``next_cursor`` of the previous page (keyset paging)."""
 
     @authenticated
     async def get(self) -> None:
@@ -220,8 +232,11 @@ class LogsHandler(UserApiHandler):
         model = self.get_query_argument("model", None) or None
         if model is not None and len(model) > 128:
             raise BadRequest("model 过长", field="model")
+        before = self.cursor()
+        if before is not None and offset:
+            raise BadRequest("before 与 offset 不能同时使用", field="before")
         self.write_json(await self.stats.logs(
-            self.user_id, limit=limit, offset=offset, model=model,
+            self.user_id, limit=limit, offset=offset, before=before, model=model,
             key_id=self.get_query_argument("key", None) or None,
             since=parse_client_time(self.get_query_argument("from", None), "from"),
             until=parse_client_time(self.get_query_argument("to", None), "to")))

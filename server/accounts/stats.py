@@ -1,9 +1,15 @@
 """What a user may read about their own consumption: the statistics summary, the request
 log, the transaction history and the price list with each group's multiplier applied.
 
-Periods are in UTC: "today" starts at 00:00 UTC; "7d" and "30d" are the last 7 and 30 days.
-``daily`` covers the 30 calendar days (UTC) ending today, so its sum can differ from the
-rolling "30d" period by the part of the oldest day outside it.
+Periods are in UTC and end with today (UTC): "today" starts at 00:00 UTC; "7d" and "30d" start
+at the hour 7 and 30 days ago (each period's ``since`` says exactly where). ``daily`` covers the
+30 calendar days (UTC) ending today, so its sum can differ from "30d" by the part of the oldest
+day outside it. Rows stamped after today (a skewed clock) are in no period.
+
+The periods, ``daily`` and (unless keys with usage in the window were deleted since) ``by_key``
+are read from the user's and the keys' hourly and daily roll-ups: a few dozen small documents
+whatever the user's volume. ``by_model`` still sums the user's raw rows of the last 30 days, as
+no roll-up is kept per user and model.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore
 from server.storage.ledger import LedgerStore
 from server.storage.prices import PriceStore
+from server.storage.usage_cursor import LogCursor
+from server.storage.usage_filters import UsageFilter
 from server.storage.usage_queries import DAY_FORMAT, UsageQueries
+from server.storage.usage_windows import DAY, HOUR, floor_to
 from server.storage.users import UserStore
 
 if TYPE_CHECKING:
@@ -70,21 +79,25 @@ class StatsService:
         if user is None:
             raise NotFound("用户不存在")
         now = from_epoch(self.clock.now())
-        starts = {"today": now.replace(hour=0, minute=0, second=0, microsecond=0),
-                  "7d": now - dt.timedelta(days=7), "30d": now - dt.timedelta(days=30)}
+        today = floor_to(now, DAY)
+        end = today + DAY
+        starts = {"today": today, "7d": floor_to(now - dt.timedelta(days=7), HOUR),
+                  "30d": floor_to(now - dt.timedelta(days=30), HOUR)}
         periods = {}
         for name, since in starts.items():
-            periods[name] = {"since": iso(since), **_sums_view(await self.usage.totals(user_id, since))}
+            sums = await self.usage.window_totals(user_id, since, end)
+            periods[name] = {"since": iso(since), **_sums_view(sums)}
         by_model = [{"model": row["model"], **_sums_view(row)}
-                    for row in await self.usage.grouped(user_id, "model", starts["30d"])]
-        key_rows = await self.usage.grouped(user_id, "key_id", starts["30d"])
+                    for row in await self.usage.grouped(user_id, "model", starts["30d"], end)]
+        key_ids = [key["_id"] for key in await self.keys.list_for_user(user_id)]
+        key_rows = await self.usage.by_key(user_id, key_ids, starts["30d"], end)
         names = await self.keys.names([row["key_id"] for row in key_rows])
         by_key = [{"key_id": row["key_id"], "key_name": names.get(row["key_id"]),
                    "deleted": row["key_id"] not in names, **_sums_view(row)} for row in key_rows]
         return {**money("balance", int(user.get("balance", 0))), "currency": self.currency,
                 "timezone": "UTC", "generated_at": iso(now), "periods": periods,
                 "by_model": by_model, "by_key": by_key,
-                "daily": await self.daily(user_id, starts["today"])}
+                "daily": await self.daily(user_id, today)}
 
     async def daily(self, user_id: str, today: dt.datetime) -> list[dict[str, Any]]:
         """The last ``DAILY_DAYS`` UTC days up to ``today`` (00:00 UTC), oldest first, zero-filled."""
@@ -93,16 +106,20 @@ class StatsService:
         dates = [(first + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range(DAILY_DAYS)]
         return [_day_view(date, sums.get(date)) for date in dates]
 
-    async def logs(self, user_id: str, *, limit: int, offset: int, key_id: str | None = None,
-                   model: str | None = None, since: dt.datetime | None = None,
+    async def logs(self, user_id: str, *, limit: int, offset: int, before: LogCursor | None = None,
+                   key_id: str | None = None, model: str | None = None, since: dt.datetime | None = None,
                    until: dt.datetime | None = None) -> dict[str, Any]:
-        """One page of the user's requests, newest first; another user's key is a 404."""
+        """One page of the user's requests, newest first, from ``offset`` or after the cursor
+        ``before`` (``next_cursor`` of the previous page: the same cost at any depth); another
+        user's key is a 404. ``total`` counts every matching row; ``total_exact`` is false when
+        a model filter matches more than ``usage_counts.TOTAL_CAP`` rows (then: at least that)."""
         if key_id is not None and await self.keys.get_for_user(user_id, key_id) is None:
             raise NotFound("API Key 不存在")
-        rows, total = await self.usage.page(user_id, limit=limit, offset=offset, key_id=key_id,
-                                            model=model, since=since, until=until)
-        return {"data": [usage_row_view(r) for r in rows], "total": total, "limit": limit,
-                "offset": offset, "currency": self.currency}
+        page = await self.usage.log(UsageFilter(user_id, key_id, model, since, until), limit=limit,
+                                    offset=offset, before=before)
+        return {"data": [usage_row_view(r) for r in page.rows], "total": page.total,
+                "total_exact": page.total_exact, "limit": limit, "offset": offset,
+                "next_cursor": page.next_cursor, "currency": self.currency}
 
     async def transactions(self, user_id: str, *, limit: int, offset: int,
                            type: str | None = None) -> dict[str, Any]:

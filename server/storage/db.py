@@ -35,10 +35,19 @@ COLLECTIONS: dict[str, list[Index]] = {
                  Index([("user_id", ASCENDING)])],
     "upstreams": [Index([("name", ASCENDING)], unique=True)],
     "groups": [],
-    # One row per relayed request; request_id is the idempotency key of its charge.
+    # One row per relayed request; request_id (= _id) is the idempotency key of its charge. The
+    # compound indexes serve a user's request log in its order, whole or by key or by model
+    # (server.storage.usage_queries); request_id rather than _id as the tie-breaker, since
+    # nx-27017 cannot index "_id" inside a compound index. The single-field user_id index stays:
+    # nx-27017 takes a plain {"user_id": u} as indexed only if an index is named after it alone.
     "usage": [Index([("request_id", ASCENDING)], unique=True),
               Index([("user_id", ASCENDING)]),
-              Index([("ts", DESCENDING)])],
+              Index([("ts", DESCENDING)]),
+              Index([("user_id", ASCENDING), ("ts", DESCENDING), ("request_id", DESCENDING)]),
+              Index([("user_id", ASCENDING), ("key_id", ASCENDING), ("ts", DESCENDING),
+                     ("request_id", DESCENDING)]),
+              Index([("user_id", ASCENDING), ("model", ASCENDING), ("ts", DESCENDING),
+                     ("request_id", DESCENDING)])],
     # Balance transactions; _id is the idempotency key (e.g. "charge:<request_id>").
     "ledger": [Index([("user_id", ASCENDING)]),
                Index([("applied", ASCENDING)]),

@@ -89,6 +89,11 @@ class RollupStore:
         return [{"value": doc["value"], **_shape(doc)} async for doc in cursor]
 
 
+def totals_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored bucket as totals shaped like ``empty()``."""
+    return _shape(doc)
+
+
 def _shape(doc: dict[str, Any]) -> dict[str, Any]:
     out = empty()
     for name in ("requests", "errors", "cost", "upstream_cost"):

@@ -122,7 +122,9 @@ export async function render(root, ctx) {
       ];
       clear(slot).append(
         dataTable(cols, rows, { expand: breakdownView, caption: t('nav.logs'), empty: t('logs.empty'), rowKey: (r) => r.id }),
-        pager({ offset: state.offset, limit: LIMIT, total: totalOf(body), count: rows.length }, (o) => apply(o)));
+        // total_exact false (a model filter matching very many rows): the total is a lower bound.
+        pager({ offset: state.offset, limit: LIMIT, total: body && body.total_exact === false ? undefined : totalOf(body),
+          count: rows.length }, (o) => apply(o)));
     } catch (err) {
       clear(slot).append(errorBox(err));
     }
@@ -131,11 +133,15 @@ export async function render(root, ctx) {
   exportBtn.addEventListener('click', async () => {
     exportBtn.disabled = true;
     try {
+      // Keyset pages (before = the previous page's next_cursor): each costs the same at any depth.
       const all = [];
-      for (let offset = 0; offset < EXPORT_CAP; offset += 500) {
-        const page = listOf(await api.get('/api/user/logs', params(offset, 500)));
+      let before = null;
+      while (all.length < EXPORT_CAP) {
+        const body = await api.get('/api/user/logs', { ...params(0, 500), before });
+        const page = listOf(body);
         all.push(...page);
-        if (page.length < 500) break;
+        before = body && body.next_cursor;
+        if (!before || page.length < 500) break;
       }
       download(`usage-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(all));
       toast(t('logs.exported', { n: all.length }), 'success');
