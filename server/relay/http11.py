@@ -162,16 +162,11 @@ class _Connection(asyncio.Protocol):
                     response._finish()
                     return
             elif state == "length":
-                if not buf:
+                if not self._pass_body(buf, response):
                     return
-                take = min(self._remaining, len(buf))
-                response._feed(bytes(buf[:take]) if take < len(buf) else bytes(buf))
-                del buf[:take]
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = "done"
-                    response._finish()
-                    return
+                self._state = "done"
+                response._finish()
+                return
             elif state == "chunk_size":
                 end = buf.find(b"\r\n")
                 if end < 0:
@@ -189,14 +184,9 @@ class _Connection(asyncio.Protocol):
                 self._remaining = size
                 self._state = "chunk_data" if size else "trailer"
             elif state == "chunk_data":
-                if not buf:
+                if not self._pass_body(buf, response):
                     return
-                take = min(self._remaining, len(buf))
-                response._feed(bytes(buf[:take]) if take < len(buf) else bytes(buf))
-                del buf[:take]
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = "chunk_end"
+                self._state = "chunk_end"
             elif state == "chunk_end":
                 if len(buf) < 2:
                     return
@@ -224,6 +214,15 @@ class _Connection(asyncio.Protocol):
                 if buf:
                     raise UpstreamConnectionError("data after the end of the response")
                 return
+
+    def _pass_body(self, buf: bytearray, response: "Response") -> bool:
+        """Hand the buffered part of the current body run to the response; True once it is all in."""
+        if buf:
+            take = min(self._remaining, len(buf))
+            response._feed(bytes(buf[:take]) if take < len(buf) else bytes(buf))
+            del buf[:take]
+            self._remaining -= take
+        return self._remaining == 0
 
     def _body_state(self, status: int, headers: dict[str, str], response: "Response") -> str:
         if response.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
