@@ -8,7 +8,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Mapping
 
-from server.errors import BadRequest, Forbidden, InsufficientBalance, Unauthorized
+from server.errors import BadRequest, Forbidden, InsufficientBalance, Unauthorized, UpstreamUnavailable
 from server.ids import new_id
 from server.jsonbody import parse_json_object
 from server.pools.sticky import session_key
@@ -66,6 +66,10 @@ def _check_shape(protocol: str, body: dict) -> None:
 async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
                 raw: bytes, client_ip: str, billable: bool = True) -> RelayContext:
     """Authenticate, validate and price a relay request; raise before any upstream call."""
+    if billable and deps.recorder.backlogged:
+        # Usage is not being written as fast as it is made (a database far behind): answering
+        # more would only grow the unwritten backlog. Clients retry on 503 + retry-after.
+        raise UpstreamUnavailable("服务繁忙(用量记录积压),请稍后重试", headers={"retry-after": "2"})
     key, user, group = await authenticate(deps, headers, protocol)
     body = parse_json_object(raw, deps.settings.max_body_bytes)
     model = body.get("model")

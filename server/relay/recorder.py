@@ -12,18 +12,29 @@ import logging
 from collections import OrderedDict
 from typing import Callable
 
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
+
 from server.billing.charges import ChargeService, UsageRecord
 
 log = logging.getLogger(__name__)
+
+# Errors that say the database is slow or away, not that a record is bad.
+TRANSIENT = (ConnectionFailure, ExecutionTimeout, WTimeoutError, asyncio.TimeoutError)
 
 
 class UsageRecorder:
     """Batches usage records and writes them in the background."""
 
-    def __init__(self, charges: ChargeService, interval: float, max_batch: int = 500) -> None:
+    def __init__(self, charges: ChargeService, interval: float, max_batch: int = 500,
+                 max_pending: int = 20_000) -> None:
         self.charges = charges
         self.interval = interval
         self.max_batch = max_batch
+        # Past this many unwritten records the database is not keeping up: admission refuses new
+        # calls (503, retry-after) until the backlog halves, so memory stays bounded and every
+        # answered call is still billed.
+        self.max_pending = max_pending
+        self._backlogged = False
         self._pending: list[UsageRecord] = []
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -69,6 +80,16 @@ class UsageRecorder:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def backlogged(self) -> bool:
+        """True while the backlog is over ``max_pending`` (and until it is back under half)."""
+        n = len(self._pending)
+        if self._backlogged:
+            self._backlogged = n > self.max_pending // 2
+        else:
+            self._backlogged = n > self.max_pending
+        return self._backlogged
+
     async def flush(self) -> int:
         """Write everything queued now; returns how many records were written."""
         async with self._flush_lock:
@@ -78,6 +99,9 @@ class UsageRecorder:
                 try:
                     await self.charges.charge_many(batch)
                     written += len(batch)
+                except TRANSIENT:
+                    self._pending[:0] = batch  # the database is slow or away: all of it waits
+                    raise
                 except Exception:  # noqa: BLE001 - isolate the record that fails, keep the rest
                     log.exception("usage batch of %d failed; writing its records one by one", len(batch))
                     written += await self._one_by_one(batch)
@@ -94,8 +118,11 @@ class UsageRecorder:
                 await self.charges.charge_many([record])
                 written += 1
             except Exception as exc:  # noqa: BLE001
-                if not await self.charges.storage.ping():
-                    self._pending[:0] = batch[index:]  # idempotent when retried
+                # A slow or unreachable database is never the record's fault: everything waits
+                # for the next tick (idempotent when retried). Only an error about the record
+                # itself (a write error, a bad document) sets it aside.
+                if isinstance(exc, TRANSIENT) or not await self.charges.storage.ping():
+                    self._pending[:0] = batch[index:]
                     raise
                 log.error("usage record %s (user %s, key %s) could not be written and is set aside: %s",
                           record.request_id, record.user_id, record.key_id, exc)

@@ -228,3 +228,71 @@ async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user
     found = {d["_id"] async for d in relay.deps.storage.usage.find({"_id": {"$in": ["req_before", "req_after"]}})}
     assert found == {"req_before", "req_after"} and recorder.pending == 0
     assert poison in recorder.failed
+
+
+async def test_a_slow_database_never_sets_records_aside(relay, pool, user, monkeypatch):
+    """A timeout from the database during a flush is not the records' fault: they stay queued
+    (none set aside, none lost) and the next flush writes them."""
+    from pymongo.errors import NetworkTimeout
+
+    from server.billing.charges import UsageRecord
+    from server.billing.usage import Usage
+
+    recorder = relay.deps.recorder
+    rule = await relay.deps.prices.find("claude-sonnet-4-5")
+    real = recorder.charges.charge_many
+    failures = {"left": 1}
+
+    async def flaky(records):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise NetworkTimeout("127.0.0.1: timed out")
+        return await real(records)
+
+    monkeypatch.setattr(recorder.charges, "charge_many", flaky)
+    set_aside = len(recorder.failed)  # earlier tests of this module may have set some aside
+    ids = [f"req_slowdb_{i}" for i in range(3)]
+    for rid in ids:
+        recorder.record(UsageRecord(request_id=rid, user_id=user["_id"], key_id="key_x", group="claude",
+                                    model="claude-sonnet-4-5", usage=Usage(input=10, output=1), rule=rule))
+    with pytest.raises(NetworkTimeout):
+        await recorder.flush()  # the batch times out: all of it goes back to the queue
+    assert recorder.pending == 3 and len(recorder.failed) == set_aside
+    await recorder.flush()
+    found = {d["_id"] async for d in relay.deps.storage.usage.find({"_id": {"$in": ids}})}
+    assert found == set(ids) and recorder.pending == 0 and len(recorder.failed) == set_aside
+
+
+async def test_a_usage_backlog_refuses_new_calls_until_it_drains(relay, pool, emu, claude_key, user, monkeypatch):
+    """Past ``max_pending`` unwritten records the relay answers 503 + retry-after before any
+    upstream call (memory stays bounded, nothing answered goes unbilled), and admits again once
+    the backlog is under half."""
+    import asyncio
+
+    recorder = relay.deps.recorder
+    monkeypatch.setattr(recorder, "max_pending", 2)
+    gate = asyncio.Event()
+    real = recorder.charges.charge_many
+
+    async def stuck(records):
+        await gate.wait()
+        return await real(records)
+
+    monkeypatch.setattr(recorder.charges, "charge_many", stuck)
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "backlog"}]}
+    async with relay.client() as http:
+        statuses = []
+        for _ in range(6):
+            r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+            statuses.append(r.status_code)
+            if r.status_code == 503:
+                break
+        assert statuses[-1] == 503 and r.headers["retry-after"] == "2"
+        assert r.json()["error"]["type"] == "overloaded_error"
+        served = emu.state.requests["a1"] + emu.state.requests["a2"]
+        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+        assert r.status_code == 503 and emu.state.requests["a1"] + emu.state.requests["a2"] == served
+        gate.set()
+        await recorder.flush()
+        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+        assert r.status_code == 200
