@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from server.jobs.rollups import roll_up_recent
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import utcnow
+from server.storage.usage_filters import UsageFilters
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -28,6 +29,7 @@ class MaintenanceJobs:
 
     def __init__(self, deps: "Deps") -> None:
         self.deps = deps
+        self._filters = UsageFilters(deps.storage)
 
     async def health_probes(self) -> dict[str, Any]:
         """Probe every enabled account that is healthy or cooling; cooled accounts that answer
@@ -56,16 +58,18 @@ class MaintenanceJobs:
         pruned = await self.deps.ledger.prune_marks()
         return {"repaired": repaired, "pruned_marks": pruned}
 
-    async def rollups(self) -> dict[str, int]:
-        """Recompute the recent hourly and daily roll-ups."""
-        return {"written": await roll_up_recent(self.deps.storage)}
+    async def rollups(self) -> dict[str, Any]:
+        """Recompute the hour that just closed (once)."""
+        return await roll_up_recent(self.deps.storage, filters=self._filters)
 
     async def retention(self) -> dict[str, int]:
         """Delete raw usage rows older than ``log_retention_days``; their roll-ups (written
         every few minutes, long before) are kept."""
         days = (await self.deps.runtime_settings.get()).log_retention_days
         cutoff = utcnow() - dt.timedelta(days=days)
-        result = await self.deps.storage.usage.delete_many({"ts": {"$lt": cutoff}})
+        # Bounded below so the embedded database can answer it from the ts index (see usage_filters).
+        query = await self._filters.ts_range(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), cutoff)
+        result = await self.deps.storage.usage.delete_many(query or {"ts": {"$lt": cutoff}})
         if result.deleted_count:
             log.info("retention: deleted %d usage rows older than %d days", result.deleted_count, days)
         return {"deleted": result.deleted_count}

@@ -110,6 +110,15 @@ class UsageFilters:
             fields["model"] = {"$eq": filt.model}
         return fields
 
+    async def ts_range(self, since: dt.datetime, until: dt.datetime) -> dict[str, Any] | None:
+        """``since <= ts < until`` over every user's rows, index-served; None in the ``SCAN`` form
+        (the caller then falls back to an aggregation)."""
+        form = await self.form()
+        if form is TimeForm.SCAN:
+            return None
+        conv = nx_text if form is TimeForm.TEXT else to_millis
+        return {"ts": {"$gte": conv(since), "$lt": conv(until)}}
+
     async def query(self, filt: UsageFilter, *, at: dt.datetime | None = None,
                     below: str | None = None) -> dict[str, Any]:
         """The filter for ``filt``'s rows; only those at exactly ``at`` if given, and only those

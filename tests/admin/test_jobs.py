@@ -12,7 +12,8 @@ from server.billing.charges import UsageRecord
 from server.billing.pricing import PriceRule
 from server.billing.usage import Usage
 from server.jobs.leases import LeaseStore
-from server.jobs.rollups import bucket_start
+from server.jobs.rollups import bucket_start, roll_up
+from server.storage.usage_filters import TimeForm, UsageFilters
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import make_entry, utcnow
 from tests.relay.support import make_user
@@ -130,9 +131,16 @@ async def test_rollups_and_retention(relay):
     assert doc["cost"] == 8000 and doc["upstream_cost"] == 4000
     day = await relay.deps.storage.rollups.find_one({"_id": f"day:{bucket_start(now, 'day').isoformat()}:model:job-model"})
     assert day["requests"] >= 2
-    again = await jobs["rollups"].func()  # idempotent: same ids, same numbers
-    assert again == result
+    assert result["already"] is False and result["hour"] == hour
+    again = await jobs["rollups"].func()  # an hour is recomputed once
+    assert again == {"written": 0, "hour": hour, "already": True}
+    # The recompute itself is idempotent: same ids, same numbers, by reading or by aggregating.
+    assert await roll_up(relay.deps.storage, "hour", now) == result["written"]
     assert (await relay.deps.storage.rollups.find_one({"_id": doc["_id"]}))["requests"] == 2
+    scan = UsageFilters(relay.deps.storage)
+    scan._form = TimeForm.SCAN
+    assert await roll_up(relay.deps.storage, "hour", now, scan) == result["written"]
+    assert (await relay.deps.storage.rollups.find_one({"_id": doc["_id"]}))["tokens_input"] == 2000
     deleted = await jobs["retention"].func()
     assert deleted == {"deleted": 1}
     assert await relay.deps.storage.usage.count_documents({"user_id": user["_id"]}) == 2
