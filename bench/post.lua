@@ -7,6 +7,16 @@ wrk.headers["content-type"] = "application/json"
 wrk.headers[os.getenv("BENCH_AUTH_HEADER")] = os.getenv("BENCH_KEY")
 wrk.headers["anthropic-version"] = "2023-06-01"
 
+-- BENCH_SESSIONS=N: each request names one of N conversations (x-claude-code-session-id), so
+-- session stickiness and the caches see a realistic spread (the soak).
+local sessions = tonumber(os.getenv("BENCH_SESSIONS") or "")
+if sessions then
+  request = function()
+    wrk.headers["x-claude-code-session-id"] = "soak-" .. math.random(sessions)
+    return wrk.format()
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

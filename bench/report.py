@@ -98,9 +98,10 @@ def render(r: dict) -> str:
               f"Relay RSS after the warm-up segment {sk['rss_after_warmup_mb']} MB, at the end {sk['rss_end_mb']} MB, "
               f"peak {sk['rss_max_mb']} MB: drift {sk['drift_pct']:+.1f}% ({verdict} within 10%), "
               f"~{sk['requests']:,} requests.", "",
-              "| t s | body | req/s | errors | relay RSS MB | relay CPU ms/req |", "|---|---|---|---|---|---|"]
+              "| t s | body | req/s | errors | relay RSS MB | usage records not yet written | relay CPU ms/req |",
+              "|---|---|---|---|---|---|---|"]
         L += [f"| {x['t_s']} | {x['body']} | {x['rps']} | {x['errors']} | {x['relay_rss_mb']} | "
-              f"{x['relay_cpu_ms_per_req']} |" for x in sk["samples"]]
+              f"{_f(x.get('usage_pending'), ',')} | {x['relay_cpu_ms_per_req']} |" for x in sk["samples"]]
     lq = r.get("log_query")
     if lq:
         L += ["", "## User log page (`GET /api/user/logs?limit=100`, dashboard JWT, usage rows seeded with insert_many)", ""]

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -75,6 +76,8 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,workers,ttft,"
                                                "log_query,soak,open_streams (default all)")
     args = ap.parse_args()
+    # SIGTERM ends the run like Ctrl-C: the finally below stops every child process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     peers_needed = not only or bool(only & {"throughput", "ttft"})
     if not shutil.which("wrk"):

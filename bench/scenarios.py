@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import procs
 from bench.seeding import FAST, USER_EMAIL, USER_PASSWORD, http_json, seed_usage, set_knobs
 from bench.streams import hold_streams, ttft_run
-from bench.wrkdrv import LUA, wrk
+from bench.wrkdrv import wrk
 
 
 @dataclass
@@ -101,11 +101,22 @@ def workers(ctx: Ctx, start_relay, scenarios: list[Scenario], concurrency: list[
     return {"rows": rows}
 
 
+def usage_pending(port: int) -> int | None:
+    """The relay's unwritten usage records (``jiuliu_usage_pending`` on /metrics)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("jiuliu_usage_pending "):
+                    return int(float(line.split()[1]))
+    except OSError:
+        return None
+    return None
+
+
 def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, segment: int = 30) -> dict:
     """Steady load for ``minutes`` (wrk at c=16, segments of ``segment`` s alternating the bodies,
     requests spread over 1,000 sessions): relay RSS after each segment. The first segment is
     warm-up; the verdict compares the last segment's RSS with the second's."""
-    script = LUA.with_name("soak.lua")
     files = []
     for name, body in bodies:
         path = ctx.tmp / f"soak-{name}.json"
@@ -117,9 +128,10 @@ def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, seg
         name, path = files[i % len(files)]
         cpu0 = ctx.relay.cpu()
         res = wrk(f"http://127.0.0.1:{ctx.relay.port}/v1/messages", path, "x-api-key", key, 16, segment,
-                  script=script)
+                  sessions=1000)
         samples.append({"t_s": round(time.perf_counter() - t0), "body": name, "rps": round(res["rps"]),
                         "errors": res["socket_errors"] + res["non2xx"], "relay_rss_mb": ctx.relay.rss(),
+                        "usage_pending": usage_pending(ctx.relay.port),
                         "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / max(1, res["requests"]), 3)})
         print(f"soak {samples[-1]}", flush=True)
         i += 1

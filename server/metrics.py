@@ -25,14 +25,20 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class _StateCollector(Collector):
     """Scrape-time gauges: in-flight requests and each account's health."""
 
-    def __init__(self, inflight: Callable[[], int], pools: Callable[[], "PoolManager | None"]) -> None:
+    def __init__(self, inflight: Callable[[], int], pools: Callable[[], "PoolManager | None"],
+                 usage_pending: Callable[[], int]) -> None:
         self._inflight = inflight
         self._pools = pools
+        self._usage_pending = usage_pending
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         active = GaugeMetricFamily("jiuliu_active_requests", "Requests in flight (streams included)")
         active.add_metric([], float(self._inflight()))
         yield active
+        pending = GaugeMetricFamily("jiuliu_usage_pending",
+                                    "Finished requests whose usage and charge are not written yet")
+        pending.add_metric([], float(self._usage_pending()))
+        yield pending
         health = GaugeMetricFamily("jiuliu_upstream_healthy",
                                    "1 if the account can take requests, else 0", labels=["account", "status"])
         inflight = GaugeMetricFamily("jiuliu_upstream_inflight", "Requests in flight per account",
@@ -50,7 +56,8 @@ class Metrics:
     """The relay's counters and histograms, registered on this app's own registry."""
 
     def __init__(self, inflight: Callable[[], int] = lambda: 0,
-                 pools: Callable[[], "PoolManager | None"] = lambda: None) -> None:
+                 pools: Callable[[], "PoolManager | None"] = lambda: None,
+                 usage_pending: Callable[[], int] = lambda: 0) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("jiuliu_requests_total", "Finished relay requests",
@@ -67,7 +74,7 @@ class Metrics:
         self.charged = Counter("jiuliu_charged_micro_total", "Charged amount in micro-units",
                                ["group", "model"], registry=r)
         self.tokens = Counter("jiuliu_tokens_total", "Billed tokens", ["group", "kind"], registry=r)
-        r.register(_StateCollector(inflight, pools))
+        r.register(_StateCollector(inflight, pools, usage_pending))
         self._children: dict[tuple, object] = {}
 
     def _child(self, metric, *labels: str):

@@ -100,7 +100,8 @@ def _operations(deps: Deps) -> None:
     """Metrics hooks, the operator services and the (not yet started) job scheduler. The
     process starts the scheduler once it serves (``Runtime``), so tests and one-off tools
     that build deps run no background jobs; stopping it is a shutdown hook."""
-    deps.metrics = Metrics(inflight=lambda: deps.inflight, pools=lambda: deps.pools)
+    deps.metrics = Metrics(inflight=lambda: deps.inflight, pools=lambda: deps.pools,
+                           usage_pending=lambda: deps.recorder.pending if deps.recorder else 0)
     assert deps.pools is not None
     deps.pools.observer = deps.metrics.observe_attempt
     deps.admin = AdminServices.build(deps)

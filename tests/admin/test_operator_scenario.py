@@ -106,7 +106,7 @@ async def test_metrics_token(relay, storage):
             error(await http.get("/metrics", headers={"Authorization": "Bearer nope"}), 401)
             r = await http.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-            assert "jiuliu_active_requests" in r.text
+            assert "jiuliu_active_requests" in r.text and "\njiuliu_usage_pending " in r.text
     finally:
         await guarded.stop()
     async with relay.client() as http:
