@@ -50,6 +50,9 @@ async def authenticate(deps: "Deps", headers: Mapping[str, str], protocol: str) 
     return key, user, group
 
 
+# Seconds a call waits for the usage backlog to drain before it is refused.
+BACKLOG_WAIT = 10.0
+
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 
 
@@ -66,7 +69,7 @@ def _check_shape(protocol: str, body: dict) -> None:
 async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
                 raw: bytes, client_ip: str, billable: bool = True) -> RelayContext:
     """Authenticate, validate and price a relay request; raise before any upstream call."""
-    if billable and deps.recorder.backlogged:
+    if billable and deps.recorder.backlogged and not await deps.recorder.wait_for_room(BACKLOG_WAIT):
         # Usage is not being written as fast as it is made (a database far behind): answering
         # more would only grow the unwritten backlog. Clients retry on 503 + retry-after.
         raise UpstreamUnavailable("服务繁忙(用量记录积压),请稍后重试", headers={"retry-after": "2"})

@@ -35,6 +35,7 @@ class UsageRecorder:
         # answered call is still billed.
         self.max_pending = max_pending
         self._backlogged = False
+        self._progress = asyncio.Event()
         self._pending: list[UsageRecord] = []
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -80,6 +81,22 @@ class UsageRecorder:
     def pending(self) -> int:
         return len(self._pending)
 
+    async def wait_for_room(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the backlog is under its mark; True if it is.
+        Waiting rather than refusing at once turns a burst into latency: clients that send
+        one request after another slow down to the rate the database writes at."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.backlogged:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._progress.wait(), left)
+            except asyncio.TimeoutError:
+                return not self.backlogged
+        return True
+
     @property
     def backlogged(self) -> bool:
         """True while the backlog is over ``max_pending`` (and until it is back under half)."""
@@ -99,6 +116,8 @@ class UsageRecorder:
                 try:
                     await self.charges.charge_many(batch)
                     written += len(batch)
+                    self._progress.set()  # wake callers waiting for room (see wait_for_room)
+                    self._progress = asyncio.Event()
                 except TRANSIENT:
                     self._pending[:0] = batch  # the database is slow or away: all of it waits
                     raise

@@ -263,14 +263,17 @@ async def test_a_slow_database_never_sets_records_aside(relay, pool, user, monke
     assert found == set(ids) and recorder.pending == 0 and len(recorder.failed) == set_aside
 
 
-async def test_a_usage_backlog_refuses_new_calls_until_it_drains(relay, pool, emu, claude_key, user, monkeypatch):
-    """Past ``max_pending`` unwritten records the relay answers 503 + retry-after before any
-    upstream call (memory stays bounded, nothing answered goes unbilled), and admits again once
-    the backlog is under half."""
+async def test_a_usage_backlog_holds_then_refuses_new_calls(relay, pool, emu, claude_key, user, monkeypatch):
+    """Past ``max_pending`` unwritten records a new call waits for the backlog to drain (and
+    goes on when it does); if it does not drain in time the call is answered 503 + retry-after
+    before any upstream call. Memory stays bounded and nothing answered goes unbilled."""
     import asyncio
+
+    from server.relay import admission
 
     recorder = relay.deps.recorder
     monkeypatch.setattr(recorder, "max_pending", 2)
+    monkeypatch.setattr(admission, "BACKLOG_WAIT", 0.3)
     gate = asyncio.Event()
     real = recorder.charges.charge_many
 
@@ -290,9 +293,20 @@ async def test_a_usage_backlog_refuses_new_calls_until_it_drains(relay, pool, em
         assert statuses[-1] == 503 and r.headers["retry-after"] == "2"
         assert r.json()["error"]["type"] == "overloaded_error"
         served = emu.state.requests["a1"] + emu.state.requests["a2"]
-        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
-        assert r.status_code == 503 and emu.state.requests["a1"] + emu.state.requests["a2"] == served
+        # A call arriving now waits; once usage is written again it is answered.
+        monkeypatch.setattr(admission, "BACKLOG_WAIT", 30)
+        waiting = asyncio.Event()
+        real_wait = recorder.wait_for_room
+
+        async def observed(timeout):
+            waiting.set()
+            return await real_wait(timeout)
+
+        monkeypatch.setattr(recorder, "wait_for_room", observed)
+        call = asyncio.ensure_future(http.post("/v1/messages", json=body, headers={"x-api-key": claude_key}))
+        await asyncio.wait_for(waiting.wait(), 10)
+        assert emu.state.requests["a1"] + emu.state.requests["a2"] == served and not call.done()
         gate.set()
-        await recorder.flush()
-        r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+        r = await asyncio.wait_for(call, 30)
         assert r.status_code == 200
+        await recorder.flush()
