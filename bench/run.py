@@ -215,7 +215,7 @@ def main() -> int:
         saturated = sorted({f"{row['scenario']} c={row['concurrency']}" for row in result["throughput"]
                             if row["paths"].get("direct", {}).get("emulator_cpu_util", 0) >= 0.85})
         if result["throughput"]:
-            notes.append("The emulator is one Python process (Tornado): on direct runs it is the bottleneck where its CPU "
+            notes.append("The emulator is one Python process: on direct runs it is the bottleneck where its CPU "
                          f"use reaches ~1 core ({', '.join(saturated) or 'not reached in this run'}); those direct "
                          "req/s are the emulator's ceiling, not a network floor, so relay/direct understates the relay "
                          "there. nginx over the same emulator shows the one-hop cost in C.")
@@ -241,17 +241,22 @@ def main() -> int:
 
 
 def settle(relay_port: int, limit: float) -> float | None:
-    """Seconds until the relay's /healthz answers within 2 s (None: not within ``limit``)."""
+    """Seconds until the relay's /healthz answers within 2 s and its usage backlog is written
+    (a phase must not start while the previous one's charges are still being written: the
+    relay would hold or refuse its calls). None: not within ``limit``."""
     import urllib.request
+
+    from bench.scenarios import usage_pending
 
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < limit:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{relay_port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
+                if resp.status == 200 and (usage_pending(relay_port) or 0) < 100:
                     return round(time.perf_counter() - t0, 1)
         except Exception:  # noqa: BLE001 - not ready yet
-            time.sleep(1)
+            pass
+        time.sleep(1)
     return None
 
 
