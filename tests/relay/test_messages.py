@@ -283,30 +283,35 @@ async def test_a_usage_backlog_holds_then_refuses_new_calls(relay, pool, emu, cl
 
     monkeypatch.setattr(recorder.charges, "charge_many", stuck)
     body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "backlog"}]}
-    async with relay.client() as http:
-        statuses = []
-        for _ in range(6):
-            r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
-            statuses.append(r.status_code)
-            if r.status_code == 503:
-                break
-        assert statuses[-1] == 503 and r.headers["retry-after"] == "2"
-        assert r.json()["error"]["type"] == "overloaded_error"
-        served = emu.state.requests["a1"] + emu.state.requests["a2"]
-        # A call arriving now waits; once usage is written again it is answered.
-        monkeypatch.setattr(admission, "BACKLOG_WAIT", 30)
-        waiting = asyncio.Event()
-        real_wait = recorder.wait_for_room
+    try:
+        async with relay.client() as http:
+            statuses = []
+            # The first flush takes whatever is queued and then hangs on the gate: from then on
+            # every finished call stays queued, so the backlog passes the mark within a few calls.
+            for _ in range(20):
+                r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
+                statuses.append(r.status_code)
+                if r.status_code == 503:
+                    break
+            assert statuses[-1] == 503 and r.headers["retry-after"] == "2", statuses
+            assert r.json()["error"]["type"] == "overloaded_error"
+            served = emu.state.requests["a1"] + emu.state.requests["a2"]
+            # A call arriving now waits; once usage is written again it is answered.
+            monkeypatch.setattr(admission, "BACKLOG_WAIT", 30)
+            waiting = asyncio.Event()
+            real_wait = recorder.wait_for_room
 
-        async def observed(timeout):
-            waiting.set()
-            return await real_wait(timeout)
+            async def observed(timeout):
+                waiting.set()
+                return await real_wait(timeout)
 
-        monkeypatch.setattr(recorder, "wait_for_room", observed)
-        call = asyncio.ensure_future(http.post("/v1/messages", json=body, headers={"x-api-key": claude_key}))
-        await asyncio.wait_for(waiting.wait(), 10)
-        assert emu.state.requests["a1"] + emu.state.requests["a2"] == served and not call.done()
-        gate.set()
-        r = await asyncio.wait_for(call, 30)
-        assert r.status_code == 200
+            monkeypatch.setattr(recorder, "wait_for_room", observed)
+            call = asyncio.ensure_future(http.post("/v1/messages", json=body, headers={"x-api-key": claude_key}))
+            await asyncio.wait_for(waiting.wait(), 10)
+            assert emu.state.requests["a1"] + emu.state.requests["a2"] == served and not call.done()
+            gate.set()
+            r = await asyncio.wait_for(call, 30)
+            assert r.status_code == 200
+    finally:
+        gate.set()  # never leave the recorder's flush hanging for the tests after this one
         await recorder.flush()
