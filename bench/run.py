@@ -72,7 +72,7 @@ def main() -> int:
                     help="seconds allowed for seeding usage rows (default 200, 15 quick); seeding stops there")
     ap.add_argument("--hold", type=float, default=None, help="seconds to hold open streams (default 20, 5 quick)")
     ap.add_argument("--soak-minutes", type=float, default=None,
-                    help="minutes of steady load watching the relay's RSS (default 10, 0.4 quick)")
+                    help="minutes of steady load watching the relay's RSS (default 10, 0.25 quick)")
     ap.add_argument("--only", default="", help="comma-separated phases to run: throughput,workers,ttft,"
                                                "log_query,soak,open_streams (default all)")
     args = ap.parse_args()
@@ -177,8 +177,8 @@ def main() -> int:
                 ctx, checkpoints, seed_budget, query_budget=5 if quick else 25, repeats=5 if quick else 20))),
             ("soak", lambda: result.__setitem__("soak", soak(
                 ctx, keys["claude"], [("small", SMALL), ("small-stream", {**SMALL, "stream": True})],
-                args.soak_minutes if args.soak_minutes is not None else (0.4 if quick else 10),
-                segment=8 if quick else 30))),
+                args.soak_minutes if args.soak_minutes is not None else (0.25 if quick else 10),
+                segment=5 if quick else 30))),
             # last: thousands of aborted streams leave the most work behind in the relay and the database
             ("open_streams", lambda: result.__setitem__("open_streams", open_streams(ctx, keys["claude"],
                                                                                      stream_counts, hold))),
