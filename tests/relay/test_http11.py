@@ -273,3 +273,55 @@ def test_origin_parsing() -> None:
     assert Origin("http://[::1]:8080/x").host_header == "[::1]:8080"
     with pytest.raises(ValueError):
         Origin("ftp://x/y")
+
+
+async def test_https_upstream_with_keep_alive() -> None:
+    """Upstreams are https in production: TLS with the server name checked, pooled like plain TCP."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                body = await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    http = Http11Client(connect_timeout=5, idle_timeout=5, ssl_context=client_ctx)
+    try:
+        # "localhost" resolves to this machine: the certificate names it, so verification passes.
+        for i in range(3):
+            response = await http.request("POST", Origin(f"https://localhost:{port}/v1/messages"), {},
+                                          b'{"n":%d}' % i)
+            assert response.status == 200 and await response.read() == b'{"n":%d}' % i
+            response.release()
+        assert connections == 1 and http.opened == 1
+        # A certificate for another name is refused (no silent downgrade).
+        other = ssl.create_default_context()
+        ca2 = trustme.CA()
+        ca2.configure_trust(other)
+        with pytest.raises(ssl.SSLError):
+            await Http11Client(connect_timeout=5, idle_timeout=5, ssl_context=other).request(
+                "POST", Origin(f"https://localhost:{port}/v1/messages"), {}, b"{}")
+    finally:
+        await http.close()
+        server.close()
