@@ -41,10 +41,9 @@ from server.billing.pricing import PriceRule  # noqa: E402
 from server.billing.usage import Usage  # noqa: E402
 from server.embedded_db import EmbeddedMongo  # noqa: E402
 from server.storage.db import COLLECTIONS, Storage  # noqa: E402
-from server.storage.rollups import bucket_start, rollup_id  # noqa: E402
+from server.storage.rollups import bucket_start, count_row, rollup_id  # noqa: E402
 
 MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "gpt-5-codex"]
-KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "reasoning")
 DB_NAME = "bench"
 OUT = ROOT / "bench" / "results"
 
@@ -90,7 +89,7 @@ def write_rows(db_file: Path, users: list[tuple[str, int]]) -> dict:
                          account_name="emu-anthropic-1", upstream_model=MODELS[0], client_ip="127.0.0.1",
                          user_agent="claude-cli", key_name="claude", ts=now)
     template = usage_doc(record, record.cost())
-    sums: dict[str, list] = {}
+    sums: dict[str, dict] = {}
     t0 = time.perf_counter()
     for user, count in users:
         step = dt.timedelta(seconds=30 * 86400 / max(count, 1))
@@ -110,10 +109,10 @@ def write_rows(db_file: Path, users: list[tuple[str, int]]) -> dict:
             for period in ("hour", "day"):
                 bucket = bucket_start(ts, period)
                 for dim, value in (("user", user), ("key", doc["key_id"])):
-                    s = sums.setdefault(rollup_id(period, bucket, dim, value),
-                                        [period, bucket.isoformat(), dim, value, 0, 0])
-                    s[4] += 1
-                    s[5] += doc["cost"]
+                    totals = sums.setdefault(rollup_id(period, bucket, dim, value),
+                                             {"period": period, "bucket": bucket.isoformat(), "dim": dim,
+                                              "value": value})
+                    count_row(totals, doc)
             if len(batch) == 50_000:
                 con.executemany("insert into usage(_id, data) values (?, ?)", batch)
                 batch = []
@@ -121,12 +120,7 @@ def write_rows(db_file: Path, users: list[tuple[str, int]]) -> dict:
             con.executemany("insert into usage(_id, data) values (?, ?)", batch)
         con.commit()
         print(f"{user}: {count:,} rows, {time.perf_counter() - t0:.0f} s", flush=True)
-    tokens = template["tokens"]
-    rows = []
-    for rid, (period, bucket, dim, value, n, cost) in sums.items():
-        doc = {"_id": rid, "period": period, "bucket": bucket, "dim": dim, "value": value, "requests": n,
-               "errors": 0, "cost": cost, "upstream_cost": cost, **{f"tokens_{k}": tokens.get(k, 0) * n for k in KINDS}}
-        rows.append((rid, neosqlite_json_dumps(doc)))
+    rows = [(rid, neosqlite_json_dumps({"_id": rid, **totals})) for rid, totals in sums.items()]
     con.executemany("insert into rollups(_id, data) values (?, ?)", rows)
     con.commit()
     con.close()
@@ -171,11 +165,12 @@ def measure(base: str, heavy: int) -> list[dict]:
         return body
 
     body = row("first page (limit 100)", "limit=100")
-    cursor = body.get("next_cursor")
-    for _ in range(20):  # walk 10,000 rows deep with cursors
+    cursor, depth = body.get("next_cursor"), 100
+    while cursor and depth < min(10_000, heavy // 2):  # walk deep with cursors
         _, page = timed(base, token, f"limit=500&before={cursor}", 1)
-        cursor = page.get("next_cursor")
-    row("cursor page 10,000 rows deep", f"limit=100&before={cursor}")
+        cursor, depth = page.get("next_cursor"), depth + 500
+    if cursor:
+        row(f"cursor page {depth:,} rows deep", f"limit=100&before={cursor}")
     row("model filter", "limit=100&model=gpt-5-codex")
     row("key filter", f"limit=100&key=key_{USER_ID}_b")
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=12)).strftime("%Y-%m-%dT%H:%M:%S.123Z")

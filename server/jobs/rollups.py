@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import UpdateOne
 
 from server.storage.db import Storage
-from server.storage.rollups import DIMENSIONS as _DIMENSIONS, PERIODS, TOKEN_KINDS, bucket_start, flat  # noqa: F401
+from server.storage.rollups import DIMENSIONS as _DIMENSIONS, PERIODS, TOKEN_KINDS, bucket_start, count_row, flat  # noqa: F401
 from server.storage.ledger import utcnow
 from server.storage.usage_filters import UsageFilters
 
@@ -65,13 +65,14 @@ PROJECTION = {"_id": 0, "outcome": 1, "cost": 1, "base_cost": 1, "tokens": 1,
 
 
 async def _sums_by_reading(storage: Storage, filters: UsageFilters, start: dt.datetime,
-                           end: dt.datetime) -> dict[tuple[str, Any], dict[str, Any]] | None:
-    """Every dimension's sums over ``[start, end)`` from one index-served read of the rows, five
-    minutes at a time: on the embedded database an aggregation scans the whole collection once
-    per dimension (seconds with a few hundred thousand rows, during which every other client of
-    that database waits), while these reads only touch the window's rows and leave gaps for
-    other clients. None where the server's date form is unproven (then aggregate)."""
-    sums: dict[tuple[str, Any], dict[str, Any]] = {}
+                           end: dt.datetime) -> dict[tuple[str, Any], dict[str, int]] | None:
+    """Every dimension's totals over ``[start, end)`` (stored field names) from one
+    index-served read of the rows, five minutes at a time: on the embedded database an
+    aggregation scans the whole collection once per dimension (seconds with a few hundred
+    thousand rows, during which every other client of that database waits), while these reads
+    only touch the window's rows and leave gaps for other clients. None where the server's date
+    form is unproven (then aggregate)."""
+    sums: dict[tuple[str, Any], dict[str, int]] = {}
     cursor_start = start
     while cursor_start < end:
         cursor_end = min(end, cursor_start + SLICE)
@@ -79,19 +80,10 @@ async def _sums_by_reading(storage: Storage, filters: UsageFilters, start: dt.da
         if query is None:
             return None
         async for row in storage.usage.find(query, PROJECTION):
-            tokens = row.get("tokens") or {}
             for dim, field in DIMENSIONS.items():
                 value = row.get(field)
-                if value is None:
-                    continue
-                acc = sums.setdefault((dim, value), {"requests": 0, "errors": 0, "cost": 0, "upstream_cost": 0,
-                                                     "tokens": {k: 0 for k in TOKEN_KINDS}})
-                acc["requests"] += 1
-                acc["errors"] += 0 if row.get("outcome") == "ok" else 1
-                acc["cost"] += int(row.get("cost") or 0)
-                acc["upstream_cost"] += int(row.get("base_cost") or 0)
-                for kind in TOKEN_KINDS:
-                    acc["tokens"][kind] += int(tokens.get(kind) or 0)
+                if value is not None:
+                    count_row(sums.setdefault((dim, value), {}), row)
         cursor_start = cursor_end
     return sums
 
@@ -108,11 +100,13 @@ async def roll_up(storage: Storage, period: str, bucket: dt.datetime, filters: U
             for row in await grouped(storage, start, end, field):
                 value = row.pop("value")
                 if value is not None:
-                    sums[(dim, value)] = row
+                    sums[(dim, value)] = flat(row)
+    # A recompute sets every field: a token kind no row of the bucket used is zero, not absent.
+    zero = {f"tokens_{kind}": 0 for kind in TOKEN_KINDS}
     ops = [UpdateOne({"_id": f"{period}:{start.isoformat()}:{dim}:{value}"},
                      {"$set": {"period": period, "bucket": start.isoformat(), "dim": dim, "value": value,
-                               **flat(row), "updated_at": now}}, upsert=True)
-           for (dim, value), row in sums.items()]
+                               **zero, **totals, "updated_at": now}}, upsert=True)
+           for (dim, value), totals in sums.items()]
     if ops:
         await storage.rollups.bulk_write(ops, ordered=False)
     return len(ops)

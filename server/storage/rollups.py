@@ -41,6 +41,17 @@ def empty() -> dict[str, Any]:
     return {"requests": 0, "errors": 0, "cost": 0, "upstream_cost": 0, "tokens": {k: 0 for k in TOKEN_KINDS}}
 
 
+def count_row(inc: dict[str, int], doc: dict[str, Any]) -> None:
+    """Add one usage row to a bucket's totals, in the stored (flat) field names: nx-27017
+    upserts a dotted ``$inc`` as a literal "a.b" key, so tokens are ``tokens_<kind>``."""
+    inc["requests"] = inc.get("requests", 0) + 1
+    inc["errors"] = inc.get("errors", 0) + (0 if doc.get("outcome") == "ok" else 1)
+    inc["cost"] = inc.get("cost", 0) + int(doc.get("cost") or 0)
+    inc["upstream_cost"] = inc.get("upstream_cost", 0) + int(doc.get("base_cost") or 0)
+    for kind, n in (doc.get("tokens") or {}).items():
+        inc[f"tokens_{kind}"] = inc.get(f"tokens_{kind}", 0) + int(n or 0)
+
+
 class RollupStore:
     """Adds usage to its buckets and reads the buckets back."""
 
@@ -57,14 +68,7 @@ class RollupStore:
                     value = "all" if field is None else doc.get(field)
                     if value is None:
                         continue
-                    inc = sums.setdefault((period, bucket, dim, value), {})
-                    inc["requests"] = inc.get("requests", 0) + 1
-                    inc["errors"] = inc.get("errors", 0) + (0 if doc.get("outcome") == "ok" else 1)
-                    inc["cost"] = inc.get("cost", 0) + doc.get("cost", 0)
-                    inc["upstream_cost"] = inc.get("upstream_cost", 0) + doc.get("base_cost", 0)
-                    for kind, n in (doc.get("tokens") or {}).items():
-                        # Flat names: nx-27017 upserts a dotted $inc as a literal "a.b" key.
-                        inc[f"tokens_{kind}"] = inc.get(f"tokens_{kind}", 0) + n
+                    count_row(sums.setdefault((period, bucket, dim, value), {}), doc)
         if not sums:
             return
         now = dt.datetime.now(dt.timezone.utc)
