@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import hashlib
+import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Sequence
 
 from server.accounts.times import as_utc, from_epoch
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.ids import new_id
+from server.refresh import GRACE
 from server.singleflight import SingleFlight
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore, empty_totals
@@ -28,8 +29,9 @@ from server.storage.runtime_settings import RuntimeSettingsStore
 from server.storage.users import UserStore
 
 log = logging.getLogger(__name__)
-# Seconds past expiry during which a cached key is still served while it reloads in the background.
-STALE_GRACE = 30.0
+# Seconds past expiry during which a cached key is still served while it reloads in the
+# background: the same grace as the other relay snapshots (server.refresh).
+STALE_GRACE = GRACE
 
 if TYPE_CHECKING:
     from server.deps import Clock
@@ -66,8 +68,7 @@ class KeyService:
         self.cache_size = cache_size
         self._cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
         self._flight = SingleFlight()
-        self._refreshing: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._reloads: dict[str, asyncio.Task] = {}  # key hash -> its background reload
 
     async def create(self, user_id: str, *, name: str, group: str | None = None,
                      rate_limit: int | None = None, max_concurrency: int = 0,
@@ -132,11 +133,8 @@ class KeyService:
             # Just expired: answer from the entry and reload it in the background, so a slow
             # database (a flush backlog on the embedded one) does not stall every relayed call.
             key, user = hit[1], hit[2]
-            if key_hash not in self._refreshing:
-                self._refreshing.add(key_hash)
-                task = asyncio.get_running_loop().create_task(self._refresh(key_hash))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            if key_hash not in self._reloads:
+                self._reloads[key_hash] = asyncio.get_running_loop().create_task(self._refresh(key_hash))
         else:
             key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
             self._remember(key_hash, now + self.cache_ttl, key, user)
@@ -147,8 +145,8 @@ class KeyService:
 
     async def reloads_done(self) -> None:
         """Wait for the background reloads in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._reloads:
+            await asyncio.gather(*list(self._reloads.values()), return_exceptions=True)
 
     async def _refresh(self, key_hash: str) -> None:
         try:
@@ -161,7 +159,7 @@ class KeyService:
         else:
             self._remember(key_hash, self.clock.monotonic() + self.cache_ttl, key, user)
         finally:
-            self._refreshing.discard(key_hash)
+            self._reloads.pop(key_hash, None)
 
     async def _load(self, key_hash: str) -> tuple[dict[str, Any], dict[str, Any]]:
         key = await self.store.get_by_hash(key_hash)

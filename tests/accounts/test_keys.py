@@ -180,7 +180,7 @@ async def test_a_slow_database_does_not_stall_a_cached_key(relay, monkeypatch):
         for _ in range(5):
             again, _ = await keys.resolve(secret)
             assert again["name"] == "k"
-        assert len(keys._tasks) == 1  # one reload in flight, however many calls
+        assert len(keys._reloads) == 1  # one reload in flight, however many calls
         gate.set()
         await keys.reloads_done()
         assert len(loads) == 1
