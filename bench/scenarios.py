@@ -147,19 +147,13 @@ def add_ratios(row: dict) -> None:
     ok = {k: v for k, v in p.items() if v.get("requests")}  # a path that completed nothing has no latency
     d, r, lt, ng = ok.get("direct"), ok.get("relay"), ok.get("litellm"), ok.get("nginx")
     ratios = {}
-    if d and r:
-        ratios["relay_over_direct_rps"] = round(r["rps"] / max(d["rps"], 1e-9), 3)
-        ratios["relay_added_p50_ms"] = round(r["p50_ms"] - d["p50_ms"], 3)
-        ratios["relay_added_p99_ms"] = round(r["p99_ms"] - d["p99_ms"], 3)
     if r and lt:
         ratios["relay_over_litellm_rps"] = round(r["rps"] / max(lt["rps"], 1e-9), 3)
-    if d and lt:
-        ratios["litellm_over_direct_rps"] = round(lt["rps"] / max(d["rps"], 1e-9), 3)
-        ratios["litellm_added_p50_ms"] = round(lt["p50_ms"] - d["p50_ms"], 3)
-        ratios["litellm_added_p99_ms"] = round(lt["p99_ms"] - d["p99_ms"], 3)
-    if d and ng:
-        ratios["nginx_over_direct_rps"] = round(ng["rps"] / max(d["rps"], 1e-9), 3)
-        ratios["nginx_added_p50_ms"] = round(ng["p50_ms"] - d["p50_ms"], 3)
+    for label, peer in (("relay", r), ("litellm", lt), ("nginx", ng)):
+        if d and peer:
+            ratios[f"{label}_over_direct_rps"] = round(peer["rps"] / max(d["rps"], 1e-9), 3)
+            ratios[f"{label}_added_p50_ms"] = round(peer["p50_ms"] - d["p50_ms"], 3)
+            ratios[f"{label}_added_p99_ms"] = round(peer["p99_ms"] - d["p99_ms"], 3)
     row["ratios"] = ratios
 
 
