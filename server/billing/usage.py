@@ -20,6 +20,10 @@ class Usage:
     cache_write_1h: int = 0
     cache_read: int = 0
     reasoning: int = 0  # informational: already included in ``output``
+    # What the vendor bills beyond tokens (issue 12): filled by metering, priced by the rule.
+    web_search_requests: int = 0  # server-side web search calls (Anthropic usage / Responses items)
+    service_tier: str = ""  # the tier the upstream reports ("priority", "flex", "standard"...), "" if none
+    speed: str = ""  # Anthropic fast mode ("fast") when the upstream reports it, else ""
 
     def as_dict(self) -> dict[str, int]:
         # Explicit: dataclasses.asdict deep-copies recursively and shows up in profiles.
