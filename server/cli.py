@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import sys
 
@@ -21,8 +22,17 @@ def configure_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def _version() -> str:
+    """The installed distribution's version (setup.cfg), or "unknown" when run from a bare tree."""
+    try:
+        return importlib.metadata.version("jiuliu-relay")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiuliu", description="Jiuliu Relay (九六 relay)")
+    parser.add_argument("--version", action="version", version=f"jiuliu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the relay (API, dashboard and /v1 on one port)")
