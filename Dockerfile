@@ -9,10 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     JIULIU_HOST=0.0.0.0 \
     JIULIU_PORT=3000 \
-    JIULIU_DATA_DIR=/data
+    JIULIU_DATA_DIR=/data \
+    JIULIU_SHUTDOWN_GRACE=7
+# Docker stops with SIGTERM and kills 10 s later unless told otherwise: a 7 s drain leaves time
+# for the final usage flush and the embedded database's stop. For longer drains raise both:
+#   docker run --stop-timeout 40 -e JIULIU_SHUTDOWN_GRACE=30 …   (compose: stop_grace_period)
 
 WORKDIR /app
-COPY setup.cfg pyproject.toml README.md ./
+COPY setup.cfg pyproject.toml README.md LICENSE ./
 COPY server ./server
 COPY admin_api ./admin_api
 COPY config ./config
@@ -24,6 +28,7 @@ RUN pip install . \
 USER jiuliu
 VOLUME ["/data"]
 EXPOSE 3000
+# Shell form so the check follows JIULIU_PORT when the port is changed at run time.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=4).status == 200 else 1)"
+    CMD python -c "import os,urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('JIULIU_PORT', '3000'), timeout=4).status == 200 else 1)"
 CMD ["jiuliu", "serve"]
