@@ -78,7 +78,16 @@ def usage_row_view(row: dict[str, Any]) -> dict[str, Any]:
             "prices_display": {kind: format_micro(int(v)) for kind, v in prices.items()},
             "price_rule": row.get("price_rule"), "multiplier_ppm": ppm, "multiplier": format_micro(ppm),
             **money("cost", int(row.get("cost", 0) or 0)), "latency_ms": row.get("latency_ms"),
-            "ttft_ms": row.get("ttft_ms"), "upstream_request_id": row.get("upstream_request_id")}
+            "ttft_ms": row.get("ttft_ms"), "upstream_request_id": row.get("upstream_request_id"),
+            **billed_extras(row)}
+
+
+def billed_extras(row: dict[str, Any]) -> dict[str, Any]:
+    """What the vendor bills beyond tokens, and whether the figures are an estimate (a cut
+    stream whose final usage never came; ``estimate_method`` says how)."""
+    return {"web_search_requests": int(row.get("web_search_requests", 0) or 0),
+            "service_tier": row.get("service_tier") or "", "speed": row.get("speed") or "",
+            "estimated": bool(row.get("estimated", False)), "estimate_method": row.get("estimate_method")}
 
 
 def ledger_row_view(entry: dict[str, Any]) -> dict[str, Any]:

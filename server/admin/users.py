@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.accounts import fields as f
 from server.accounts.times import iso
-from server.accounts.views import key_view, money, user_view
+from server.accounts.views import billed_extras, key_view, money, user_view
 from server.admin.audit import AuditLog
 from server.billing.money import MoneyError, to_micro
 from server.errors import BadRequest, NotFound
@@ -43,7 +43,8 @@ def usage_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["_id"], "ts": iso(row.get("ts")), "model": row.get("model"),
             "group": row.get("group"), "key_id": row.get("key_id"), "status": row.get("status"),
             "outcome": row.get("outcome"), "tokens": row.get("tokens"), **money("cost", row.get("cost", 0)),
-            "account_name": row.get("account_name"), "latency_ms": row.get("latency_ms")}
+            "account_name": row.get("account_name"), "latency_ms": row.get("latency_ms"),
+            **billed_extras(row)}
 
 
 class UserAdmin:

@@ -85,6 +85,10 @@ def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
         "upstream_request_id": record.upstream_request_id, "client_ip": record.client_ip,
         "user_agent": record.user_agent[:300], "session_hash": record.session_hash,
         "ledger_id": ledger_id(record.request_id) if cost.total else None,
+        # What the vendor bills beyond tokens, as the upstream reported it (issue 12).
+        **record.usage.extras(),
+        # A cut stream: the final usage never came, so these figures are an estimate.
+        "estimated": record.usage.estimated, "estimate_method": record.usage.estimate or None,
     }
 
 

@@ -1,30 +1,58 @@
-"""Usage as the upstream reports it, never a local estimate.
+"""Usage as the upstream reports it; an estimate only when a stream is cut before it.
 
 Anthropic streams: input and cache tokens from ``message_start``, cumulative ``output_tokens``
-from each ``message_delta``. Responses streams: everything from ``response.completed`` (or
-``response.incomplete``/``failed`` when they carry usage). Non-streaming: the JSON body."""
+(and ``server_tool_use``) from each ``message_delta``. Responses streams: everything from
+``response.completed`` (or ``response.incomplete``/``failed`` when they carry usage).
+Non-streaming: the JSON body.
+
+When the final usage never arrives (the client left and the drain timed out, or the upstream
+died after content), :meth:`StreamMeter.billable` bills the best figures available instead of
+nothing: the input ``message_start`` reported (Anthropic) or an estimate from the request body
+(Responses), and the output from what was actually streamed (``server/billing/estimate.py``).
+Such usage carries ``estimate`` = the method, and its row is marked ``estimated: true``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from server.billing.usage import Usage, from_anthropic, from_responses
+from server.billing import estimate
+from server.billing.usage import Usage, from_anthropic, from_responses_object
+
+# Delta events whose text the client sees, and the field holding it.
+_ANTHROPIC_DELTA_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json",
+                           "thinking_delta": "thinking"}
+RESPONSES_DELTA_EVENTS = frozenset({
+    b"response.output_text.delta", b"response.function_call_arguments.delta",
+    b"response.custom_tool_call_input.delta", b"response.reasoning_summary_text.delta",
+    b"response.reasoning_text.delta", b"response.refusal.delta",
+})
+# Events the meter needs decoded (besides the usage and error events of sse.PARSED_EVENTS).
+METERED_EVENTS = RESPONSES_DELTA_EVENTS | {b"content_block_delta"}
 
 
 class StreamMeter:
-    """Accumulates usage from parsed stream events."""
+    """Accumulates usage from parsed stream events, and what was streamed for an estimate."""
 
-    def __init__(self, protocol: str) -> None:
+    def __init__(self, protocol: str, body: Any = None) -> None:
         self.protocol = protocol
+        self.body = body
         self.usage = Usage()
         self.finished = False  # saw the protocol's terminal event
+        self.final = False  # saw the upstream's final usage (the rest is an estimate)
+        self.started = False  # the upstream began its answer (message_start / response.created)
+        self.streamed_bytes = 0  # UTF-8 bytes of text, tool arguments and thinking streamed
+        self.searches_seen = 0  # web_search_call items finished in a cut Responses stream
         self.upstream_model: str | None = None
         self.response_id: str | None = None
+        self._raw: dict[str, Any] = {}  # Anthropic's usage so far, merged as reported
 
-    def observe(self, name: bytes, data: Any) -> None:
+    def observe(self, name: bytes, data: Any, raw: bytes = b"") -> None:
         if not isinstance(data, dict):
-            if name in (b"message_stop",):
+            if name == b"message_stop":
                 self.finished = True
+            elif name == b"response.output_item.done" and b'"web_search_call"' in raw:
+                self.searches_seen += 1
             return
         if self.protocol == "anthropic":
             self._anthropic(name, data)
@@ -32,36 +60,64 @@ class StreamMeter:
             self._responses(name, data)
 
     def _anthropic(self, name: bytes, data: dict[str, Any]) -> None:
-        if name == b"message_start":
+        if name == b"content_block_delta":
+            delta = data.get("delta")
+            field = _ANTHROPIC_DELTA_FIELDS.get(delta.get("type")) if isinstance(delta, dict) else None
+            text = delta.get(field) if field else None
+            if isinstance(text, str):
+                self.streamed_bytes += len(text.encode("utf-8"))
+        elif name == b"message_start":
             message = data.get("message") or {}
-            self.usage = from_anthropic(message.get("usage"))
+            self.started = True
+            self._raw = dict(message.get("usage") or {})
+            self.usage = from_anthropic(self._raw)
             self.response_id = message.get("id")
         elif name == b"message_delta":
-            usage = data.get("usage") or {}
-            output = usage.get("output_tokens")
-            merged = from_anthropic({**_anthropic_raw(self.usage), **{k: v for k, v in usage.items() if v}})
-            self.usage = Usage(input=merged.input, output=output if isinstance(output, int) else self.usage.output,
-                               cache_write_5m=merged.cache_write_5m, cache_write_1h=merged.cache_write_1h,
-                               cache_read=merged.cache_read)
+            usage = data.get("usage")
+            if not isinstance(usage, dict):
+                return
+            # Cumulative: a later figure replaces an earlier one. A zero or null for a kind
+            # message_start reported does not erase it (some upstreams send 0 there).
+            self._raw.update({k: v for k, v in usage.items() if v or k == "output_tokens" and v == 0})
+            self.usage = from_anthropic(self._raw)
+            self.final = True
+        elif name == b"message_stop":
+            self.finished = True
 
     def _responses(self, name: bytes, data: dict[str, Any]) -> None:
-        response = data.get("response") or {}
+        if name in RESPONSES_DELTA_EVENTS:
+            delta = data.get("delta")
+            if isinstance(delta, str):
+                self.streamed_bytes += len(delta.encode("utf-8"))
+            return
+        response = data.get("response")
+        if not isinstance(response, dict):
+            return
+        self.started = True
         if response.get("usage"):
-            self.usage = from_responses(response["usage"])
-        if name in (b"response.completed", b"response.incomplete"):
+            self.usage = from_responses_object(response)
+            self.final = True
+        elif response.get("service_tier") and not self.final:
+            self.usage = replace(self.usage, service_tier=str(response["service_tier"])[:40])
+        if name in (b"response.completed", b"response.incomplete", b"response.failed"):
             self.finished = True
             self.response_id = response.get("id")
 
     def mark_stop(self) -> None:
         self.finished = True
 
-
-def _anthropic_raw(usage: Usage) -> dict[str, Any]:
-    return {"input_tokens": usage.input, "output_tokens": usage.output,
-            "cache_read_input_tokens": usage.cache_read,
-            "cache_creation_input_tokens": usage.cache_write_5m + usage.cache_write_1h,
-            "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write_5m,
-                               "ephemeral_1h_input_tokens": usage.cache_write_1h}}
+    def billable(self) -> Usage:
+        """The usage to bill: the upstream's final figures, or the best estimate if they never
+        came (nothing at all if the upstream never began its answer)."""
+        if self.final or not self.started:
+            return self.usage
+        streamed = estimate.tokens_for_bytes(self.streamed_bytes)
+        if self.protocol == "anthropic":
+            return replace(self.usage, output=max(self.usage.output, streamed),
+                           estimate=estimate.METHOD_MESSAGE_START)
+        return replace(self.usage, input=estimate.responses_input(self.body), output=streamed,
+                       cache_read=0, reasoning=0, web_search_requests=self.searches_seen,
+                       estimate=estimate.METHOD_REQUEST_BODY)
 
 
 def usage_from_body(protocol: str, body: Any) -> Usage:
@@ -70,4 +126,4 @@ def usage_from_body(protocol: str, body: Any) -> Usage:
         return Usage()
     if protocol == "anthropic":
         return from_anthropic(body.get("usage"))
-    return from_responses(body.get("usage"))
+    return from_responses_object(body)

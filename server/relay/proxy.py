@@ -177,7 +177,7 @@ class Proxy:
 
     async def _stream(self, ctx: RelayContext, account: AccountState,
                       response: Response, sink: ClientSink) -> Failure | None:
-        scanner, meter = SseScanner(), StreamMeter(ctx.protocol)
+        scanner, meter = SseScanner(), StreamMeter(ctx.protocol, ctx.body)
         held: list[bytes] = []
         committed = False
         family = "anthropic" if ctx.protocol == "anthropic" else "openai"
@@ -202,7 +202,7 @@ class Proxy:
                 break
             out: list[bytes] = []
             for name, raw, data in scanner.feed(chunk):
-                meter.observe(name, data)
+                meter.observe(name, data, raw)
                 if name in ERROR_EVENTS:
                     error_type, message = _event_error(data)
                     if not committed:
@@ -229,18 +229,20 @@ class Proxy:
             if out and not await sink.send(b"".join(out)):
                 break
         if sink.client_gone:
-            if committed and not meter.finished:
+            if committed and not meter.final:
                 await self._drain_for_usage(response, scanner, meter)
-            ctx.usage = meter.usage  # what the upstream reported, never an estimate
+            # The upstream's final usage if the drain caught it; else the best estimate
+            # (message_start's input or the request body's, the output streamed so far).
+            ctx.usage = meter.billable()
             ctx.outcome = "client_abort"
             ctx.status = ctx.status or 499
             return None
-        ctx.usage = meter.usage
         if not committed:
             # The stream ended before any content: nothing reached the client, try elsewhere.
             return await self._fail(account, Failure("connect", message="stream ended before content", http_status=502))
         if not meter.finished and ctx.outcome == "ok":
             await self._end_committed(ctx, account, sink, family, "connect", "上游响应不完整,请重试")
+        ctx.usage = meter.billable()  # an upstream that died after content: estimated, never free
         sink.end()
         return None
 
@@ -251,12 +253,12 @@ class Proxy:
         ``response.completed``) is what gets billed; then let the connection go."""
         try:
             async with asyncio.timeout(self.settings.abort_drain):
-                while not meter.finished:
+                while not meter.final:
                     chunk = await response.content.readany()
                     if not chunk:
                         return
-                    for name, _raw, data in scanner.feed(chunk):
-                        meter.observe(name, data)
+                    for name, raw, data in scanner.feed(chunk):
+                        meter.observe(name, data, raw)
         except (TimeoutError, OSError):
             return
         finally:

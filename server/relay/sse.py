@@ -9,11 +9,15 @@ from typing import Any
 
 import orjson
 
-# Events parsed as JSON: the ones that carry usage or errors. Everything else passes opaque.
+from server.relay.metering import METERED_EVENTS
+
+# Events parsed as JSON: the ones that carry usage or errors, and the content deltas a cut
+# stream's estimate counts (metering.METERED_EVENTS). Everything else passes opaque.
 PARSED_EVENTS = frozenset({
     b"message_start", b"message_delta", b"error",
+    b"response.created", b"response.in_progress",
     b"response.completed", b"response.failed", b"response.incomplete", b"response.error",
-})
+}) | METERED_EVENTS
 # Events that may precede the first content event (the relay may still fail over after them).
 PREAMBLE_EVENTS = frozenset({b"message_start", b"ping", b"response.created", b"response.in_progress"})
 ERROR_EVENTS = frozenset({b"error", b"response.failed", b"response.error"})
