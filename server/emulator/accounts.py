@@ -25,6 +25,15 @@ KNOB_TYPES: dict[str, tuple[type, ...]] = {
     "fault": (str, type(None)),
     "fail_next": (int,),
     "retry_after": (int,),
+    # What the answer reports beyond tokens (issue 12): the tier that served it ("" = the
+    # protocol's default: Anthropic "standard", Responses "default"), web searches made
+    # (Anthropic usage.server_tool_use; Responses web_search_call items) and Anthropic's speed.
+    "service_tier": (str,),
+    "web_searches": (int,),
+    "speed": (str,),
+    # Where an "eof" or "stall" cuts a stream: after this many content deltas (0: right after
+    # the first event, message_start / response.created); None: eof after half, stall after 0.
+    "cut_after": (int, type(None)),
 }
 
 #: Per-request override headers and the knob each one replaces.
@@ -33,7 +42,15 @@ OVERRIDE_HEADERS: tuple[tuple[str, str], ...] = (
     ("x-emulator-ttft-ms", "ttft_ms"),
     ("x-emulator-delta-interval-ms", "delta_interval_ms"),
     ("x-emulator-output-tokens", "output_tokens"),
+    ("x-emulator-web-searches", "web_searches"),
+    ("x-emulator-cut-after", "cut_after"),
 )
+#: Per-request override headers of text knobs.
+TEXT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("x-emulator-service-tier", "service_tier"),
+    ("x-emulator-speed", "speed"),
+)
+INT_KNOBS = frozenset({"output_tokens", "web_searches", "cut_after"})
 
 
 class KnobError(ValueError):
@@ -53,6 +70,10 @@ class EmulatorAccount:
     fault: str | None = None
     fail_next: int = 0  # >0: fault applies to the next N requests only, then clears
     retry_after: int = 2  # seconds, for the 429 fault
+    service_tier: str = ""  # "" = the protocol's default tier
+    web_searches: int = 0
+    speed: str = ""  # Anthropic: "fast" reports usage.speed = "fast"
+    cut_after: int | None = None  # content deltas before an eof/stall cut
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -81,6 +102,10 @@ class Knobs:
     fault: str | None
     retry_after: int
     account_fault: bool  # the fault is the account's (a use counts against fail_next)
+    service_tier: str = ""
+    web_searches: int = 0
+    speed: str = ""
+    cut_after: int | None = None
 
 
 def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,6 +121,11 @@ def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
             value = value or None
             if value is not None and value not in FAULTS:
                 raise KnobError(f"unknown fault {value!r}; known: {', '.join(FAULTS)}")
+        elif isinstance(value, str):
+            if len(value) > 40:
+                raise KnobError(f"knob {key!r} is too long")
+        elif value is None:
+            pass
         elif not (0 <= value < math.inf):
             raise KnobError(f"knob {key!r} must be a finite number >= 0")
         out[key] = value
@@ -110,11 +140,19 @@ def request_knobs(account: EmulatorAccount, headers: Mapping[str, str]) -> Knobs
         "ttft_ms": account.ttft_ms,
         "delta_interval_ms": account.delta_interval_ms,
         "output_tokens": account.output_tokens,
+        "web_searches": account.web_searches,
+        "cut_after": account.cut_after,
+        "service_tier": account.service_tier,
+        "speed": account.speed,
     }
     for header, knob in OVERRIDE_HEADERS:
         raw = headers.get(header)
         if raw is not None:
-            values[knob] = _parse_number(header, raw, integer=knob == "output_tokens")
+            values[knob] = _parse_number(header, raw, integer=knob in INT_KNOBS)
+    for header, knob in TEXT_HEADERS:
+        raw = headers.get(header)
+        if raw is not None:
+            values[knob] = raw.strip()[:40]
     override = headers.get("x-emulator-fault")
     if override is not None:
         fault = None if override in ("", "none") else override
@@ -131,6 +169,10 @@ def request_knobs(account: EmulatorAccount, headers: Mapping[str, str]) -> Knobs
         fault=fault,
         retry_after=account.retry_after,
         account_fault=account_fault,
+        service_tier=values["service_tier"],
+        web_searches=values["web_searches"],
+        speed=values["speed"],
+        cut_after=values["cut_after"],
     )
 
 

@@ -146,6 +146,8 @@ def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
     """Every SSE frame of the streamed message, in order."""
     blocks, stop_reason = _plan(body, usage["output_tokens"], requested)
     start_usage = {**usage, "output_tokens": min(1, usage["output_tokens"])}
+    if "server_tool_use" in usage:  # searches happen while the answer is generated
+        start_usage["server_tool_use"] = {"web_search_requests": 0}
     frames: list[Frame] = [(False, sse("message_start", {"type": "message_start", "message": {
         "id": new_id("msg_"), "type": "message", "role": "assistant", "model": body["model"], "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": start_usage}}))]
@@ -177,7 +179,8 @@ def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
                                          {"type": "content_block_delta", "index": index, "delta": delta})))
         frames.append((False, sse("content_block_stop", {"type": "content_block_stop", "index": index})))
     final_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens",
-                                         "cache_read_input_tokens", "output_tokens")}
+                                         "cache_read_input_tokens", "output_tokens", "server_tool_use")
+                   if k in usage}
     frames.append((False, sse("message_delta", {"type": "message_delta",
                                                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                                                 "usage": final_usage})))
@@ -187,6 +190,17 @@ def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
 
 def _error_frame(_sent: int) -> bytes:
     return _STREAM_ERROR
+
+
+def with_billed_extras(usage: dict, knobs: Knobs) -> dict:
+    """The usage with what the knobs say the vendor also bills: the tier that served the
+    request, web searches (``server_tool_use``) and fast mode (``speed``)."""
+    usage["service_tier"] = knobs.service_tier or "standard"
+    if knobs.web_searches:
+        usage["server_tool_use"] = {"web_search_requests": knobs.web_searches}
+    if knobs.speed:
+        usage["speed"] = knobs.speed
+    return usage
 
 
 class MessagesHandler(ApiHandler):
@@ -204,7 +218,7 @@ class MessagesHandler(ApiHandler):
     async def respond(self, account: EmulatorAccount, body: dict, knobs: Knobs, stream: bool,
                       fault: str | None) -> None:
         cache = self.state.anthropic_cache(account.name)
-        usage = anthropic_usage(body, cache, output_tokens=knobs.output_tokens)
+        usage = with_billed_extras(anthropic_usage(body, cache, output_tokens=knobs.output_tokens), knobs)
         if stream:
             await self.play(build_stream(body, usage, knobs.output_tokens), knobs, fault, _error_frame)
             return

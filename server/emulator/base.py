@@ -238,6 +238,8 @@ class ApiHandler(EmulatorHandler):
             stop = 1
         elif fault in ("eof", "stream_error_late"):
             stop = _after_half_the_deltas(frames)
+        if fault in ("stall", "eof") and knobs.cut_after is not None:
+            stop = _after_deltas(frames, knobs.cut_after)
         if fault in ("stream_error", "stream_error_late"):
             tail = error_frame
         first = True
@@ -266,6 +268,14 @@ class ApiHandler(EmulatorHandler):
             self.conn.end_chunked(b"".join(pending))
         else:
             self.reply(200, SSE_CONTENT_TYPE, b"".join(pending), self.id_line + "Cache-Control: no-cache\r\n")
+
+
+def _after_deltas(frames: list[Frame], n: int) -> int:
+    """The frame index just after the ``n``-th content delta (0: after the first frame)."""
+    if n <= 0:
+        return 1
+    deltas = [i for i, (is_delta, _) in enumerate(frames) if is_delta]
+    return deltas[min(n, len(deltas)) - 1] + 1 if deltas else len(frames)
 
 
 def _after_half_the_deltas(frames: list[Frame]) -> int:

@@ -11,6 +11,9 @@ Faults (an account's ``fault`` knob or the ``x-emulator-fault`` request header):
   client goes away.
 - ``"eof"``: streams stop after about half the content deltas and the connection closes without
   the terminating event; non-streaming bodies are cut in half.
+- With the ``cut_after`` knob (``x-emulator-cut-after``) an ``eof`` or ``stall`` stream is cut
+  just after that many content deltas instead (0: after the first event, ``message_start`` /
+  ``response.created``), for tests of what a cut stream is billed.
 - ``"stream_error"`` / ``"stream_error_late"``: streams only; an in-stream error
   (Anthropic ``event: error`` overloaded_error, Responses ``response.failed``) before any
   content / after some deltas. Non-streaming requests ignore these (and do not use up

@@ -5,6 +5,7 @@ Output items (see ``usage.py`` for the token rules), in this order:
 - ``reasoning`` when ``reasoning`` asks for an effort (or a summary); with ``reasoning.summary``
   it carries one summary part (streamed as ``response.reasoning_summary_*`` events); with
   ``include: ["reasoning.encrypted_content"]`` an opaque ``encrypted_content``;
+- ``web_search_call`` items, as many as the ``web_searches`` knob asks (none by default);
 - ``message`` with one ``output_text`` part of deterministic words (omitted when a function is
   called and no words are left);
 - ``function_call`` for the first function tool (or the one ``tool_choice`` names) when
@@ -64,7 +65,7 @@ def pick_function(body: dict) -> dict | None:
 
 
 def _response(body: dict, rid: str, created: int, status: str, output: list, usage: dict | None,
-              **extra: Any) -> dict:
+              service_tier: str = "default", **extra: Any) -> dict:
     reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
     return {
         "id": rid, "object": "response", "created_at": created, "status": status, "background": False,
@@ -75,7 +76,7 @@ def _response(body: dict, rid: str, created: int, status: str, output: list, usa
         "previous_response_id": body.get("previous_response_id"),
         "prompt_cache_key": body.get("prompt_cache_key"),
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "safety_identifier": body.get("safety_identifier"), "service_tier": "default",
+        "safety_identifier": body.get("safety_identifier"), "service_tier": service_tier,
         "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
         "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
         "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [], "top_logprobs": 0,
@@ -87,8 +88,11 @@ def _response(body: dict, rid: str, created: int, status: str, output: list, usa
 class _Plan:
     """The output items of one response, final and (for streams) as "added" skeletons."""
 
-    def __init__(self, body: dict, usage: dict, requested: int) -> None:
+    def __init__(self, body: dict, usage: dict, requested: int, searches: int = 0) -> None:
         out = usage["output_tokens"]
+        # Web searches the model made (the web_searches knob), before its answer.
+        self.searches = [{"id": new_id("ws_"), "type": "web_search_call", "status": "completed",
+                          "action": {"type": "search", "query": "emulated search"}} for _ in range(searches)]
         self.truncated = requested > out
         self.status = "incomplete" if self.truncated else "completed"
         self.reasoning: dict | None = None
@@ -122,6 +126,7 @@ class _Plan:
         if self.reasoning is not None:
             summary = [{"type": "summary_text", "text": SUMMARY_TEXT}] if self.summary else []
             output.append({**self.reasoning, "summary": summary})
+        output += self.searches
         if self.message is not None:
             output.append({**self.message, "status": self.status, "content": [self.part()]})
         if self.call is not None:
@@ -158,11 +163,12 @@ class _Events:
                         for i, w in enumerate(words)]
 
 
-def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], dict]:
+def build_stream(body: dict, usage: dict, requested: int, searches: int = 0,
+                 service_tier: str = "default") -> tuple[list[Frame], dict]:
     """Every SSE frame of the streamed response, and the in-progress response object."""
-    plan = _Plan(body, usage, requested)
+    plan = _Plan(body, usage, requested, searches)
     rid, created = new_id("resp_"), int(time.time())
-    pending = _response(body, rid, created, "in_progress", [], None)
+    pending = _response(body, rid, created, "in_progress", [], None, service_tier)
     ev = _Events()
     serialised = orjson.dumps(pending)
     ev.add_response("response.created", serialised)
@@ -182,6 +188,11 @@ def build_stream(body: dict, usage: dict, requested: int) -> tuple[list[Frame], 
             ev.add("response.reasoning_summary_part.done",
                    {**loc, "part": {"type": "summary_text", "text": SUMMARY_TEXT}})
         ev.add("response.output_item.done", {"output_index": index, "item": final[index]})
+        index += 1
+    for search in plan.searches:
+        ev.add("response.output_item.added", {"output_index": index, "item": {**search, "status": "in_progress"}})
+        ev.add("response.web_search_call.completed", {"output_index": index, "item_id": search["id"]})
+        ev.add("response.output_item.done", {"output_index": index, "item": search})
         index += 1
     if plan.message is not None:
         mid = plan.message["id"]
@@ -254,8 +265,9 @@ class ResponsesHandler(ApiHandler):
                       fault: str | None) -> None:
         cache = self.state.responses_cache(account.name)
         usage = responses_usage(body, cache, output_tokens=knobs.output_tokens)
+        tier = knobs.service_tier or "default"
         if stream:
-            frames, pending = build_stream(body, usage, knobs.output_tokens)
+            frames, pending = build_stream(body, usage, knobs.output_tokens, knobs.web_searches, tier)
 
             def failed(sent: int) -> bytes:
                 response = {**pending, "status": "failed", "error": OPENAI_STREAM_ERROR}
@@ -264,8 +276,8 @@ class ResponsesHandler(ApiHandler):
 
             await self.play(frames, knobs, fault, failed)
             return
-        plan = _Plan(body, usage, knobs.output_tokens)
-        pending = _response(body, new_id("resp_"), int(time.time()), "in_progress", [], None)
+        plan = _Plan(body, usage, knobs.output_tokens, knobs.web_searches)
+        pending = _response(body, new_id("resp_"), int(time.time()), "in_progress", [], None, tier)
         response = _finished(pending, plan, plan.final_output(), usage)
         delay = knobs.ttft + knobs.interval * max(0, plan.delta_count() - 1)
         await self.finish_body(orjson.dumps(response), fault, delay)
