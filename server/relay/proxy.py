@@ -177,6 +177,14 @@ class Proxy:
 
     async def _stream(self, ctx: RelayContext, account: AccountState,
                       response: Response, sink: ClientSink) -> Failure | None:
+        closer = _CloseLater(response, self.settings.abort_drain)
+        try:
+            return await self._stream_events(ctx, account, response, sink, closer)
+        finally:
+            closer.cancel()
+
+    async def _stream_events(self, ctx: RelayContext, account: AccountState, response: Response,
+                             sink: ClientSink, closer: "_CloseLater") -> Failure | None:
         scanner, meter = SseScanner(), StreamMeter(ctx.protocol, ctx.body)
         held: list[bytes] = []
         committed = False
@@ -220,7 +228,10 @@ class Proxy:
                     ctx.ttft_ms = ctx.elapsed_ms()
                     # From here a disconnect no longer closes the upstream at once: the usage
                     # still to come is drained (bounded) so the delivered answer is billed.
-                    sink.attach_upstream(None)
+                    # The bound runs from the moment the client leaves, even while the
+                    # upstream sends nothing (a stall would otherwise hold it until the
+                    # idle timeout, and the row would wait as long).
+                    sink.attach_upstream(closer)
                     sink.start(200, _client_headers(response, "text/event-stream"))
                     out.extend(held)
                     held.clear()
@@ -270,6 +281,24 @@ class Proxy:
         ctx.outcome, ctx.error_class = "upstream_error", status
         await self.pools.report_failure(account, status, "", message, None, "after")
         await sink.send(sse_error_event(family, RelayError(message, type="api_error")))
+
+
+class _CloseLater:
+    """Attached to the client sink after the commit point: when the client leaves, the upstream
+    is closed ``delay`` seconds later rather than at once, so its final usage can still come."""
+
+    def __init__(self, response: Response, delay: float) -> None:
+        self.response = response
+        self.delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+
+    def close(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.delay, self.response.close)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _failure_class(failure: Failure) -> str:
