@@ -9,7 +9,9 @@ compute an estimated bill by hand. README: "Cut streams".
 
 - **Input** (Responses only: ``response.created`` carries no usage; Anthropic's
   ``message_start`` reports it): the request body's segments, each counted on its own, the
-  way the emulator's ``responses_input_tokens`` counts them.
+  way the emulator's ``responses_input_tokens`` counts them; up to the input the upstream last
+  reported for the same ``prompt_cache_key`` counts as a cache read (a Codex turn's prompt is
+  mostly the previous turn's).
 - **Output**: the text, tool-call arguments and thinking / reasoning-summary text actually
   streamed, counted together. Reasoning tokens that were never streamed are not estimated
   (nothing observable bounds them): an estimate bills only what the client could have seen.
@@ -25,6 +27,9 @@ BYTES_PER_TOKEN = 4
 # Methods recorded on an estimated usage row (``estimate_method``).
 METHOD_MESSAGE_START = "message_start+streamed"  # Anthropic: reported input, streamed output
 METHOD_REQUEST_BODY = "request_body+streamed"  # Responses: input from the body, streamed output
+# The same, with part of the input counted as a cache read: the upstream's last reported input
+# for the request's prompt_cache_key on that account (server/relay/cache_hints.py).
+METHOD_REQUEST_BODY_CACHE = "request_body+cache_hint+streamed"
 
 
 def tokens_for_bytes(n: int) -> int:

@@ -106,18 +106,21 @@ class StreamMeter:
     def mark_stop(self) -> None:
         self.finished = True
 
-    def billable(self) -> Usage:
+    def billable(self, cached_hint: int = 0) -> Usage:
         """The usage to bill: the upstream's final figures, or the best estimate if they never
-        came (nothing at all if the upstream never began its answer)."""
+        came (nothing at all if the upstream never began its answer). ``cached_hint``: input
+        tokens of a Responses request probably read from the prompt cache (cache_hints.py)."""
         if self.final or not self.started:
             return self.usage
         streamed = estimate.tokens_for_bytes(self.streamed_bytes)
         if self.protocol == "anthropic":
             return replace(self.usage, output=max(self.usage.output, streamed),
                            estimate=estimate.METHOD_MESSAGE_START)
-        return replace(self.usage, input=estimate.responses_input(self.body), output=streamed,
-                       cache_read=0, reasoning=0, web_search_requests=self.searches_seen,
-                       estimate=estimate.METHOD_REQUEST_BODY)
+        total = estimate.responses_input(self.body)
+        cached = min(max(cached_hint, 0), total)
+        return replace(self.usage, input=total - cached, output=streamed, cache_read=cached, reasoning=0,
+                       web_search_requests=self.searches_seen,
+                       estimate=estimate.METHOD_REQUEST_BODY_CACHE if cached else estimate.METHOD_REQUEST_BODY)
 
 
 def usage_from_body(protocol: str, body: Any) -> Usage:

@@ -23,6 +23,7 @@ from server.pools.state import AccountState
 from server.pools.sticky import StickyStore
 from server.billing.usage import Usage
 from server.relay.context import ClientSink, RelayContext
+from server.relay.cache_hints import CacheHints
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
 from server.relay.http11 import Response
@@ -55,6 +56,7 @@ class Proxy:
         self.pools = pools
         self.sticky = sticky
         self.client = client
+        self.cache_hints = CacheHints()  # for estimating a cut Responses stream's cached input
 
     async def relay(self, ctx: RelayContext, sink: ClientSink) -> None:
         """Answer the client from the first account that can; bounded attempts and time."""
@@ -169,6 +171,8 @@ class Proxy:
         except orjson.JSONDecodeError:
             return await self._fail(account, Failure("502", message="upstream sent a non-JSON body", http_status=502))
         ctx.usage = usage_from_body(ctx.protocol, parsed)
+        if ctx.protocol == "openai":
+            self.cache_hints.remember(account.id, ctx.body, ctx.usage.input + ctx.usage.cache_read)
         ctx.status = response.status
         ctx.ttft_ms = ctx.elapsed_ms()
         sink.start(response.status, _client_headers(response, "application/json"))
@@ -244,7 +248,7 @@ class Proxy:
                 await self._drain_for_usage(response, scanner, meter)
             # The upstream's final usage if the drain caught it; else the best estimate
             # (message_start's input or the request body's, the output streamed so far).
-            ctx.usage = meter.billable()
+            ctx.usage = self._billable(ctx, account, meter)
             ctx.outcome = "client_abort"
             ctx.status = ctx.status or 499
             return None
@@ -253,9 +257,18 @@ class Proxy:
             return await self._fail(account, Failure("connect", message="stream ended before content", http_status=502))
         if not meter.finished and ctx.outcome == "ok":
             await self._end_committed(ctx, account, sink, family, "connect", "上游响应不完整,请重试")
-        ctx.usage = meter.billable()  # an upstream that died after content: estimated, never free
+        ctx.usage = self._billable(ctx, account, meter)  # died after content: estimated, never free
         sink.end()
         return None
+
+    def _billable(self, ctx: RelayContext, account: AccountState, meter: StreamMeter) -> Usage:
+        """What this stream bills; a Responses stream's reported input feeds the cache hints."""
+        if ctx.protocol != "openai":
+            return meter.billable()
+        if meter.final:
+            self.cache_hints.remember(account.id, ctx.body, meter.usage.input + meter.usage.cache_read)
+            return meter.usage
+        return meter.billable(self.cache_hints.cached(account.id, ctx.body))
 
     async def _drain_for_usage(self, response: Response, scanner: SseScanner,
                                meter: StreamMeter) -> None:

@@ -64,6 +64,11 @@ const zh = {
   'logs.breakdown': '计费明细', 'logs.kind': '类型', 'logs.tokens': 'Tokens', 'logs.pricePerM': '单价 / 百万 Tokens', 'logs.charge': '费用',
   'logs.total': '实际扣费', 'logs.requestId': '请求 ID', 'logs.priceRule': '价格规则', 'logs.endpoint': '接口', 'logs.ttft': '首字耗时',
   'logs.upstreamId': '上游请求 ID', 'logs.reasoningNote': '(已计入输出)', 'logs.roundingNote': '实际扣费为各项精确相加后统一四舍五入到 0.000001,可能与各项之和相差 0.000001。',
+  'logs.estimated': '估算', 'logs.estimateNote': '流在上游报告最终用量之前中断,按已知数据估算计费:{method}。',
+  'logs.estimate.message_start+streamed': '输入取自上游 message_start 报告的数量,输出按实际已流式返回的文本、工具参数与思考内容估算(UTF-8 字节数 ÷ 4)',
+  'logs.estimate.request_body+streamed': '输入按请求体估算,输出按实际已流式返回的文本、工具参数与推理摘要估算(UTF-8 字节数 ÷ 4);未返回的推理 Token 不计费',
+  'logs.serviceTier': '服务等级', 'logs.webSearches': '联网搜索次数', 'logs.speed': '速度模式',
+  'logs.estimate.request_body+cache_hint+streamed': '输入按请求体估算,其中不超过该会话(prompt_cache_key)上一次上游报告的输入量按缓存读取计;输出按实际已流式返回的内容估算(UTF-8 字节数 ÷ 4);未返回的推理 Token 不计费',
 
   'tokens.input': '输入', 'tokens.output': '输出', 'tokens.cache_write_5m': '缓存写入(5 分钟)', 'tokens.cache_write_1h': '缓存写入(1 小时)',
   'tokens.cache_read': '缓存读取', 'tokens.reasoning': '推理',
@@ -208,6 +213,11 @@ const en = {
   'logs.breakdown': 'Cost breakdown', 'logs.kind': 'Kind', 'logs.tokens': 'Tokens', 'logs.pricePerM': 'Price / 1M tokens', 'logs.charge': 'Charge',
   'logs.total': 'Charged', 'logs.requestId': 'Request ID', 'logs.priceRule': 'Price rule', 'logs.endpoint': 'Endpoint', 'logs.ttft': 'Time to first token',
   'logs.upstreamId': 'Upstream request ID', 'logs.reasoningNote': '(included in output)', 'logs.roundingNote': 'The charge is the exact sum rounded once to 0.000001, so it may differ from the sum of the lines by 0.000001.',
+  'logs.estimated': 'Estimated', 'logs.estimateNote': 'The stream was cut before the upstream reported its final usage; billed on an estimate: {method}.',
+  'logs.estimate.message_start+streamed': 'input as the upstream\'s message_start reported it, output from the text, tool arguments and thinking actually streamed (UTF-8 bytes ÷ 4)',
+  'logs.estimate.request_body+streamed': 'input estimated from the request body, output from the text, tool arguments and reasoning summary actually streamed (UTF-8 bytes ÷ 4); reasoning tokens never streamed are not billed',
+  'logs.serviceTier': 'Service tier', 'logs.webSearches': 'Web searches', 'logs.speed': 'Speed',
+  'logs.estimate.request_body+cache_hint+streamed': 'input estimated from the request body, up to the input the upstream last reported for the same prompt_cache_key counted as cache reads; output from what was actually streamed (UTF-8 bytes ÷ 4); reasoning tokens never streamed are not billed',
 
   'tokens.input': 'Input', 'tokens.output': 'Output', 'tokens.cache_write_5m': 'Cache write (5 min)', 'tokens.cache_write_1h': 'Cache write (1 h)',
   'tokens.cache_read': 'Cache read', 'tokens.reasoning': 'Reasoning',

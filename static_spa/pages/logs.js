@@ -35,10 +35,29 @@ export function breakdown(row) {
   return { lines, mult, total: moneyOf(row, 'cost') };
 }
 
+/** A cut stream billed on an estimate: what the note says, or null for reported usage. */
+export function estimateNote(row) {
+  if (!row.estimated) return null;
+  const method = row.estimate_method || '';
+  const how = t('logs.estimate.' + method);
+  return t('logs.estimateNote', { method: how === 'logs.estimate.' + method ? method : how });
+}
+
+/** Detail lines for what the vendor bills beyond tokens (shown only when reported). */
+function extrasView(row) {
+  const out = [];
+  if (row.service_tier) out.push(h('dt', t('logs.serviceTier')), h('dd', h('code', row.service_tier)));
+  if (row.web_search_requests) out.push(h('dt', t('logs.webSearches')), h('dd', num(row.web_search_requests)));
+  if (row.speed) out.push(h('dt', t('logs.speed')), h('dd', h('code', row.speed)));
+  return out;
+}
+
 function breakdownView(row) {
   const b = breakdown(row);
+  const note = estimateNote(row);
   const shown = b.lines.filter((l) => l.tokens > 0 || ['input', 'output'].includes(l.kind));
   return h('div.breakdown',
+    note ? h('p.alert.alert-warn.estimate-note', h('span.badge.badge-warn', t('logs.estimated')), ' ', note) : null,
     h('table.data.compact', { 'aria-label': t('logs.breakdown') },
       h('thead', h('tr', h('th', t('logs.kind')), h('th.num', t('logs.tokens')), h('th.num', t('logs.pricePerM')),
         h('th.num', t('logs.charge')))),
@@ -54,19 +73,22 @@ function breakdownView(row) {
       (row.tokens && row.tokens.reasoning) ? [h('dt', t('tokens.reasoning')), h('dd', num(row.tokens.reasoning) + ' ' + t('logs.reasoningNote'))] : null,
       h('dt', t('logs.endpoint')), h('dd', `${row.endpoint || '—'}${row.stream ? ' · stream' : ''}`),
       h('dt', t('logs.ttft')), h('dd', ms(row.ttft_ms)),
-      row.upstream_request_id ? [h('dt', t('logs.upstreamId')), h('dd', h('code', row.upstream_request_id))] : null),
+      row.upstream_request_id ? [h('dt', t('logs.upstreamId')), h('dd', h('code', row.upstream_request_id))] : null,
+      extrasView(row)),
     h('p.muted.small', t('logs.roundingNote')));
 }
 
 export function toCsv(rows) {
   const head = ['time', 'request_id', 'key', 'model', 'group', 'status', 'outcome', ...KINDS, 'reasoning',
-    ...KINDS.map((k) => 'price_' + k), 'multiplier', 'cost', 'latency_ms'];
+    ...KINDS.map((k) => 'price_' + k), 'multiplier', 'cost', 'latency_ms',
+    'estimated', 'estimate_method', 'service_tier', 'web_search_requests', 'speed'];
   const lines = [head.join(',')];
   for (const r of rows) {
     const tk = r.tokens || {};
     lines.push([r.ts, r.id, r.key_name || r.key_id, r.model, r.group, r.status, r.outcome,
       ...KINDS.map((k) => tk[k] || 0), tk.reasoning || 0,
-      ...KINDS.map((k) => (priceOf(r, k) ?? '')), multiplierOf(r), r.cost_display ?? moneyOf(r, 'cost'), r.latency_ms ?? '']
+      ...KINDS.map((k) => (priceOf(r, k) ?? '')), multiplierOf(r), r.cost_display ?? moneyOf(r, 'cost'), r.latency_ms ?? '',
+      r.estimated ? 'true' : 'false', r.estimate_method || '', r.service_tier || '', r.web_search_requests || 0, r.speed || '']
       .map(csvCell).join(','));
   }
   return '\ufeff' + lines.join('\r\n') + '\r\n';
@@ -116,7 +138,9 @@ export async function render(root, ctx) {
           const tk = r.tokens || {};
           return `${num(tk.cache_read || 0)} / ${num((tk.cache_write_5m || 0) + (tk.cache_write_1h || 0))}`;
         } },
-        { key: 'cost', label: t('logs.cost'), align: 'right', render: (r) => h('strong', money(moneyOf(r, 'cost'))) },
+        { key: 'cost', label: t('logs.cost'), align: 'right', render: (r) => [
+          r.estimated ? h('span.badge.badge-warn.estimated', { title: estimateNote(r) }, t('logs.estimated')) : null,
+          h('strong', money(moneyOf(r, 'cost')))] },
         { key: 'status', label: t('common.status'), render: (r) => h('span.badge', { class: (r.status || 200) < 400 ? 'badge-ok' : 'badge-bad' }, String(r.status ?? '—')) },
         { key: 'latency', label: t('logs.latency'), align: 'right', render: (r) => ms(r.latency_ms) },
       ];

@@ -279,6 +279,53 @@ async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, c
     console.assert_clean()
 
 
+async def test_a_cut_stream_is_shown_as_estimated_with_its_tier(dashboard, emu, console):
+    """Issue 12: a Responses stream cut after content (no response.completed) is billed on an
+    estimate; the log marks the row, its detail says how, shows the service tier and web
+    searches, and the CSV export carries the same columns."""
+    base = dashboard.base_url
+    page = STATE["user_page"]
+    console.watch(page)
+    emu.state.patch("o1", {"fault": "eof", "cut_after": 3, "output_tokens": 40,
+                           "service_tier": "priority", "web_searches": 1})
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {STATE['secret']}"},
+                                         json={"model": "gpt-5.4", "input": "cut me short", "stream": True})
+        assert response.status_code == 200 and b"response.completed" not in response.content
+        request_id = response.headers["x-jiuliu-request-id"]
+        await dashboard.deps.recorder.wait_recorded(request_id)
+        await dashboard.deps.recorder.flush()
+    finally:
+        emu.state.reset(knobs=True)
+        for account in await dashboard.deps.upstreams.list():
+            await dashboard.deps.upstreams.set_state(account["_id"], "healthy")
+        await dashboard.deps.pools.reload()
+
+    await page.goto(base + "/logs")
+    await page.wait_for_selector("main .page")
+    rows = page.locator("table.data tbody tr:not(.detail-row)")
+    await rows.first.wait_for()
+    cut_row = rows.first  # newest first
+    assert await cut_row.locator(".badge.estimated").inner_text() == "估算"
+    await cut_row.locator("button.expand-btn").click()
+    detail = page.locator("tr.detail-row:not([hidden]) .breakdown")
+    await detail.wait_for()
+    note = await detail.locator(".estimate-note").inner_text()
+    assert "输入按请求体估算" in note and "推理 Token 不计费" in note
+    text = await detail.inner_text()
+    assert "服务等级" in text and "priority" in text and "联网搜索次数" in text
+    await page.screenshot(path=str(SCREENSHOTS / "user-logs-estimated-desktop.png"), full_page=True)
+
+    async with page.expect_download() as info:
+        await page.click("#export-csv")
+    csv_lines = Path(await (await info.value).path()).read_text(encoding="utf-8-sig").splitlines()
+    assert csv_lines[0].endswith(",estimated,estimate_method,service_tier,web_search_requests,speed")
+    cut_line = next(line for line in csv_lines if request_id in line)
+    assert cut_line.endswith(",true,request_body+streamed,priority,1,")
+    console.assert_clean()
+
+
 async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, console):
     base = dashboard.base_url
     admin, user = STATE["admin_page"], STATE["user_page"]

@@ -296,3 +296,26 @@ async def test_responses_upstream_died_after_created_only_is_not_billed(relay, p
     assert r.status_code in (502, 503)
     row = await row_of(relay, r.headers["x-jiuliu-request-id"])
     assert row["cost"] == 0 and row["estimated"] is False
+
+
+async def test_responses_cut_turn_counts_the_sessions_cached_prefix(relay, pool, prices, emu, codex_key, user):
+    """Codex sends prompt_cache_key; a cut turn's input is mostly the previous turn's prompt,
+    which the vendor bills at the cached rate. Up to the input the upstream last reported for
+    that key (on that account) counts as a cache read."""
+    headers = {"authorization": f"Bearer {codex_key}"}
+    async with relay.client() as http:
+        first = await http.post("/v1/responses", json=responses_body(prompt_cache_key="pck-cut-1"), headers=headers)
+        assert first.status_code == 200 and b"response.completed" in first.content
+        knobs(emu, ["o1", "o2"], fault="eof", cut_after=3, output_tokens=40)
+        body = responses_body(prompt_cache_key="pck-cut-1", input=PROMPT * 2)
+        r = await http.post("/v1/responses", json=body, headers=headers)
+    row = await row_of(relay, r.headers["x-jiuliu-request-id"])
+    # Estimated total 528 bytes -> 132; the first turn reported 66 -> 66 cached, 66 uncached.
+    # 66 * 1.25 + 66 * 0.125 + 4 * 10 = 82.5 + 8.25 + 40 = 130.75 -> 131.
+    assert row["estimate_method"] == "request_body+cache_hint+streamed"
+    assert (row["tokens"]["input"], row["tokens"]["cache_read"], row["tokens"]["output"]) == (66, 66, 4)
+    assert row["cost"] == 131
+    # The emulator (the "vendor") would have counted the same cached share for this turn.
+    cache = PromptCache()
+    responses_usage({**responses_body(prompt_cache_key="pck-cut-1"), "stream": False}, cache)
+    assert responses_usage({**body, "stream": False}, cache)["input_tokens_details"]["cached_tokens"] == 66
