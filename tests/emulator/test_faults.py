@@ -235,3 +235,38 @@ async def test_auth_and_validation_errors(http):
         assert resp.status_code == 400 and resp.json()["error"]["type"] == "invalid_request_error", odd
     resp = await http.post("/v1/nothing", headers=openai_headers())
     assert resp.status_code == 404 and "error" in resp.json()
+
+
+@pytest.mark.parametrize("protocol", ["anthropic", "openai"])
+async def test_cut_after_stops_an_eof_stream_after_n_deltas(http, protocol):
+    call = anthropic_call if protocol == "anthropic" else openai_call
+    marker = "content_block_delta" if protocol == "anthropic" else "response.output_text.delta"
+    for n in (0, 3):
+        text = await _partial_stream(http, call("eof", stream=True, **{"x-emulator-cut-after": str(n)}))
+        names = [name for name, _ in parse_sse(text)]
+        assert names.count(marker) == n and names[-1] == (marker if n else names[0])
+        if n == 0:
+            assert names == ["message_start" if protocol == "anthropic" else "response.created"]
+
+
+async def test_billed_extras_knobs(http, emu):
+    """service_tier, web_searches and speed reach the usage (Anthropic) and the response (OpenAI)."""
+    emu.state.patch("a", {"service_tier": "priority", "web_searches": 2, "speed": "fast"})
+    usage = (await http.post(**anthropic_call())).json()["usage"]
+    assert usage["service_tier"] == "priority" and usage["speed"] == "fast"
+    assert usage["server_tool_use"] == {"web_search_requests": 2}
+    events = parse_sse((await http.post(**anthropic_call(stream=True))).text)
+    start = next(d for n, d in events if n == "message_start")["message"]["usage"]
+    delta = next(d for n, d in events if n == "message_delta")["usage"]
+    assert start["server_tool_use"] == {"web_search_requests": 0} and delta["server_tool_use"]["web_search_requests"] == 2
+    body = (await http.post(**openai_call())).json()
+    assert body["service_tier"] == "priority"
+    assert [i["type"] for i in body["output"]] == ["web_search_call", "web_search_call", "message"]
+    # Per request, by header; unset knobs keep the protocols' defaults.
+    emu.state.reset(knobs=True)
+    body = (await http.post(**openai_call(**{"x-emulator-service-tier": "flex", "x-emulator-web-searches": "1"}))).json()
+    assert body["service_tier"] == "flex" and [i["type"] for i in body["output"]][0] == "web_search_call"
+    assert (await http.post(**anthropic_call())).json()["usage"]["service_tier"] == "standard"
+    assert (await http.post(**openai_call())).json()["service_tier"] == "default"
+    resp = await http.patch("/_emulator/accounts/a", json={"cut_after": -1})
+    assert resp.status_code == 400

@@ -124,6 +124,11 @@ async def test_anthropic_client_left_after_text_drain_timed_out(relay, pool, pri
     assert row["tokens"]["input"] == 66 and row["tokens"]["output"] == 4
     assert row["cost"] == 258
     await assert_billed_once(relay, row, user["_id"], before)
+    # A re-driven flush of the same record (a crash between writes) changes nothing.
+    record = await relay.deps.recorder.wait_recorded(rid)
+    await relay.deps.charges.charge_many([record])
+    await relay.deps.charges.charge(record)
+    await assert_billed_once(relay, row, user["_id"], before)
 
 
 async def test_anthropic_upstream_died_after_text(relay, pool, prices, emu, claude_key, user):
