@@ -74,6 +74,9 @@ class Metrics:
         self.charged = Counter("jiuliu_charged_micro_total", "Charged amount in micro-units",
                                ["group", "model"], registry=r)
         self.tokens = Counter("jiuliu_tokens_total", "Billed tokens", ["group", "kind"], registry=r)
+        self.estimated = Counter("jiuliu_estimated_requests_total",
+                                 "Cut streams billed on an estimate (no final usage), by method",
+                                 ["group", "method"], registry=r)
         r.register(_StateCollector(inflight, pools, usage_pending))
         self._children: dict[tuple, object] = {}
 
@@ -101,6 +104,8 @@ class Metrics:
             for kind, n in record.usage.as_dict().items():
                 if n and kind != "reasoning":
                     self._child(self.tokens, record.group, kind).inc(n)
+            if record.usage.estimate:
+                self._child(self.estimated, record.group, record.usage.estimate).inc()
 
     def observe_attempt(self, account: str, ok: bool, error_class: str | None = None,
                         action: str = "") -> None:

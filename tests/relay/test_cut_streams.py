@@ -143,6 +143,9 @@ async def test_anthropic_upstream_died_after_text(relay, pool, prices, emu, clau
     assert row["tokens"] == {**row["tokens"], "input": 66, "output": 8}
     assert row["cost"] == 318
     await assert_billed_once(relay, row, user["_id"], before)
+    async with relay.client() as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'jiuliu_estimated_requests_total{group="claude",method="message_start+streamed"}' in metrics
 
 
 async def test_anthropic_cut_after_tool_argument_deltas(relay, pool, prices, emu, claude_key, user):
