@@ -165,6 +165,8 @@ async def test_client_abort_bills_what_upstream_reported(relay, pool, emu, claud
     row = await _charged(relay, request_id)  # recorded once the relay notices, on its next write
     assert row is not None and row["outcome"] == "client_abort"
     assert 0 < row["tokens"]["output"] < 200 and row["tokens"]["input"] > 0
+    # 200 deltas at 50 ms outlast the drain: message_start's input, the streamed output estimated.
+    assert row["estimated"] is True and row["estimate_method"] == "message_start+streamed"
     assert row["cost"] == sonnet_cost({"input_tokens": row["tokens"]["input"],
                                        "output_tokens": row["tokens"]["output"]})
 
@@ -191,7 +193,7 @@ async def test_client_leaving_near_the_end_is_billed_the_whole_answer(relay, poo
     """After the commit point the relay reads on (bounded) for the final usage event."""
     request_id = await _leave_after(relay, emu, claude_key, 25, interval_ms=10, output_tokens=30)
     row = await _charged(relay, request_id)
-    assert row["outcome"] == "client_abort" and row["tokens"]["output"] == 30
+    assert row["outcome"] == "client_abort" and row["tokens"]["output"] == 30 and row["estimated"] is False
     assert row["cost"] == sonnet_cost({"input_tokens": row["tokens"]["input"], "output_tokens": 30})
 
 
