@@ -1,6 +1,11 @@
-"""``jiuliu admin create``: make the first operator, or promote an existing user. Connects to
-``MONGO_URL`` or starts the embedded database exactly as ``serve`` does, prints the result
-(never the password) and stops what it started."""
+"""``jiuliu admin create``: make an operator, or, only when asked with ``--promote-existing``,
+promote an existing user. Connects to ``MONGO_URL`` or starts the embedded database exactly as
+``serve`` does, prints the result (never the password) and stops what it started.
+
+Why promotion needs a flag: on a fresh install anyone may register the operator's email first;
+a silent promotion would hand the console to whoever holds that account's password. So a new
+operator always gets a password from the operator (prompt or stdin), and promoting an existing
+account is an explicit act that names the account it promotes."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 import orjson
 
 from server.accounts.passwords import PasswordHasher
+from server.accounts.times import iso
 from server.accounts.users import check_password, check_username, normalize_email
 from server.errors import RelayError
 from server.ids import new_id
@@ -36,18 +42,31 @@ async def _read_password(from_stdin: bool) -> str:
     return first
 
 
+def describe(user: dict[str, Any]) -> str:
+    """Whose account this is, in words an operator can check before promoting it."""
+    created = iso(user.get("created_at")) or "unknown"
+    return (f"id {user['_id']}, username {user.get('username')!r}, email {user.get('email')}, "
+            f"role {user.get('role')}, status {user.get('status')}, registered {created}")
+
+
 async def create_or_promote(storage: Any, settings: Settings, email: str, username: str | None,
-                            password: str | None) -> dict[str, Any]:
-    """Promote the user with ``email`` to admin, or create one (a password is then required)."""
+                            password: str | None, promote_existing: bool = False) -> dict[str, Any]:
+    """Create an admin with ``password``; an existing account with ``email`` is promoted only
+    when ``promote_existing`` says so (409 naming the account otherwise)."""
     email = normalize_email(email)
     users, admins = UserStore(storage), AdminUserStore(storage)
     existing = await users.get_by_email(email)
     if existing is not None:
+        if not promote_existing:
+            raise RelayError(
+                f"an account with this email already exists ({describe(existing)}); it was NOT promoted. "
+                "If you registered it yourself, run again with --promote-existing; otherwise someone "
+                "else may hold it: create the operator with another email", status=409)
         password_hash = None
         if password:
             password_hash = await PasswordHasher(settings.bcrypt_rounds).hash(check_password(password))
         user = await admins.promote(existing["_id"], password_hash)
-        return {"action": "promoted", "id": user["_id"], "email": user["email"],
+        return {"action": "promoted", "password_changed": password_hash is not None, "id": user["_id"], "email": user["email"],
                 "username": user.get("username"), "role": user["role"]}
     if not password:
         raise RelayError("a new admin needs a password (--password-stdin or the prompt)", status=400)
@@ -66,9 +85,16 @@ async def admin_create(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await runtime._start_database()
         assert runtime.storage is not None
-        exists = await UserStore(runtime.storage).get_by_email(normalize_email(args.email))
-        password = await _read_password(args.password_stdin) if (args.password_stdin or not exists) else None
-        result = await create_or_promote(runtime.storage, settings, args.email, args.username, password)
+        promote = bool(getattr(args, "promote_existing", False))
+        existing = await UserStore(runtime.storage).get_by_email(normalize_email(args.email))
+        if existing is not None and not promote:
+            await create_or_promote(runtime.storage, settings, args.email, args.username, None)
+        if existing is not None:
+            print(f"jiuliu admin create: promoting the existing account {describe(existing)}",
+                  file=sys.stderr, flush=True)
+        password = await _read_password(args.password_stdin) if (args.password_stdin or not existing) else None
+        result = await create_or_promote(runtime.storage, settings, args.email, args.username, password,
+                                         promote_existing=promote)
     except RelayError as exc:
         print(f"jiuliu admin create: {exc.message}", file=sys.stderr)
         return 2

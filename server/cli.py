@@ -51,12 +51,15 @@ def _parser() -> argparse.ArgumentParser:
 
     admin = sub.add_parser("admin", help="operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
-    create = admin_sub.add_parser("create", help="create an admin, or promote an existing user")
+    create = admin_sub.add_parser("create", help="create an operator (or, with --promote-existing, promote an existing user)")
     create.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
     create.add_argument("--email", required=True)
     create.add_argument("--username", help="default: the part of the email before @")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from standard input instead of prompting")
+    create.add_argument("--promote-existing", action="store_true",
+                        help="the email belongs to an existing account: make THAT account an operator "
+                             "(it is named before it is promoted; without this flag it is refused)")
     return parser
 
 

@@ -1,16 +1,21 @@
 """``jiuliu serve --demo``: emulator upstreams in-process (two for ``claude``, two for ``codex``),
 an operator and a demo user with a balance and one key per group, open recharges, and one real
 call through the relay, so a newcomer sees the whole path within a minute. Safe to re-run on
-the same data directory: accounts are updated by name, the demo balance is credited once."""
+the same data directory: accounts are updated by name, the demo balance is credited once.
+
+The operator's and the demo user's passwords are generated per run and printed in the banner:
+a fixed, published password would open the operator console of every demo left running."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
 
+from server.accounts.passwords import PasswordHasher
 from server.admin_cli import create_or_promote
 from server.billing.money import format_micro, to_micro
 from server.emulator import default_accounts, start_emulator
@@ -21,8 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ADMIN_EMAIL, ADMIN_PASSWORD = "admin@demo.jiuliu", "admin-demo-password"
-USER_EMAIL, USER_PASSWORD = "demo@demo.jiuliu", "demo-password"
+ADMIN_EMAIL = "admin@demo.jiuliu"
+USER_EMAIL = "demo@demo.jiuliu"
 WELCOME_CREDIT = to_micro("100")
 
 
@@ -38,10 +43,16 @@ async def start_demo(runtime: "Runtime") -> list[str]:
                                "claude" if anthropic else "codex", "anthropic" if anthropic else "openai")
     await deps.pools.reload()
     await deps.runtime_settings.update(recharge_mode="open")
-    await create_or_promote(runtime.storage, deps.settings, ADMIN_EMAIL, "admin", ADMIN_PASSWORD)
+    admin_password, user_password = new_password(), new_password()
+    # The demo's own operator from an earlier run: promoting it again only resets its password.
+    await create_or_promote(runtime.storage, deps.settings, ADMIN_EMAIL, "admin", admin_password,
+                            promote_existing=True)
     user = await deps.user_store.get_by_email(USER_EMAIL)
     if user is None:
-        user = await deps.users.register("demo", USER_EMAIL, USER_PASSWORD)
+        user = await deps.users.register("demo", USER_EMAIL, user_password)
+    else:
+        await deps.user_store.set_password(user["_id"], await PasswordHasher(deps.settings.bcrypt_rounds)
+                                           .hash(user_password), int(user.get("token_version") or 0))
     await deps.ledger.post(make_entry(f"rch_demo_welcome_{user['_id']}", user["_id"], WELCOME_CREDIT,
                                       "recharge", ref="demo welcome credit"))
     for key in await deps.keys.list_for_user(user["_id"]):
@@ -54,8 +65,8 @@ async def start_demo(runtime: "Runtime") -> list[str]:
     return [
         "",
         "Demo mode: emulator upstreams at " + emulator.base_url + " (nothing leaves this machine)",
-        f"  operator login:  {ADMIN_EMAIL} / {ADMIN_PASSWORD}",
-        f"  demo user login: {USER_EMAIL} / {USER_PASSWORD}  (balance credited once: {format_micro(WELCOME_CREDIT)} {deps.settings.currency})",
+        f"  operator login:  {ADMIN_EMAIL} / {admin_password}  (generated for this run)",
+        f"  demo user login: {USER_EMAIL} / {user_password}  (balance credited once: {format_micro(WELCOME_CREDIT)} {deps.settings.currency})",
         f"  claude key: {claude_key}",
         f"  codex key:  {codex_key}",
         f"  first call through the relay: {first_call}",
@@ -71,6 +82,11 @@ async def start_demo(runtime: "Runtime") -> list[str]:
         "",
         f"Codex CLI: base_url = \"{base}\" with wire_api = \"responses\" and the codex key (dashboard → 客户端配置)",
     ]
+
+
+def new_password() -> str:
+    """A fresh random password for this run (about 96 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 async def _upsert_upstream(deps, name: str, base_url: str, group: str, protocol: str) -> None:
