@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from server.web.client_ip import parse_networks
+
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
 ENV_PREFIX = "JIULIU_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-SECRET_FIELDS = ("jwt_secret", "metrics_token")
+SECRET_FIELDS = ("jwt_secret", "metrics_token", "secrets_key")
 
 
 class SettingsError(ValueError):
@@ -51,6 +53,11 @@ class Settings:
     currency: str = "USD"
     workers: int = 1
     demo: bool = False
+    trusted_proxies: str = ""
+    login_account_attempts: int = 5
+    login_ip_attempts: int = 20
+    metrics_open: bool = False
+    secrets_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -105,7 +112,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError("workers: at least 1")
     if s.public_url and urlsplit(s.public_url).scheme not in ("http", "https"):
         raise SettingsError(f"public_url: {s.public_url!r} must start with http:// or https://")
-    for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl"):
+    try:
+        parse_networks(s.trusted_proxies)
+    except ValueError as exc:
+        raise SettingsError(f"trusted_proxies: {exc}; give a comma-separated list of CIDRs, "
+                            "e.g. \"10.0.0.0/8, 127.0.0.1/32\"") from None
+    for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
+                 "login_ip_attempts"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
     for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout", "abort_drain",

@@ -11,7 +11,7 @@ from server.accounts.passwords import PasswordHasher
 from server.accounts.recharge import RechargeService, RedeemService
 from server.accounts.sessions import SessionService, load_jwt_secret
 from server.accounts.stats import StatsService
-from server.accounts.throttle import LoginThrottle
+from server.accounts.throttle import LoginThrottle, ThrottlePolicy
 from server.accounts.users import UserService
 from server.admin.services import AdminServices
 from server.billing.charges import ChargeService
@@ -70,7 +70,10 @@ async def _accounts(deps: Deps) -> None:
     deps.sessions = SessionService(await load_jwt_secret(settings, storage), settings.session_ttl,
                                    deps.user_store, clock)
     deps.users = UserService(deps.user_store, PasswordHasher(settings.bcrypt_rounds), deps.sessions,
-                             LoginThrottle(LoginAttemptStore(storage), clock), deps.runtime_settings)
+                             LoginThrottle(LoginAttemptStore(storage), clock,
+                                           account=ThrottlePolicy(settings.login_account_attempts),
+                                           ip=ThrottlePolicy(settings.login_ip_attempts)),
+                             deps.runtime_settings)
     deps.keys = KeyService(key_store, deps.user_store, deps.groups, deps.runtime_settings, clock)
     deps.charges.on_exhausted = lambda user_id: deps.keys.invalidate(user_id=user_id)
     deps.redeem = RedeemService(RedeemCodeStore(storage), deps.ledger, clock)

@@ -1,15 +1,24 @@
-"""Login throttling per account and per client IP with exponential back-off.
+"""Login throttling per account and per client address with exponential back-off.
 
-After ``free_failures`` failed attempts the next one locks a subject for ``base_delay``
-seconds, and each further failure doubles the lock up to ``max_delay``. A quiet period of
-``reset_after`` seconds forgives the count; a successful login clears the account (not the
-IP: one valid account must not let an address keep guessing others). Counters live in the database so
-every relay process agrees. Attempts made while locked are refused without being counted.
+Each subject (the account's email, the client's address) gets ``attempts`` password checks;
+the check that uses the last one locks the subject *before* bcrypt runs (a provisional hold,
+replaced by ``base_delay`` seconds if it fails, doubling with each further failure up to
+``max_delay``). Counting and checking are one atomic update per subject
+(``LoginAttemptStore.admit``), so a parallel burst of wrong passwords gets at most
+``attempts`` bcrypt checks. A quiet period of ``reset_after`` seconds forgives the count.
+Attempts refused while locked are not counted.
+
+The two locks are separate. An account lock refuses that account from everywhere. An address
+lock refuses the address, except for an account with no failed attempt in its window: the
+right password of a user who shares an address (an office, a proxy) with someone guessing other
+accounts still works, while the guesser gets at most one try per account per window from a
+locked address. A success clears the account and gives its count back to the address.
 """
 
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,26 +28,28 @@ from server.storage.login_attempts import LoginAttemptStore
 if TYPE_CHECKING:
     from server.deps import Clock
 
+HOLD_SECONDS = 30.0  # a provisional lock outlives any password check; a crashed process frees it
+
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """How many failures are free, and how the lock grows after that."""
+    """How many password checks a subject gets, and how the lock grows after that."""
 
-    free_failures: int
+    attempts: int
     base_delay: float = 1.0
     max_delay: float = 900.0
     reset_after: float = 900.0
 
     def delay(self, failures: int) -> float:
         """Seconds of lock earned by the ``failures``-th consecutive failure."""
-        if failures <= self.free_failures:
+        if failures < self.attempts:
             return 0.0
-        exponent = min(failures - self.free_failures - 1, 30)
+        exponent = min(failures - self.attempts, 30)
         return min(self.max_delay, self.base_delay * 2 ** exponent)
 
 
-ACCOUNT_POLICY = ThrottlePolicy(free_failures=5)
-IP_POLICY = ThrottlePolicy(free_failures=20)
+ACCOUNT_POLICY = ThrottlePolicy(attempts=5)
+IP_POLICY = ThrottlePolicy(attempts=20)
 
 
 def account_subject(email: str) -> str:
@@ -49,8 +60,19 @@ def ip_subject(ip: str) -> str:
     return "ip:" + (ip or "unknown")
 
 
+@dataclass
+class Ticket:
+    """One admitted attempt: which slots it took, so its outcome can settle them."""
+
+    email: str
+    ip: str
+    hold: str
+    account_n: int
+    ip_n: int | None  # None: admitted past a locked address (clean account)
+
+
 class LoginThrottle:
-    """Refuses logins of locked accounts and addresses; counts failures; clears on success."""
+    """Admits password checks, settles their outcome; 429 with ``retry-after`` when locked."""
 
     def __init__(self, store: LoginAttemptStore, clock: "Clock",
                  account: ThrottlePolicy = ACCOUNT_POLICY, ip: ThrottlePolicy = IP_POLICY) -> None:
@@ -59,23 +81,38 @@ class LoginThrottle:
         self.account = account
         self.ip = ip
 
-    async def check(self, email: str, ip: str) -> None:
-        """Raise a 429 with ``retry-after`` if the account or the address is locked."""
+    async def admit(self, email: str, ip: str) -> Ticket:
+        """Take one attempt for the account and the address, or raise a 429."""
         now = self.clock.now()
-        docs = await self.store.get_many([account_subject(email), ip_subject(ip)])
-        wait = max((float(d.get("locked_until") or 0) - now for d in docs.values()), default=0.0)
-        if wait > 0:
-            raise RateLimited(f"登录失败次数过多,请在 {math.ceil(wait)} 秒后重试", retry_after=wait)
+        hold = uuid.uuid4().hex
+        acct, addr = account_subject(email), ip_subject(ip)
+        await self.store.prepare(acct, now, self.account.reset_after)
+        account_n = await self.store.admit(acct, now, self.account.attempts, hold, now + HOLD_SECONDS)
+        if account_n is None:
+            await self._refuse(acct, now)
+        await self.store.prepare(addr, now, self.ip.reset_after)
+        ip_n = await self.store.admit(addr, now, self.ip.attempts, hold, now + HOLD_SECONDS)
+        if ip_n is None and account_n != 1:
+            await self.store.give_back(acct, hold)  # refused: not counted
+            await self._refuse(addr, now)
+        return Ticket(email, ip, hold, int(account_n or 0), ip_n)
 
-    async def failure(self, email: str, ip: str) -> None:
-        """Count a failed attempt against both subjects and lock them as the policy says."""
+    async def failed(self, ticket: Ticket) -> None:
+        """The password was wrong: turn provisional holds into the locks the policy earns."""
         now = self.clock.now()
-        for subject, policy in ((account_subject(email), self.account), (ip_subject(ip), self.ip)):
-            failures = await self.store.record_failure(subject, now, policy.reset_after)
-            delay = policy.delay(failures)
-            if delay > 0:
-                await self.store.lock_until(subject, now + delay)
+        await self.store.settle_hold(account_subject(ticket.email), ticket.hold,
+                                     now + self.account.delay(ticket.account_n), now)
+        if ticket.ip_n is not None:
+            await self.store.settle_hold(ip_subject(ticket.ip), ticket.hold,
+                                         now + self.ip.delay(ticket.ip_n), now)
 
-    async def success(self, email: str) -> None:
-        """Forget the account's failures."""
-        await self.store.clear(account_subject(email))
+    async def succeeded(self, ticket: Ticket) -> None:
+        """The password was right: forget the account's failures, give the address its try back."""
+        await self.store.clear(account_subject(ticket.email))
+        if ticket.ip_n is not None:
+            await self.store.give_back(ip_subject(ticket.ip), ticket.hold)
+
+    async def _refuse(self, subject: str, now: float) -> None:
+        doc = await self.store.get(subject)
+        wait = max(1.0, float((doc or {}).get("locked_until") or 0) - now)
+        raise RateLimited(f"登录失败次数过多,请在 {math.ceil(wait)} 秒后重试", retry_after=wait)

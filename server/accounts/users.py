@@ -82,13 +82,13 @@ class UserService:
     async def login(self, email: str, password: str, ip: str) -> tuple[str, dt.datetime, dict[str, Any]]:
         """A session for valid credentials; the same 401 for an unknown email or a wrong password."""
         email = unicodedata.normalize("NFC", email).strip().lower()[:320]
-        await self.throttle.check(email, ip)
+        ticket = await self.throttle.admit(email, ip)
         user = await self.store.get_by_email(email)
         ok = await self.hasher.verify(password, user.get("password_hash") if user else None)
         if not ok or user is None:
-            await self.throttle.failure(email, ip)
+            await self.throttle.failed(ticket)
             raise Unauthorized(BAD_CREDENTIALS)
-        await self.throttle.success(email)
+        await self.throttle.succeeded(ticket)
         if user.get("status") != "active":
             raise Forbidden("账户已被禁用")
         token, expires_at = self.sessions.issue(user)
@@ -106,10 +106,11 @@ class UserService:
         full = await self.store.get_with_hash(user["_id"])
         if full is None:
             raise NotFound("用户不存在")
-        await self.throttle.check(full["email"], ip)
+        ticket = await self.throttle.admit(full["email"], ip)
         if not await self.hasher.verify(old_password, full.get("password_hash")):
-            await self.throttle.failure(full["email"], ip)
+            await self.throttle.failed(ticket)
             raise BadRequest("原密码不正确", field="old_password")
+        await self.throttle.succeeded(ticket)
         new_hash = await self.hasher.hash(new_password)
         updated = await self.store.set_password(user["_id"], new_hash, int(full.get("token_version", 0)))
         if updated is None:  # the password or sessions changed meanwhile

@@ -11,6 +11,7 @@ import tornado.web
 
 from server.errors import RelayError
 from server.jsonbody import parse_json_object
+from server.web.client_ip import client_address, parse_networks
 from server.web.envelopes import STATUS_TYPES, Family, error_body
 
 if TYPE_CHECKING:
@@ -67,7 +68,13 @@ class BaseHandler(tornado.web.RequestHandler):
         self.finish(dumps(obj))
 
     def client_ip(self) -> str:
-        return self.request.remote_ip or ""
+        """The client's address: the peer's, or behind a trusted proxy the one it forwarded."""
+        networks = parse_networks(self.deps.settings.trusted_proxies)
+        if not networks:
+            return self.request.remote_ip or ""
+        headers = self.request.headers
+        return client_address(self.request.remote_ip or "", headers.get_list("X-Forwarded-For"),
+                              headers.get("X-Real-IP"), networks)
 
     # -- errors -------------------------------------------------------------------------
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
