@@ -64,7 +64,7 @@ class RedeemService:
         if not isinstance(count, int) or not 1 <= count <= 1000:
             raise BadRequest("count 必须在 1 到 1000 之间", field="count")
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
-            raise BadRequest("expiresAt 必须晚于当前时间", field="expiresAt")
+            raise BadRequest("expires_at 必须晚于当前时间", field="expires_at")
         now = utcnow()
         docs = [{"_id": new_id("rdc"), "code": new_code(), "amount": amount, "status": "active",
                  "expires_at": expires_at, "created_by": admin_id, "created_at": now,

@@ -12,6 +12,10 @@ from typing import Any
 from server.errors import BadRequest
 
 UTC = dt.timezone.utc
+# Client times outside these bounds are refused (400 naming the field): before the epoch nothing
+# happened here, and near year 1 or 9999 a time-zone shift or a day's arithmetic overflows.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = dt.datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def from_epoch(seconds: float) -> dt.datetime:
@@ -27,7 +31,10 @@ def as_utc(value: Any) -> dt.datetime | None:
     if isinstance(value, (int, float)):  # epoch seconds (e.g. last_used_at)
         return from_epoch(value)
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            return None
     if isinstance(value, str):
         text = value.strip()
         if text.startswith('{"$date":'):
@@ -56,19 +63,23 @@ def parse_client_time(value: Any, field: str) -> dt.datetime | None:
         raise BadRequest(f"{field} 不是有效的时间", field=field)
     if isinstance(value, (int, float)):
         try:
-            return from_epoch(float(value))
+            when = from_epoch(float(value))
         except (OverflowError, OSError, ValueError):
             raise BadRequest(f"{field} 不是有效的时间", field=field) from None
+        if not EARLIEST <= when <= LATEST:
+            raise BadRequest(f"{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field)
+        return when
     if not isinstance(value, str) or len(value) > 64:
         raise BadRequest(f"{field} 必须是 ISO 8601 时间字符串", field=field)
     text = value.strip()
     try:
         if text.replace(".", "", 1).isdigit():
-            return from_epoch(float(text))
+            return parse_client_time(float(text), field)
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise BadRequest(f"{field} 必须是 ISO 8601 时间字符串,例如 2025-01-31T08:00:00Z",
                          field=field) from None
     when = as_utc(parsed)
-    assert when is not None
+    if when is None or not EARLIEST <= when <= LATEST:
+        raise BadRequest(f"{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field)
     return when.replace(microsecond=when.microsecond // 1000 * 1000)

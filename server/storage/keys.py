@@ -19,6 +19,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from server.storage.db import Storage
+from server.storage.exact import exact
 
 TOTAL_FIELDS = ("requests", "cost", "input", "output", "cache_write_5m", "cache_write_1h",
                 "cache_read", "reasoning")
@@ -42,7 +43,7 @@ class KeyStore:
 
     async def get_by_hash(self, key_hash: str) -> dict[str, Any] | None:
         """The key whose full secret hashes to ``key_hash`` (the relay's lookup)."""
-        return await self.storage.api_keys.find_one({"key_hash": key_hash})
+        return await self.storage.api_keys.find_one({"key_hash": exact(key_hash)})
 
     async def get(self, key_id: str) -> dict[str, Any] | None:
         """Any user's key by id (operator API)."""

@@ -15,6 +15,7 @@ from server.billing.pricing import PriceRule, find_rule, rule_from_doc
 from server.ids import new_id
 from server.refresh import Refresher
 from server.storage.db import Storage
+from server.storage.exact import exact
 from server.storage.ledger import utcnow
 
 SEED_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "prices.toml"
@@ -71,11 +72,11 @@ class PriceStore:
 
     async def upsert(self, rule: PriceRule) -> dict[str, Any]:
         doc = {**rule_doc(rule), "updated_at": utcnow()}
-        await self.storage.prices.update_one({"pattern": rule.pattern},
+        await self.storage.prices.update_one({"pattern": exact(rule.pattern)},
                                              {"$set": doc, "$setOnInsert": {"_id": new_id("price")}},
                                              upsert=True)
         await self.reload()
-        return await self.storage.prices.find_one({"pattern": rule.pattern})
+        return await self.storage.prices.find_one({"pattern": exact(rule.pattern)})
 
     async def delete(self, price_id: str) -> bool:
         result = await self.storage.prices.delete_one({"_id": price_id})

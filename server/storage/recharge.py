@@ -20,6 +20,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from server.storage.db import Storage
+from server.storage.exact import exact
 
 
 class RechargeOrderStore:
@@ -66,8 +67,13 @@ class RedeemCodeStore:
 
     async def redeem(self, code: str, user_id: str, now: dt.datetime) -> dict[str, Any] | None:
         """Atomically take an active, unexpired code for ``user_id``; None if there is none."""
+        # The code's id first: nx-27017 mis-combines an ``$in`` (how ``exact`` matches a date-like
+        # code) with the ``$or`` below. The update itself stays one conditional, atomic step.
+        found = await self.storage.redeem_codes.find_one({"code": exact(code)}, {"_id": 1})
+        if found is None:
+            return None
         # Written as one $and: nx-27017 mis-combines a top-level $or with sibling fields.
-        query = {"$and": [{"code": code}, {"status": "active"},
+        query = {"$and": [{"_id": found["_id"]}, {"status": "active"},
                           {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}]}
         return await self.storage.redeem_codes.find_one_and_update(
             query, {"$set": {"status": "redeemed", "redeemed_by": user_id, "redeemed_at": now,
@@ -81,7 +87,7 @@ class RedeemCodeStore:
 
     async def get_by_code(self, code: str) -> dict[str, Any] | None:
         """A code by its normalised text, or None."""
-        return await self.storage.redeem_codes.find_one({"code": code})
+        return await self.storage.redeem_codes.find_one({"code": exact(code)})
 
     async def revoke(self, code_id: str) -> dict[str, Any] | None:
         """Revoke an active code; None if it was not active."""

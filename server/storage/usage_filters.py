@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from server.storage.db import Storage
+from server.storage.exact import exact_eq
 
 NX_PROCESS = "nx_27017"
 
@@ -107,7 +108,7 @@ class UsageFilters:
         if filt.key_id is not None:
             fields["key_id"] = {"$eq": filt.key_id}
         if filt.model is not None:
-            fields["model"] = {"$eq": filt.model}
+            fields["model"] = exact_eq(filt.model)
         return fields
 
     async def ts_range(self, since: dt.datetime, until: dt.datetime) -> dict[str, Any] | None:

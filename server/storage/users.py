@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.errors import Conflict
 from server.storage.db import Storage
+from server.storage.exact import exact
 
 # What services and handlers see: never the hash, never the ledger's idempotency marks.
 PUBLIC = {"password_hash": 0, "ledger_marks": 0}
@@ -51,7 +52,7 @@ class UserStore:
             field = conflict_field(exc, ("email", "username"))
             if field is None:  # the message did not say: ask the collection
                 field = "email" if await self.storage.users.find_one(
-                    {"email": doc["email"]}, {"_id": 1}) else "username"
+                    {"email": exact(doc["email"])}, {"_id": 1}) else "username"
             message = "该邮箱已被注册" if field == "email" else "该用户名已被使用"
             raise Conflict(message, field=field) from None
 
@@ -65,7 +66,7 @@ class UserStore:
 
     async def get_by_email(self, email: str) -> dict[str, Any] | None:
         """A user by normalised email, including ``password_hash`` (login only)."""
-        return await self.storage.users.find_one({"email": email}, NO_MARKS)
+        return await self.storage.users.find_one({"email": exact(email)}, NO_MARKS)
 
     async def set_password(self, user_id: str, password_hash: str,
                            token_version: int) -> dict[str, Any] | None:
