@@ -12,6 +12,7 @@ import tornado.web
 from server.errors import RelayError
 from server.jsonbody import parse_json_object
 from server.web.client_ip import client_address, parse_networks
+from server.web.security import set_api
 from server.web.envelopes import STATUS_TYPES, Family, error_body
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.clear_header("Server")
+        set_api(self)
 
     def get_json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; anything else is a clear 400 (or 413)."""

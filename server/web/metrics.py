@@ -1,11 +1,12 @@
 """``GET /metrics``: the process's Prometheus metrics, behind ``settings.metrics_token``
-(``Authorization: Bearer``) when one is set."""
+(``Authorization: Bearer``). Without a token it is closed (403 saying how to open it) unless the
+operator set ``metrics_open``: the metrics name upstream accounts and revenue per model."""
 
 from __future__ import annotations
 
 import hmac
 
-from server.errors import Unauthorized
+from server.errors import Forbidden, Unauthorized
 from server.metrics import CONTENT_TYPE
 from server.web.base import BaseHandler
 
@@ -15,6 +16,9 @@ class MetricsHandler(BaseHandler):
 
     def get(self) -> None:
         token = self.deps.settings.metrics_token
+        if not token and not self.deps.settings.metrics_open:
+            raise Forbidden("/metrics is closed: set metrics_token (then send Authorization: Bearer "
+                            "<token>) or, on a private network only, metrics_open = true")
         if token:
             header = self.request.headers.get("Authorization", "")
             presented = header[7:].strip() if header[:7].lower() == "bearer " else ""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import tornado.web
 
+from server.web.security import csp_for, set_common
+
 SPA_DIR = Path(__file__).resolve().parent.parent.parent / "static_spa"
 
 
@@ -15,6 +17,8 @@ class SpaHandler(tornado.web.StaticFileHandler):
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
+        set_common(self)
+        self.set_header("Content-Security-Policy", csp_for(SPA_DIR / "index.html"))
 
     async def get(self, path: str, include_body: bool = True) -> None:
         full = Path(self.root) / path

@@ -5,10 +5,12 @@ relayed request charged at it. Then the metrics the relay exported meanwhile."""
 from __future__ import annotations
 
 import httpx
+import pytest_asyncio
 
 from tests.admin.support import Api, error, ok, signed_in
 from tests.relay.support import make_key
 
+SCENARIO_TOKEN = "scenario-metrics-token"
 MSG = {"max_tokens": 32, "messages": [{"role": "user", "content": "hello"}]}
 
 
@@ -88,12 +90,22 @@ async def test_operator_scenario(relay, admin, emu):
 
         # 7. Metrics saw all of it, refused requests included.
         assert (await _relay_call(http, "sk-not-a-key", "claude-sonnet-4-5", 0)).status_code == 401
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers={"Authorization": f"Bearer {SCENARIO_TOKEN}"})).text
         assert 'jiuliu_requests_total{group="",route="/v1/messages",status="401"} 1.0' in text
         assert 'jiuliu_requests_total{group="team",route="/v1/messages",status="200"}' in text
         assert 'jiuliu_upstream_failures_total{account="team-e1",action="cooldown",error_class="500:api_error"}' in text
         assert 'jiuliu_upstream_healthy{account="team-e1",status="healthy"} 1.0' in text
         assert "jiuliu_time_to_first_token_seconds_bucket" in text and "jiuliu_charged_micro_total" in text
+
+
+@pytest_asyncio.fixture(scope="module")
+async def relay(storage):
+    """This module's relay, with a metrics token (``/metrics`` is closed without one)."""
+    from tests.support import RelayUnderTest
+
+    server = await RelayUnderTest.start(storage, metrics_token=SCENARIO_TOKEN)
+    yield server
+    await server.stop()
 
 
 async def test_metrics_token(relay, storage):
@@ -109,5 +121,23 @@ async def test_metrics_token(relay, storage):
             assert "jiuliu_active_requests" in r.text and "\njiuliu_usage_pending " in r.text
     finally:
         await guarded.stop()
-    async with relay.client() as http:
-        assert (await http.get("/metrics")).status_code == 200  # no token configured: open
+    open_metrics = await RelayUnderTest.start(storage, metrics_open=True)
+    try:
+        async with open_metrics.client() as http:
+            assert (await http.get("/metrics")).status_code == 200  # opened explicitly
+    finally:
+        await open_metrics.stop()
+
+
+async def test_metrics_closed_without_a_token(storage):
+    """F12: no token configured no longer means open: account names and revenue stay private."""
+    from tests.support import RelayUnderTest
+
+    closed = await RelayUnderTest.start(storage)
+    try:
+        async with closed.client() as http:
+            r = await http.get("/metrics")
+            assert error(r, 403) and "metrics_token" in r.json()["error"]["message"]
+            assert "jiuliu_" not in r.text
+    finally:
+        await closed.stop()
