@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import orjson
+from cryptography.fernet import Fernet
 
 from server.accounts.passwords import PasswordHasher
 from server.accounts.times import iso
@@ -23,10 +24,12 @@ from server.accounts.users import check_password, check_username, normalize_emai
 from server.errors import RelayError
 from server.ids import new_id
 from server.runtime import Runtime
+from server.secret_box import SecretBox, SecretKeyError, write_key_file
 from server.settings import Settings
 from server.storage.admins import AdminUserStore
 from server.storage.ledger import utcnow
 from server.storage.users import UserStore
+from server.wiring import reseal_secrets
 
 
 async def _read_password(from_stdin: bool) -> str:
@@ -101,4 +104,38 @@ async def admin_create(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await runtime.close()
     print(orjson.dumps(result).decode(), flush=True)
+    return 0
+
+
+async def rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    """``jiuliu admin rotate-key``: a new secrets key; every stored secret resealed under it.
+
+    The new key is saved before anything is resealed (a crash in between leaves the database
+    readable), and the previous key is kept as the second one, so relay processes still running
+    with it keep reading until they re-read the key file (they do on the first value they cannot
+    open). With ``JIULIU_SECRETS_KEY`` the new key list is printed for the operator to set."""
+    del args
+    runtime = Runtime(settings)
+    try:
+        await runtime._start_database()
+        storage = runtime.storage
+        assert storage is not None and storage.box is not None
+        old = storage.box
+        keys = [Fernet.generate_key(), old.keys[0]]
+        if old.key_file is not None:
+            write_key_file(old.key_file, keys)
+            where = str(old.key_file)
+        else:
+            print("Set JIULIU_SECRETS_KEY to this value before the relay next starts "
+                  "(the stored secrets are resealed under its first key now):", file=sys.stderr)
+            print(b",".join(keys).decode(), flush=True)
+            where = "JIULIU_SECRETS_KEY"
+        storage.box = SecretBox(keys, key_file=old.key_file)
+        resealed = await reseal_secrets(storage)
+    except (RelayError, SecretKeyError) as exc:
+        print(f"jiuliu admin rotate-key: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    finally:
+        await runtime.close()
+    print(orjson.dumps({"action": "rotated", "key": where, "resealed": resealed}).decode(), flush=True)
     return 0

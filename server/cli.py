@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--promote-existing", action="store_true",
                         help="the email belongs to an existing account: make THAT account an operator "
                              "(it is named before it is promoted; without this flag it is refused)")
+    rotate = admin_sub.add_parser("rotate-key", help="new secrets key; reseal upstream keys and the JWT secret")
+    rotate.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
     return parser
 
 
@@ -88,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(settings)
     if args.command == "admin":
-        from server.admin_cli import admin_create
+        from server.admin_cli import admin_create, rotate_key
 
-        return asyncio.run(admin_create(settings, args))
+        command = rotate_key if args.admin_command == "rotate-key" else admin_create
+        return asyncio.run(command(settings, args))
     return 2
 
 

@@ -1,7 +1,10 @@
 """The embedded MongoDB-wire-protocol server (PyPI ``nx-27017``, SQLite underneath).
 
 With no ``MONGO_URL`` the relay runs it as a child process on 127.0.0.1 and a free port, with
-its data file under the data directory, and stops it on exit. The same launcher is the test
+its data file under the data directory, and stops it on exit. The data directory is 0700 and
+every file in it 0600 (a umask on the child covers the files SQLite creates later). The server
+has no authentication: any local user who can reach its loopback port can read and change
+data, so the embedded default is for a machine the operator alone uses. The same launcher is the test
 fixture. The child gets ``PR_SET_PDEATHSIG`` so it dies with the relay even on ``SIGKILL``.
 
 Subset of MongoDB the project relies on (checked against nx-27017 0.8.1 and real MongoDB):
@@ -19,14 +22,18 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
+
+from server.secret_box import ensure_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: ask Linux to SIGTERM it when the relay dies."""
+    """Runs in the child before exec: ask Linux to SIGTERM it when the relay dies, and give it a
+    0077 umask so every file SQLite creates later (the database, ``-wal``, ``-shm``) is 0600."""
+    os.umask(0o077)
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -83,7 +92,8 @@ class EmbeddedMongo:
     def spawn(self) -> None:
         """Start the child process (does not wait for it to answer)."""
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.data_dir)
+            self._tighten_existing_files()
         except OSError as exc:
             raise EmbeddedDatabaseError(f"data_dir {self.data_dir} cannot be created: {exc}") from exc
         if not self.port:
@@ -92,12 +102,20 @@ class EmbeddedMongo:
                "--host", self.host, "--port", str(self.port),
                "--pid-file", str(self.data_dir / f"embedded-db.{self.port}.pid"),
                "--log-file", str(self.log_file)]
-        out = open(self.log_file, "ab")
+        out = os.fdopen(os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         try:
             self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         finally:
             out.close()
+
+    def _tighten_existing_files(self) -> None:
+        """Files an older version left world-readable (0644): the database, its WAL and shared
+        memory, the log and pid files become 0600."""
+        for path in self.data_dir.iterdir():
+            if path.is_file() and (path.name.startswith(self.db_file.name) or path.name.startswith("embedded-db")):
+                if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                    os.chmod(path, 0o600)
 
     async def start(self, timeout: float = 30.0) -> None:
         """Spawn the child and wait until ``ping`` answers, or raise with the log's tail."""

@@ -15,6 +15,7 @@ import tornado.netutil
 from server.app import make_app
 from server.deps import Deps
 from server.embedded_db import EmbeddedMongo
+from server.secret_box import SecretBox
 from server.settings import Settings
 from server.storage.db import Storage
 from server.wiring import build_deps
@@ -63,6 +64,7 @@ class Runtime:
             self._teardown.append(self.embedded.stop)
             url = self.embedded.url
         self.storage = Storage.connect(url, self.settings.db_name)
+        self.storage.box = SecretBox.from_settings(self.settings.secrets_key, self.settings.data_path)
         self._teardown.append(self.storage.close)
         await self.storage.ensure_indexes()
 

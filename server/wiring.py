@@ -35,7 +35,7 @@ from server.storage.ledger import LedgerStore
 from server.storage.login_attempts import LoginAttemptStore
 from server.storage.prices import PriceStore
 from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
-from server.storage.runtime_settings import RuntimeSettingsStore
+from server.storage.runtime_settings import RuntimeSettingsStore, SecretStore
 from server.storage.upstreams import UpstreamStore
 from server.storage.usage_queries import UsageQueries
 from server.storage.users import UserStore
@@ -44,11 +44,17 @@ from server.storage.users import UserStore
 async def build_deps(settings: Settings, storage: Storage) -> Deps:
     """Create the services of one relay process (after any fork)."""
     deps = Deps(settings=settings, storage=storage)
+    await reseal_secrets(storage)
     _billing(deps)
     await _accounts(deps)
     _relay(deps)
     _operations(deps)
     return deps
+
+
+async def reseal_secrets(storage: Storage) -> int:
+    """Start-up migration: seal any secret still stored in clear (or under an older key)."""
+    return await SecretStore(storage).reseal() + await UpstreamStore(storage).reseal_keys()
 
 
 def _billing(deps: Deps) -> None:

@@ -12,10 +12,16 @@ import uuid
 
 import pytest
 import pytest_asyncio
+from cryptography.fernet import Fernet
 
 from server.embedded_db import EmbeddedMongo
+from server.secret_box import SecretBox
 from server.storage.db import Storage
 from tests.support import RelayUnderTest
+
+# One key for the session: nx-27017 shares collections between database names, so every test
+# module's storage must open what another module's sealed.
+TEST_SECRETS_KEY = Fernet.generate_key()
 
 # What one callback may take: CPU time (bcrypt at cost 12 is ~0.25 s, a big JSON parse shows
 # too) or wall time (a synchronous socket call or sleep). The wall bound is generous because
@@ -79,6 +85,7 @@ async def storage(embedded_db, request):
     """A database of this test module's own, dropped afterwards."""
     name = "t_" + re.sub(r"\W", "_", request.module.__name__.split(".")[-1])[:40] + "_" + uuid.uuid4().hex[:6]
     store = Storage.connect(embedded_db.url, name)
+    store.box = SecretBox([TEST_SECRETS_KEY])  # secrets sealed at rest, as the runtime does
     await store.ensure_indexes()
     yield store
     await store.drop()

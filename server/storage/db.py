@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+if TYPE_CHECKING:
+    from server.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,10 @@ class Storage:
     def __init__(self, client: AsyncMongoClient, db_name: str) -> None:
         self.client = client
         self.db: AsyncDatabase = client[db_name]
+        # Seals secrets at rest (``server.secret_box``); the runtime always sets one. None only
+        # for tools that write straight into a database (bench seeding): values stay clear text
+        # there and the relay's start-up migration seals them.
+        self.box: "SecretBox | None" = None
 
     @classmethod
     def connect(cls, url: str, db_name: str, **options: Any) -> "Storage":

@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.errors import BadRequest
 from server.storage.db import Storage
+from server.storage.exact import exact
 from server.singleflight import SingleFlight
 
 RECHARGE_MODES = ("manual", "code", "open")
@@ -112,8 +113,11 @@ class SecretStore:
         self.storage = storage
 
     async def get_or_create(self, name: str, generate: Callable[[], str]) -> str:
-        """The stored secret ``name``; the first process to get here writes ``generate()``."""
+        """The stored secret ``name``; the first process to get here writes ``generate()``.
+        Sealed at rest with the storage's box (``server.secret_box``); returned in clear."""
         candidate = generate()
+        if self.storage.box is not None:
+            candidate = self.storage.box.encrypt(candidate)
         try:
             await self.storage.settings.update_one(
                 {"_id": SECRETS_ID}, {"$setOnInsert": {name: candidate}}, upsert=True)
@@ -125,4 +129,19 @@ class SecretStore:
         doc = await self.storage.settings.find_one({"_id": SECRETS_ID})
         if not doc or not isinstance(doc.get(name), str) or not doc[name]:
             raise RuntimeError(f"could not store the generated secret {name!r}")
-        return doc[name]
+        return self.storage.box.decrypt(doc[name]) if self.storage.box is not None else doc[name]
+
+    async def reseal(self) -> int:
+        """Seal stored secrets that are clear text or sealed under an older key (conditional on
+        the value read, so a concurrent reseal is not undone)."""
+        box = self.storage.box
+        doc = await self.storage.settings.find_one({"_id": SECRETS_ID})
+        if box is None or not doc:
+            return 0
+        changed = 0
+        for name, old in doc.items():
+            if name != "_id" and box.needs_rotation(old):
+                result = await self.storage.settings.update_one(
+                    {"_id": SECRETS_ID, name: exact(old)}, {"$set": {name: box.reseal(old)}})
+                changed += result.modified_count
+        return changed

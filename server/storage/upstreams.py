@@ -4,7 +4,10 @@ Document: ``{_id: "ups_…", name, groups: [..], protocol: "anthropic"|"openai",
 api_key (write-only: never returned by any API, never logged), weight, priority, enabled,
 models: [glob, …] (empty = all), model_map: {client model: upstream model}, max_concurrency
 (0 = unlimited), notes, created_at, updated_at, state: {status: "healthy"|"cooling"|"disabled",
-reason, cooldown_until: epoch seconds, since}}``. ``state`` is shared by every relay process."""
+reason, cooldown_until: epoch seconds, since}}``. ``state`` is shared by every relay process.
+
+``api_key`` is sealed at rest (``server.secret_box``): this store encrypts it on the way in and
+decrypts it on the way out, so every caller sees the clear key in memory only."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pymongo import ReturnDocument
 
 from server.ids import new_id
 from server.storage.db import Storage
+from server.storage.exact import exact
 from server.storage.ledger import utcnow
 
 PROTOCOLS = ("anthropic", "openai")
@@ -37,11 +41,23 @@ class UpstreamStore:
         self.storage = storage
         self.version = 0  # bumped on every local write so the pool reloads at once
 
+    def _open(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        box = self.storage.box
+        if doc is not None and box is not None and isinstance(doc.get("api_key"), str):
+            doc["api_key"] = box.decrypt(doc["api_key"])
+        return doc
+
+    def _seal(self, fields: dict[str, Any]) -> dict[str, Any]:
+        box = self.storage.box
+        if box is None or not isinstance(fields.get("api_key"), str) or not fields["api_key"]:
+            return fields
+        return {**fields, "api_key": box.encrypt(fields["api_key"])}
+
     async def list(self) -> list[dict[str, Any]]:
-        return [d async for d in self.storage.upstreams.find({}).sort("name", 1)]
+        return [self._open(d) async for d in self.storage.upstreams.find({}).sort("name", 1)]
 
     async def get(self, account_id: str) -> dict[str, Any] | None:
-        return await self.storage.upstreams.find_one({"_id": account_id})
+        return self._open(await self.storage.upstreams.find_one({"_id": account_id}))
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
@@ -49,16 +65,33 @@ class UpstreamStore:
                "model_map": {}, "max_concurrency": 0, "notes": "", "groups": [],
                **fields, "state": {**HEALTHY, "since": time.time()},
                "created_at": now, "updated_at": now}
-        await self.storage.upstreams.insert_one(doc)
+        await self.storage.upstreams.insert_one(self._seal(doc))
         self.version += 1
         return doc
 
     async def update(self, account_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         doc = await self.storage.upstreams.find_one_and_update(
-            {"_id": account_id}, {"$set": {**fields, "updated_at": utcnow()}},
+            {"_id": account_id}, {"$set": {**self._seal(fields), "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER)
         self.version += 1
-        return doc
+        return self._open(doc)
+
+    async def reseal_keys(self) -> int:
+        """Seal clear-text keys (written before encryption, or straight into the database) and
+        keys sealed under an older secrets key; each change conditional on the value it read."""
+        box = self.storage.box
+        if box is None:
+            return 0
+        changed = 0
+        async for doc in self.storage.upstreams.find({}, {"api_key": 1}):
+            old = doc.get("api_key")
+            if box.needs_rotation(old):
+                result = await self.storage.upstreams.update_one(
+                    {"_id": doc["_id"], "api_key": exact(old)}, {"$set": {"api_key": box.reseal(old)}})
+                changed += result.modified_count
+        if changed:
+            self.version += 1
+        return changed
 
     async def delete(self, account_id: str) -> bool:
         result = await self.storage.upstreams.delete_one({"_id": account_id})

@@ -22,8 +22,9 @@ def _args(email: str, username: str | None = None, stdin: bool = True,
                               promote_existing=promote)
 
 
-async def test_create_then_promote(storage, embedded_db, monkeypatch, capsys):
-    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name})
+async def test_create_then_promote(storage, embedded_db, monkeypatch, capsys, tmp_path):
+    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
+                           "data_dir": str(tmp_path)})
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
     assert await admin_create(settings, _args("Boss@Example.test", "boss")) == 0
     out = capsys.readouterr().out
@@ -47,18 +48,20 @@ async def test_create_then_promote(storage, embedded_db, monkeypatch, capsys):
     assert doc["role"] == "admin" and doc["token_version"] == 1  # old sessions end
 
 
-async def test_refuses_bad_input(storage, embedded_db, monkeypatch, capsys):
-    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name})
+async def test_refuses_bad_input(storage, embedded_db, monkeypatch, capsys, tmp_path):
+    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
+                           "data_dir": str(tmp_path)})
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     assert await admin_create(settings, _args("new@example.test")) == 2
     assert "密码" in capsys.readouterr().err
     assert await admin_create(settings, _args("not-an-email")) == 2
 
 
-async def test_existing_account_is_never_promoted_silently(storage, embedded_db, monkeypatch, capsys):
+async def test_existing_account_is_never_promoted_silently(storage, embedded_db, monkeypatch, capsys, tmp_path):
     """F1: someone registered the operator's email first; ``admin create`` refuses, names the
     account, and neither its role nor its password changes."""
-    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name})
+    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
+                           "data_dir": str(tmp_path)})
     squatter = await make_user(storage, email="ops@example.test")
     before = await storage.users.find_one({"_id": squatter["_id"]})
     for stdin in (False, True):
@@ -71,8 +74,9 @@ async def test_existing_account_is_never_promoted_silently(storage, embedded_db,
     assert after["token_version"] == before["token_version"]
 
 
-async def test_promotion_without_password_keeps_it(storage, embedded_db, monkeypatch, capsys):
-    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name})
+async def test_promotion_without_password_keeps_it(storage, embedded_db, monkeypatch, capsys, tmp_path):
+    settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
+                           "data_dir": str(tmp_path)})
     user = await make_user(storage, email="keeper@example.test")
     before = await storage.users.find_one({"_id": user["_id"]})
     assert await admin_create(settings, _args("keeper@example.test", stdin=False, promote=True)) == 0
