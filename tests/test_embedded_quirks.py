@@ -34,3 +34,22 @@ async def test_set_stores_booleans_as_integers(storage):
     await coll.update_one({"_id": "b"}, {"$set": {"flag": True}})
     doc = await coll.find_one({"_id": "b"})
     assert doc["flag"] == 1 and doc["flag"] is not True, "nx-27017 now keeps $set booleans"
+
+
+async def test_date_like_strings_never_match_themselves(storage):
+    """Workaround: ``server/storage/exact.py`` (a one-value ``$in`` beside a sentinel)."""
+    from server.storage.exact import exact
+
+    coll = storage.db["quirk_datelike"]
+    await coll.insert_one({"_id": "e", "email": "2024-01-15@corp.com"})
+    assert await coll.find_one({"email": "2024-01-15@corp.com"}) is None, \
+        "nx-27017 now matches date-like strings: exact() may be retired"
+    assert (await coll.find_one({"email": exact("2024-01-15@corp.com")}))["_id"] == "e"
+
+
+async def test_database_names_share_collections(storage):
+    """Workaround: the tests use one secrets key per session (tests/conftest.py)."""
+    other = storage.client[storage.db.name + "_other"]
+    await storage.db["quirk_shared"].insert_one({"_id": "s"})
+    assert await other["quirk_shared"].find_one({"_id": "s"}) is not None, \
+        "nx-27017 now separates databases"
