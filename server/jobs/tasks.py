@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from server.jobs.rollups import roll_up_recent
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import utcnow
+from server.storage.login_attempts import LoginAttemptStore
 from server.storage.usage_filters import UsageFilters
 
 if TYPE_CHECKING:
@@ -19,9 +20,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOGIN_QUIET = 3600.0  # longer than the throttle's reset_after and max_delay (15 min each)
+
 # name -> interval in seconds (health probes use settings.health_probe_interval).
 INTERVALS = {"ledger_repair": 60.0, "rollups": 300.0, "retention": 3600.0, "sticky_cleanup": 600.0,
-             "rate_windows": 300.0, "expired_codes": 600.0}
+             "rate_windows": 300.0, "expired_codes": 600.0, "login_attempts": 900.0}
 
 
 class MaintenanceJobs:
@@ -88,6 +91,13 @@ class MaintenanceJobs:
             {"$and": [{"status": "active"}, {"expires_at": {"$ne": None}}, {"expires_at": {"$lt": utcnow()}}]},
             {"$set": {"status": "expired"}})
         return {"expired": result.modified_count}
+
+
+    async def login_attempts(self) -> dict[str, int]:
+        """Forget login counters that are unlocked and quiet for longer than any reset period
+        (a guesser spraying random emails would otherwise grow the collection without bound)."""
+        store = LoginAttemptStore(self.deps.storage)
+        return {"deleted": await store.prune(self.deps.clock.now() - LOGIN_QUIET)}
 
 
 def register(scheduler: Scheduler, jobs: MaintenanceJobs, probe_interval: float) -> None:

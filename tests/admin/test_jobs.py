@@ -165,6 +165,13 @@ async def test_cleanup_jobs(relay):
     assert await jobs["expired_codes"].func() == {"expired": 1}
     assert (await storage.redeem_codes.find_one({"_id": "rdc_old"}))["status"] == "expired"
     assert (await storage.redeem_codes.find_one({"_id": "rdc_none"}))["status"] == "active"
+    now = time.time()
+    await storage.login_attempts.insert_many([
+        {"_id": "acct:old@example.test", "failures": 3, "last_failure": now - 7200, "locked_until": now - 7000},
+        {"_id": "ip:192.0.2.1", "failures": 9, "last_failure": now - 7200, "locked_until": now + 600},
+        {"_id": "acct:new@example.test", "failures": 1, "last_failure": now - 10, "locked_until": 0.0}])
+    assert await jobs["login_attempts"].func() == {"deleted": 1}
+    assert await storage.login_attempts.find_one({"_id": "acct:old@example.test"}) is None
 
 
 async def test_ledger_repair_job(relay):
