@@ -46,7 +46,8 @@ class ErrorRulesResetHandler(AdminHandler):
 class PricesHandler(AdminHandler):
     @admin_required
     async def get(self) -> None:
-        self.write_json({"data": await self.deps.admin.prices.list()})
+        self.write_json({"data": await self.deps.admin.prices.list(),
+                         "catalogue": await self.deps.admin.prices.catalogue()})
 
     @admin_required
     async def post(self) -> None:
@@ -65,11 +66,27 @@ class PriceHandler(AdminHandler):
         self.write_json({"deleted": True, "id": price_id})
 
 
+class PriceCatalogueHandler(AdminHandler):
+    """The catalogue in force, the installed one and what applying it would change."""
+
+    @admin_required
+    async def get(self) -> None:
+        self.write_json(await self.deps.admin.prices.catalogue())
+
+
+class PriceCatalogueApplyHandler(AdminHandler):
+    @admin_required
+    async def post(self) -> None:
+        self.write_json(await self.deps.admin.prices.apply(self.admin_id, self.get_json_body()))
+
+
 default_handlers = [
     (r"/api/admin/groups", GroupsHandler),
     (r"/api/admin/groups/([^/]+)", GroupHandler),
     (r"/api/admin/error-rules", ErrorRulesHandler),
     (r"/api/admin/error-rules/reset", ErrorRulesResetHandler),
     (r"/api/admin/prices", PricesHandler),
+    (r"/api/admin/prices/catalogue", PriceCatalogueHandler),
+    (r"/api/admin/prices/catalogue/apply", PriceCatalogueApplyHandler),
     (r"/api/admin/prices/([^/]+)", PriceHandler),
 ]

@@ -67,7 +67,7 @@ async def _accounts(deps: Deps) -> None:
     """Users, sessions, keys, groups, recharges and stats; seeds groups and prices."""
     settings, storage, clock = deps.settings, deps.storage, deps.clock
     assert deps.ledger is not None and deps.prices is not None
-    await deps.prices.seed_if_empty()
+    await deps.prices.prepare()
     deps.groups = GroupStore(storage)
     await deps.groups.seed_defaults()
     deps.runtime_settings = RuntimeSettingsStore(storage)

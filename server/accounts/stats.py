@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from server.accounts import pricing_view
 from server.accounts.times import from_epoch, iso
 from server.accounts.views import ledger_row_view, money, usage_row_view
-from server.billing.money import PPM, div_round_half_up, format_micro
 from server.billing.pricing import KINDS
 from server.errors import NotFound
 from server.storage.groups import GroupStore
@@ -48,15 +48,6 @@ def _day_view(date: str, sums: dict[str, Any] | None) -> dict[str, Any]:
     sums = sums or {"requests": 0, "cost": 0, "tokens": {}}
     return {"date": date, "requests": sums["requests"], **money("cost", sums["cost"]),
             "tokens": {kind: int(sums["tokens"].get(kind, 0)) for kind in KINDS}}
-
-
-def _prices(doc: dict[str, Any], multiplier_ppm: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind in KINDS:
-        micro = div_round_half_up(int(doc.get(kind, 0)) * multiplier_ppm, PPM)
-        out[kind] = format_micro(micro)
-        out[f"{kind}_micro"] = micro
-    return out
 
 
 class StatsService:
@@ -130,18 +121,4 @@ class StatsService:
 
     async def pricing(self) -> dict[str, Any]:
         """Every price rule per million tokens, as is and under each group's multiplier."""
-        groups = await self.groups.list()
-        data = []
-        for doc in await self.prices.list_docs():
-            data.append({
-                "pattern": doc["pattern"], "placeholder": bool(doc.get("placeholder", False)),
-                "note": doc.get("note", ""), "prices": _prices(doc, PPM),
-                "groups": [{"group": g["name"], "protocol": g.get("protocol"),
-                            "multiplier": format_micro(int(g.get("multiplier_ppm", PPM))),
-                            "multiplier_ppm": int(g.get("multiplier_ppm", PPM)),
-                            "prices": _prices(doc, int(g.get("multiplier_ppm", PPM)))} for g in groups]})
-        return {"currency": self.currency, "unit": "per_million_tokens",
-                "groups": [{"name": g["name"], "protocol": g.get("protocol"),
-                            "multiplier": format_micro(int(g.get("multiplier_ppm", PPM))),
-                            "description": g.get("description", "")} for g in groups],
-                "data": data}
+        return await pricing_view.pricing(self.prices, await self.groups.list(), self.currency)

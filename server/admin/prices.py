@@ -1,33 +1,74 @@
-"""Operator editing of price rules (decimal strings per million tokens in, the same out).
-A change applies to requests admitted after it: usage rows keep the prices they were charged."""
+"""Operator editing of price rules (decimal strings per million tokens in, the same out) and the
+review of a newer price catalogue. A change applies to requests admitted after it: usage rows
+keep the prices they were charged.
+
+An operator rule remembers which prices were set explicitly (``explicit``); the others follow
+the input price by the model's own ratios: the catalogue entry's for the model the pattern
+names, else Anthropic's 1.25×/2×/0.1× (so editing the input of a rule moves its derived cache
+prices with it). A catalogue entry is not edited in place: editing it creates an operator rule
+for that model, which beats the entry; deleting that rule goes back to the catalogue."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from typing import TYPE_CHECKING, Any
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Mapping
 
 from server.accounts import fields as f
 from server.accounts.times import iso
 from server.admin.audit import AuditLog
+from server.billing.catalogue import diff, entry_view
 from server.billing.money import format_micro
-from server.billing.pricing import KINDS, PriceRule
+from server.billing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
+from server.billing.pricing import PriceRule, find_rule
 from server.errors import BadRequest, Conflict, NotFound
 
 if TYPE_CHECKING:
     from server.deps import Deps
 
 _PATTERN = re.compile(r"[A-Za-z0-9._:/@*?\[\]-]{1,128}")
-ALLOWED = ("pattern", *KINDS, "note", "placeholder")
+ALLOWED = ("pattern", *KINDS, "web_search", "note", "placeholder")
+CATALOGUE_ID = "cat:"
+
+
+def _fmt(prices: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: format_micro(int(v)) if isinstance(v, int) else v for k, v in prices.items()}
 
 
 def price_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["_id"], "pattern": doc["pattern"],
+    """An operator rule."""
+    return {"id": doc["_id"], "pattern": doc["pattern"], "source": "operator",
             **{k: format_micro(int(doc.get(k, 0))) for k in KINDS},
+            "web_search": format_micro(int(doc.get("web_search", 0) or 0)),
+            "explicit": list(doc.get("explicit") or KINDS), "review": doc.get("review", ""),
             "placeholder": bool(doc.get("placeholder", False)), "note": doc.get("note", ""),
             "updated_at": iso(doc.get("updated_at"))}
 
 
-def _rule(body: dict[str, Any], base: dict[str, Any] | None) -> PriceRule:
+def catalogue_view(entry: dict[str, Any], version: str, overridden_by: str | None) -> dict[str, Any]:
+    """A catalogue entry (prices as decimal strings; tiers and variants included)."""
+    view = entry_view(entry, version)
+    return {"id": CATALOGUE_ID + entry["model"], "pattern": entry["model"], "source": "catalogue",
+            "version": version, "vendor": view["vendor"], "note": view["name"],
+            **_fmt({k: view[k] for k in KINDS}), "web_search": format_micro(view["web_search"]),
+            "tiers": [_fmt(t) for t in view["tiers"]],
+            "variants": [{**_fmt({k: v for k, v in var.items() if k != "when"}), "when": var["when"],
+                          "tiers": [_fmt(t) for t in var["tiers"]]} for var in view["variants"]],
+            "overridden_by": overridden_by, "placeholder": False, "explicit": [], "review": ""}
+
+
+def ratios_for(pattern: str, catalogue: list[PriceRule]) -> dict[str, Fraction]:
+    """The cache/input ratios of the model ``pattern`` names (its literal part for a glob):
+    the catalogue's for that model, else Anthropic's 1.25×/2×/0.1×."""
+    name = re.split(r"[*?\[]", pattern, maxsplit=1)[0].rstrip("-.")
+    rule = find_rule(catalogue, name) if name else None
+    if rule is not None and rule.input > 0:
+        return {k: Fraction(getattr(rule, k), rule.input) for k in CACHE_KINDS}
+    return dict(ANTHROPIC_RATIOS)
+
+
+def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[PriceRule]) -> PriceRule:
     unknown = [k for k in body if k not in ALLOWED]
     if unknown:
         raise BadRequest(f"未知字段 {unknown[0]}", field=unknown[0])
@@ -35,33 +76,73 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None) -> PriceRule:
         else base["pattern"]
     if not _PATTERN.fullmatch(pattern):
         raise BadRequest("pattern 必须是模型名或通配符(如 claude-opus-*)", field="pattern")
+    explicit = set((base or {}).get("explicit") or (KINDS if base is not None else ()))
     money: dict[str, int | None] = {}
     for kind in KINDS:
-        if kind in body:
+        if kind in body and body[kind] is None and kind in CACHE_KINDS:
+            explicit.discard(kind)  # null: follow the input price again
+            money[kind] = None
+        elif kind in body:
             money[kind] = f.money(body, kind, required=kind in ("input", "output"), maximum=10**11)
-        elif base is not None:
+            explicit.add(kind)
+        elif base is not None and (kind in explicit or kind in ("input", "output")):
             money[kind] = int(base[kind])
         elif kind in ("input", "output"):
             raise BadRequest(f"缺少字段 {kind}", field=kind)
         else:
-            money[kind] = None  # derived from input
+            money[kind] = None  # derived from input by the model's ratios
+    web_search = f.money(body, "web_search", required=False, maximum=10**11) if "web_search" in body \
+        else int((base or {}).get("web_search", 0) or 0)
     placeholder = body.get("placeholder", bool((base or {}).get("placeholder", False)))
     if not isinstance(placeholder, bool):
         raise BadRequest("placeholder 必须是布尔值", field="placeholder")
     note = f.text(body, "note", required=False, max_len=500) if "note" in body else (base or {}).get("note", "")
-    return PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
-                           note=note, **money)
+    rule = PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
+                           note=note, ratios=ratios_for(pattern, catalogue), web_search=web_search, **money)
+    # An operator who saved the rule has reviewed it.
+    return rule
 
 
 class PriceAdmin:
-    """List, create, edit and delete price rules through ``PriceStore``."""
+    """List, create, edit and delete price rules; review and apply a newer catalogue."""
 
     def __init__(self, deps: "Deps", audit: AuditLog) -> None:
         self.deps = deps
         self.audit = audit
 
     async def list(self) -> list[dict[str, Any]]:
-        return [price_view(d) for d in await self.deps.prices.list_docs()]
+        """Operator rules first, then the catalogue in force (each marked if a rule beats it)."""
+        prices = self.deps.prices
+        docs = await prices.list_docs()
+        operator = [price_view(d) for d in docs]
+        status = await prices.status()
+        entries = ((await prices.catalogue_doc(status["active"])) or {}).get("entries") or []
+        patterns = [d["pattern"] for d in docs]
+        rows = []
+        for entry in entries:
+            beaten = next((p for p in patterns if fnmatch.fnmatchcase(entry["model"], p)), None)
+            rows.append(catalogue_view(entry, status["active"], beaten))
+        return operator + rows
+
+    async def catalogue(self) -> dict[str, Any]:
+        """The catalogue in force, the installed one, and the difference a review would apply."""
+        prices = self.deps.prices
+        status = await prices.status()
+        changes = []
+        if status["pending"]:
+            changes = diff(await prices.catalogue_doc(status["active"]), await prices.catalogue_doc(status["pending"]))
+        return {**status, "applied_at": iso(status["applied_at"]), "diff": changes}
+
+    async def apply(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Put the reviewed version in force (it must be the one awaiting review)."""
+        version = body.get("version")
+        status = await self.deps.prices.status()
+        if not isinstance(version, str) or version != status["pending"]:
+            raise Conflict(f"没有待应用的价格目录版本 {version!r}(待审核:{status['pending']!r})", field="version")
+        await self.deps.prices.apply(version, admin_id)
+        await self.audit.record(admin_id, "price.catalogue.apply", version, {"active": status["active"]},
+                                {"active": version})
+        return await self.catalogue()
 
     async def _get(self, price_id: str) -> dict[str, Any]:
         for doc in await self.deps.prices.list_docs():
@@ -69,11 +150,12 @@ class PriceAdmin:
                 return doc
         raise NotFound("价格规则不存在")
 
-    async def _taken(self, pattern: str, except_id: str | None = None) -> bool:
-        return any(d["pattern"] == pattern and d["_id"] != except_id for d in await self.deps.prices.list_docs())
+    async def _taken(self, pattern: str, except_id: str | None = None) -> dict[str, Any] | None:
+        return next((d for d in await self.deps.prices.list_docs()
+                     if d["pattern"] == pattern and d["_id"] != except_id), None)
 
     async def create(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        rule = _rule(body, None)
+        rule = _rule(body, None, await self.deps.prices.catalogue_rules())
         if await self._taken(rule.pattern):
             raise Conflict("该模式的价格规则已存在", field="pattern")
         doc = await self.deps.prices.upsert(rule)
@@ -81,8 +163,10 @@ class PriceAdmin:
         return price_view(doc)
 
     async def update(self, admin_id: str, price_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if price_id.startswith(CATALOGUE_ID):
+            return await self._override(admin_id, price_id[len(CATALOGUE_ID):], body)
         before = await self._get(price_id)
-        rule = _rule(body, before)
+        rule = _rule(body, before, await self.deps.prices.catalogue_rules())
         if rule.pattern != before["pattern"]:
             if await self._taken(rule.pattern, price_id):
                 raise Conflict("该模式的价格规则已存在", field="pattern")
@@ -92,7 +176,22 @@ class PriceAdmin:
         await self.audit.record(admin_id, "price.update", price_id, before, doc)
         return price_view(doc)
 
+    async def _override(self, admin_id: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Editing a catalogue entry: an operator rule for that model (the entry stays beneath)."""
+        entry = next((r for r in await self.deps.prices.catalogue_rules() if r.pattern == model), None)
+        if entry is None:
+            raise NotFound("价格目录中没有该模型")
+        existing = await self._taken(model)
+        if existing is not None:
+            return await self.update(admin_id, existing["_id"], {k: v for k, v in body.items() if k != "pattern"})
+        start = {"pattern": model, "input": format_micro(entry.input), "output": format_micro(entry.output),
+                 "web_search": format_micro(entry.web_search),
+                 **{k: v for k, v in body.items() if k != "pattern"}}
+        return await self.create(admin_id, start)
+
     async def delete(self, admin_id: str, price_id: str) -> None:
+        if price_id.startswith(CATALOGUE_ID):
+            raise BadRequest("价格目录条目不能删除:新增同名规则即可覆盖它", field="id")
         before = await self._get(price_id)
         await self.deps.prices.delete(price_id)
         await self.audit.record(admin_id, "price.delete", price_id, before, None)

@@ -78,7 +78,7 @@ def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
         "protocol": record.protocol, "endpoint": record.endpoint, "stream": record.stream,
         "tokens": record.usage.as_dict(), "prices": cost.prices, "price_rule": cost.pattern,
         "multiplier_ppm": cost.multiplier_ppm, "cost": cost.total, "cost_parts": cost.parts,
-        "base_cost": record.base_cost(),
+        "base_cost": record.base_cost(), "pricing": cost.pricing(),
         "status": record.status, "outcome": record.outcome, "error_class": record.error_class,
         "attempts": record.attempts, "latency_ms": record.latency_ms, "ttft_ms": record.ttft_ms,
         "account_id": record.account_id, "account_name": record.account_name,

@@ -56,6 +56,9 @@ COLLECTIONS: dict[str, list[Index]] = {
                Index([("applied", ASCENDING)]),
                Index([("batch", ASCENDING)], sparse=True)],
     "prices": [Index([("pattern", ASCENDING)], unique=True)],
+    # Converted price catalogues, one document per version (_id "genai-prices 0.2.5"); the one
+    # in force is named by settings {_id: "price_catalogue"} (server.storage.prices).
+    "price_catalogues": [],
     "settings": [],
     "leases": [],
     "recharge_orders": [Index([("user_id", ASCENDING)]), Index([("status", ASCENDING)])],

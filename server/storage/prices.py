@@ -1,41 +1,38 @@
-"""Price rules in the ``prices`` collection, seeded from ``config/prices.toml`` at first start.
+"""Price rules: the operator's in ``prices``, the catalogue's in ``price_catalogues``.
 
-Document: ``{_id, pattern, input, output, cache_write_5m, cache_write_1h, cache_read,
-placeholder, note, updated_at}``, prices in micro-units per million tokens. Readers use an
-in-process snapshot refreshed after writes and every ``ttl`` seconds (other processes' edits)."""
+Operator document: ``{_id, pattern, input, output, cache_write_5m, cache_write_1h, cache_read,
+web_search, explicit, source: "operator", review, placeholder, note, updated_at}`` (micro-units
+per million tokens; ``web_search`` per thousand requests). Catalogue document: ``{_id: version,
+entries, converted_at}``; the version in force is ``settings {_id: "price_catalogue", active}``,
+so every process and machine prices with the same one. A relay upgrade brings a newer library:
+its catalogue is converted and stored but applies only when an operator says so (``apply``).
+Readers use an in-process snapshot refreshed after writes and every ``ttl`` seconds."""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-from typing import Any
+import logging
+from typing import Any, Awaitable, Callable
 
-from server.billing.money import to_micro
+from pymongo.errors import DuplicateKeyError
+
+from server.billing import catalogue as cat
 from server.billing.pricing import PriceRule, find_rule, rule_from_doc
 from server.ids import new_id
 from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.exact import exact
 from server.storage.ledger import utcnow
+from server.storage.price_migration import plan
 
-SEED_FILE = Path(__file__).resolve().parent.parent.parent / "config" / "prices.toml"
-
-
-def seed_rules(path: Path = SEED_FILE) -> list[PriceRule]:
-    """The shipped default rules."""
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    rules = []
-    for item in data.get("price", []):
-        money = {k: to_micro(item[k]) for k in ("input", "output", "cache_write_5m", "cache_write_1h",
-                                                "cache_read") if k in item}
-        rules.append(PriceRule.build(item["pattern"], placeholder=item.get("placeholder", False),
-                                     note=item.get("note", ""), **money))
-    return rules
+log = logging.getLogger(__name__)
+POINTER_ID = "price_catalogue"
+Converter = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def rule_doc(rule: PriceRule) -> dict[str, Any]:
-    return {"pattern": rule.pattern, **rule.prices(), "placeholder": rule.placeholder, "note": rule.note}
+    return {"pattern": rule.pattern, **rule.prices(), "web_search": rule.web_search,
+            "explicit": sorted(rule.explicit), "source": "operator", "review": rule.review,
+            "placeholder": rule.placeholder, "note": rule.note}
 
 
 class PriceStore:
@@ -45,14 +42,54 @@ class PriceStore:
         self.storage = storage
         self.ttl = ttl
         self._rules: list[PriceRule] = []
+        self._operator: list[PriceRule] = []
+        self._catalogue: list[PriceRule] = []
+        self._catalogue_version: str | None = None
+        self._found: dict[str, PriceRule | None] = {}
+        self.pointer: dict[str, Any] = {}
         self.refresher = Refresher("prices", self._load, ttl)
 
-    async def seed_if_empty(self) -> None:
-        """First start: write the shipped rules (never overwrites an operator's edits)."""
-        if await self.storage.count("prices", {}) == 0:
-            for rule in seed_rules():
-                await self.upsert(rule)
+    # -- start-up: catalogue, first apply, migration ---------------------------------------------
+    async def prepare(self, converter: Converter = cat.convert_installed) -> None:
+        """Store the installed catalogue (converted in a subprocess, once per version); on an
+        install without one in force, apply it; migrate rules seeded before the catalogue."""
+        installed = cat.installed_version()
+        if installed is not None and await self.storage.price_catalogues.find_one(
+                {"_id": installed}, {"_id": 1}) is None:
+            converted = await converter()
+            try:
+                await self.storage.price_catalogues.insert_one(
+                    {"_id": converted["version"], "entries": converted["entries"],
+                     "converted_at": converted["converted_at"], "stored_at": utcnow()})
+            except DuplicateKeyError:
+                pass  # another process stored it first
+        if installed is not None:
+            await self.storage.settings.update_one(
+                {"_id": POINTER_ID}, {"$setOnInsert": {"active": installed, "applied_at": utcnow(),
+                                                      "applied_by": "first start"}}, upsert=True)
+        await self.migrate_legacy()
+        await self.reload()
 
+    seed_if_empty = prepare  # the name callers used before the catalogue
+
+    async def migrate_legacy(self) -> dict[str, int]:
+        """Rules without ``source`` predate the catalogue: unedited seeded ones go, the rest
+        become operator rules (edited seeded ones flagged). Idempotent; safe in parallel."""
+        counts = {"deleted": 0, "kept": 0}
+        async for doc in self.storage.prices.find({"source": {"$exists": False}}):
+            action, fields = plan(doc)
+            if action == "delete":
+                result = await self.storage.prices.delete_one({"_id": doc["_id"], "source": {"$exists": False}})
+                counts["deleted"] += result.deleted_count
+            else:
+                await self.storage.prices.update_one({"_id": doc["_id"], "source": {"$exists": False}},
+                                                     {"$set": fields})
+                counts["kept"] += 1
+        if any(counts.values()):
+            log.info("price rules from before the catalogue: %(deleted)d replaced, %(kept)d kept", counts)
+        return counts
+
+    # -- reading --------------------------------------------------------------------------------
     async def rules(self) -> list[PriceRule]:
         await self.refresher.ensure()
         return self._rules
@@ -61,14 +98,56 @@ class PriceStore:
         await self.refresher.reload_now()
 
     async def _load(self) -> None:
-        self._rules = [rule_from_doc(d) async for d in self.storage.prices.find({})]
+        operator = [rule_from_doc(d) async for d in self.storage.prices.find({})]
+        pointer = await self.storage.settings.find_one({"_id": POINTER_ID}) or {}
+        active = pointer.get("active")
+        if active != self._catalogue_version:
+            self._catalogue = cat.catalogue_rules(await self.storage.price_catalogues.find_one({"_id": active}))
+            self._catalogue_version = active
+        self.pointer, self._operator = pointer, operator
+        self._rules = operator + self._catalogue
+        self._found = {}
 
     async def find(self, model: str) -> PriceRule | None:
         """The rule pricing ``model`` now, or None."""
-        return find_rule(await self.rules(), model)
+        rules = await self.rules()
+        if model not in self._found:
+            if len(self._found) > 10_000:
+                self._found.clear()
+            self._found[model] = find_rule(rules, model)
+        return self._found[model]
+
+    async def catalogue_rules(self) -> list[PriceRule]:
+        await self.refresher.ensure()
+        return self._catalogue
 
     async def list_docs(self) -> list[dict[str, Any]]:
+        """The operator's rules."""
         return [d async for d in self.storage.prices.find({}).sort("pattern", 1)]
+
+    async def catalogue_doc(self, version: str | None) -> dict[str, Any] | None:
+        return None if version is None else await self.storage.price_catalogues.find_one({"_id": version})
+
+    async def status(self) -> dict[str, Any]:
+        """The version in force, the installed one, and whether a newer one awaits review."""
+        pointer = await self.storage.settings.find_one({"_id": POINTER_ID}) or {}
+        installed = cat.installed_version()
+        stored = installed is not None and await self.storage.price_catalogues.find_one(
+            {"_id": installed}, {"_id": 1}) is not None
+        return {"active": pointer.get("active"), "applied_at": pointer.get("applied_at"),
+                "applied_by": pointer.get("applied_by"), "installed": installed,
+                "pending": installed if stored and installed != pointer.get("active") else None}
+
+    # -- writing --------------------------------------------------------------------------------
+    async def apply(self, version: str, by: str) -> bool:
+        """Put a stored catalogue version in force (False: no such version stored)."""
+        if await self.storage.price_catalogues.find_one({"_id": version}, {"_id": 1}) is None:
+            return False
+        await self.storage.settings.update_one(
+            {"_id": POINTER_ID}, {"$set": {"active": version, "applied_at": utcnow(), "applied_by": by}},
+            upsert=True)
+        await self.reload()
+        return True
 
     async def upsert(self, rule: PriceRule) -> dict[str, Any]:
         doc = {**rule_doc(rule), "updated_at": utcnow()}
