@@ -1,8 +1,9 @@
 """The billing conformance table through the real relay: protocol × cache case × stream or not.
 
 Each expected charge is computed by hand from the emulator's deterministic usage and the seed
-prices (claude-sonnet-4*: $3 in, $15 out, $3.75 5-minute write, $6 1-hour write, $0.30 read;
-gpt-5*: $1.25 in, $10 out, $0.125 cached read, per million tokens). Anthropic's input_tokens
+vendor prices (claude-sonnet-4-5: $3 in, $15 out, $3.75 5-minute write, $6 1-hour write, $0.30 read;
+gpt-5.4: $2.50 in, $15 out, $0.25 cached read, per million tokens), which the relay takes from
+the price catalogue; the model table and the tier thresholds below are priced the same way. Anthropic's input_tokens
 exclude cache reads and writes; the Responses API's include cached_tokens: both must bill each
 token exactly once."""
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from server.emulator import PromptCache, anthropic_usage, responses_usage
+from server.emulator.usage import count_input_tokens
 
 
 def anthropic_body(case: str, stream: bool, tag: str) -> dict:
@@ -40,7 +42,7 @@ def anthropic_charge(u: dict) -> int:
 
 def responses_charge(u: dict) -> int:
     cached = u["input_tokens_details"]["cached_tokens"]
-    n = (u["input_tokens"] - cached) * 1_250_000 + u["output_tokens"] * 10_000_000 + cached * 125_000
+    n = (u["input_tokens"] - cached) * 2_500_000 + u["output_tokens"] * 15_000_000 + cached * 250_000
     return (n + 500_000) // 1_000_000
 
 
@@ -75,3 +77,111 @@ async def test_conformance(relay, pool, claude_key, codex_key, user, protocol, c
     assert row["cost"] == charge_of(expected)
     entry = await relay.deps.storage.ledger.find_one({"ref": request_id})
     assert entry["amount"] == -row["cost"] and entry["applied"]
+
+
+# The vendors' prices per million tokens in micro-units (input, output, 5m write, 1h write, read),
+# as the issue states them; gpt-5.4-codex is not in the catalogue and is priced as gpt-5.4.
+MODEL_PRICES = {
+    "claude-opus-4-6": (5_000_000, 25_000_000, 6_250_000, 10_000_000, 500_000),
+    "claude-haiku-4-5": (1_000_000, 5_000_000, 1_250_000, 2_000_000, 100_000),
+    "claude-sonnet-4-5-20250929": (3_000_000, 15_000_000, 3_750_000, 6_000_000, 300_000),
+    "claude-opus-5-5": (4_000_000, 20_000_000, 5_000_000, 8_000_000, 200_000),
+    "gpt-5.4": (2_500_000, 15_000_000, 0, 0, 250_000),
+    "gpt-5.4-codex": (2_500_000, 15_000_000, 0, 0, 250_000),
+    "gpt-5.5": (5_000_000, 30_000_000, 0, 0, 500_000),
+    "gpt-5.2-codex": (1_750_000, 14_000_000, 0, 0, 175_000),
+    "gpt-5.1-codex-mini": (250_000, 2_000_000, 0, 0, 25_000),
+}
+# Above the long-context threshold (input incl. cache reads/writes): every listed kind at the tier rate.
+ABOVE = {"claude-sonnet-4-5-20250929": (200_000, (6_000_000, 22_500_000, 7_500_000, 12_000_000, 600_000)),
+         "gpt-5.4": (272_000, (5_000_000, 22_500_000, 0, 0, 500_000))}
+
+
+def charge(usage: dict, prices: tuple[int, ...]) -> int:
+    """Hand rule: tokens × $/MTok per kind, summed, rounded once half up."""
+    if "cache_creation" in usage or "cache_read_input_tokens" in usage:
+        c = usage.get("cache_creation") or {}
+        kinds = (usage["input_tokens"], usage["output_tokens"], c.get("ephemeral_5m_input_tokens", 0),
+                 c.get("ephemeral_1h_input_tokens", 0), usage.get("cache_read_input_tokens", 0))
+    else:
+        cached = usage["input_tokens_details"]["cached_tokens"]
+        kinds = (usage["input_tokens"] - cached, usage["output_tokens"], 0, 0, cached)
+    n = sum(t * p for t, p in zip(kinds, prices))
+    return (n + 500_000) // 1_000_000
+
+
+async def _one(relay, claude_key, codex_key, body: dict, calls: int = 1) -> dict:
+    anthropic = body["model"].startswith("claude")
+    path, headers = (("/v1/messages", {"x-api-key": claude_key}) if anthropic
+                     else ("/v1/responses", {"authorization": f"Bearer {codex_key}"}))
+    async with relay.client() as http:
+        for _ in range(calls):
+            r = await http.post(path, json=body, headers=headers)
+            assert r.status_code == 200, r.text
+    request_id = r.headers["x-jiuliu-request-id"]
+    await relay.deps.recorder.wait_recorded(request_id)
+    await relay.deps.recorder.flush()
+    row = await relay.deps.storage.usage.find_one({"request_id": request_id})
+    entry = await relay.deps.storage.ledger.find_one({"ref": request_id})
+    assert entry["amount"] == -row["cost"] and entry["applied"]
+    return row
+
+
+MODEL_TABLE = [(m, c, s) for m in MODEL_PRICES for c, s in (("read", False), ("write_1h", True))
+               if m.startswith("claude") or c == "read"]
+
+
+@pytest.mark.parametrize("model, case, stream", MODEL_TABLE,
+                         ids=[f"{m}-{c}-{'stream' if s else 'json'}" for m, c, s in MODEL_TABLE])
+async def test_document_models(relay, pool, claude_key, codex_key, user, model, case, stream):
+    """The document's models at the vendors' prices (the catalogue's, not a family glob)."""
+    tag = f"models-{model}-{case}-{stream}"
+    anthropic = model.startswith("claude")
+    body = anthropic_body(case, stream, tag) if anthropic else responses_body(case, stream, tag)
+    body["model"] = model
+    calls = 2 if case == "read" else 1
+    cache = PromptCache()
+    expected = [(anthropic_usage if anthropic else responses_usage)(body, cache) for _ in range(calls)][-1]
+    row = await _one(relay, claude_key, codex_key, body, calls)
+    assert row["cost"] == charge(expected, MODEL_PRICES[model])
+    assert row["pricing"]["source"] == "catalogue" and row["pricing"]["catalogue_version"].startswith("genai-prices ")
+    assert row["pricing"]["base_model"] == ("gpt-5.4" if model == "gpt-5.4-codex" else "")
+
+
+def _sized(model: str, target: int, tag: str) -> dict:
+    """A request whose input totals exactly ``target`` tokens (the emulator counts bytes / 4)."""
+    anthropic = model.startswith("claude")
+    body = (anthropic_body("none", False, tag) if anthropic else responses_body("none", False, tag))
+    body["model"] = model
+    text_key = "messages" if anthropic else "input"
+
+    def with_filler(n: int) -> dict:
+        filler = tag + " " + "x" * max(0, 4 * n - len(tag) - 1)
+        if anthropic:
+            return {**body, text_key: [{"role": "user", "content": filler}]}
+        return {**body, text_key: filler}
+
+    protocol = "anthropic" if anthropic else "openai"
+    n = target
+    for _ in range(3):  # the filler's tokens plus a fixed overhead: converges at once
+        n += target - count_input_tokens(with_filler(n), protocol)
+    sized = with_filler(n)
+    assert count_input_tokens(sized, protocol) == target
+    return sized
+
+
+THRESHOLDS = [(m, side) for m in ABOVE for side in ("at", "above")]
+
+
+@pytest.mark.parametrize("model, side", THRESHOLDS, ids=[f"{m}-{s}" for m, s in THRESHOLDS])
+async def test_tier_threshold(relay, pool, claude_key, codex_key, user, model, side):
+    """Both sides of a long-context threshold: at it, base prices; one token above, tier prices
+    for every token of the kinds the vendor lists; the row keeps the tier it was priced at."""
+    threshold, tier_prices = ABOVE[model]
+    body = _sized(model, threshold + (1 if side == "above" else 0), f"tier-{model}-{side}")
+    expected = (anthropic_usage if model.startswith("claude") else responses_usage)(body, PromptCache())
+    row = await _one(relay, claude_key, codex_key, body)
+    prices = tier_prices if side == "above" else MODEL_PRICES[model]
+    assert row["cost"] == charge(expected, prices)
+    assert row["pricing"]["tier"] == (threshold if side == "above" else 0)
+    assert row["pricing"]["applied"]["input"] == prices[0]
