@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from server.billing.pricing import PriceRule
 from server.billing.usage import Usage
 from tests.accounts_support import account, usage_record
 
@@ -18,6 +19,10 @@ UTC = dt.timezone.utc
 async def world(relay):
     """One user with 100 credited, two keys (claude, and codex at ×1.5) and five charged requests."""
     deps = relay.deps
+    # Operator rules (they beat the catalogue) keep this module's hand-computed figures simple.
+    await deps.prices.upsert(PriceRule.build("claude-sonnet-4*", input=3_000_000, output=15_000_000))
+    await deps.prices.upsert(PriceRule.build("gpt-5*", input=1_250_000, output=10_000_000, cache_read=125_000,
+                                             placeholder=True))
     await deps.groups.update("codex", multiplier_ppm=1_500_000)
     await deps.runtime_settings.update(recharge_mode="open")
     async with relay.client() as http:
@@ -197,15 +202,38 @@ async def test_transactions(world):
 async def test_pricing(world):
     body = (await world["acct"].get("/api/user/pricing")).json()
     assert body["currency"] == "USD" and body["unit"] == "per_million_tokens"
+    assert body["web_search_unit"] == "per_thousand_requests"
     assert {g["name"]: g["multiplier"] for g in body["groups"]} == {"claude": "1", "codex": "1.5"}
-    rules = {rule["pattern"]: rule for rule in body["data"]}
-    sonnet = rules["claude-sonnet-4*"]
-    assert sonnet["placeholder"] is False and rules["claude-haiku-4*"]["placeholder"] is True
+    assert body["catalogue"]["version"] == "genai-prices 0.2.5" and body["catalogue"]["pending"] is None
+    assert body["operator_rules"] == ["claude-sonnet-4*", "gpt-5*"]
+    rules = {(rule["source"], rule["pattern"]): rule for rule in body["data"]}
+    sonnet = rules["operator", "claude-sonnet-4*"]
+    assert sonnet["operator_changed"] is True and sonnet["placeholder"] is False
+    assert rules["operator", "gpt-5*"]["placeholder"] is True
     assert sonnet["prices"] == {"input": "3", "input_micro": 3_000_000, "output": "15", "output_micro": 15_000_000,
                                 "cache_write_5m": "3.75", "cache_write_5m_micro": 3_750_000,
                                 "cache_write_1h": "6", "cache_write_1h_micro": 6_000_000,
-                                "cache_read": "0.3", "cache_read_micro": 300_000}
-    by_group = {g["group"]: g for g in rules["gpt-5*"]["groups"]}
+                                "cache_read": "0.3", "cache_read_micro": 300_000,
+                                "web_search": "0", "web_search_micro": 0}
+    by_group = {g["group"]: g for g in rules["operator", "gpt-5*"]["groups"]}
     assert by_group["codex"]["multiplier_ppm"] == 1_500_000
     assert by_group["codex"]["prices"]["input"] == "1.875" and by_group["codex"]["prices"]["output_micro"] == 15_000_000
     assert by_group["claude"]["prices"]["cache_read"] == "0.125"
+    # the catalogue in force, the vendors' prices, each entry naming the operator rule that beats it
+    opus = rules["catalogue", "claude-opus-4-6"]
+    assert opus["operator_changed"] is False and opus["catalogue_version"] == "genai-prices 0.2.5"
+    assert opus["overridden_by"] is None
+    assert [opus["prices"][k] for k in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read",
+                                        "web_search")] == ["5", "25", "6.25", "10", "0.5", "10"]
+    assert [rules["catalogue", "claude-opus-5-5"]["prices"][k] for k in ("input", "output", "cache_read")] == \
+        ["4", "20", "0.2"]
+    gpt = rules["catalogue", "gpt-5.4"]
+    assert gpt["overridden_by"] == "gpt-5*" and rules["catalogue", "claude-sonnet-4-5"]["overridden_by"] == "claude-sonnet-4*"
+    assert [gpt["prices"][k] for k in ("input", "output", "cache_read")] == ["2.5", "15", "0.25"]
+    assert gpt["tiers"][0]["above"] == 272_000 and gpt["tiers"][0]["prices"]["input"] == "5"
+    priority = next(v for v in gpt["variants"] if v["when"] == {"service_tier": "priority"})
+    assert priority["prices"]["output"] == "30"
+    codex = {g["group"]: g for g in gpt["groups"]}["codex"]
+    assert codex["tiers"][0]["prices"]["output"] == "33.75"  # $22.50 × 1.5
+    assert [rules["catalogue", m]["prices"]["input"] for m in ("gpt-5.5", "gpt-5.2", "gpt-5.1-codex-mini")] == \
+        ["5", "1.75", "0.25"]
