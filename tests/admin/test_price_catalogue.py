@@ -1,0 +1,137 @@
+"""The price catalogue in the database: migration of an old install's seeded rules, review and
+apply of a newer catalogue version (API and CLI), and editing rules whose cache prices follow
+the input price by the model's own ratios."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import pytest_asyncio
+
+from server.billing.catalogue import installed_version
+from server.billing.pricing import compute_cost
+from server.billing.usage import Usage
+from server.storage.db import Storage
+from server.storage.prices import POINTER_ID, PriceStore
+from tests.admin.support import error, ok
+
+INSTALLED = "genai-prices 0.2.5"
+
+
+@pytest_asyncio.fixture
+async def old_install(embedded_db):
+    """A database as an install from before the catalogue left it (no catalogue pointer)."""
+    store = Storage.connect(embedded_db.url, "t_old_install_" + uuid.uuid4().hex[:6])
+    await store.ensure_indexes()
+    yield store
+    await store.drop()
+    await store.close()
+
+
+def _legacy(pattern: str, input: int, output: int, w5: int, w1h: int, read: int) -> dict:
+    return {"_id": "price_" + uuid.uuid4().hex[:8], "pattern": pattern, "input": input, "output": output,
+            "cache_write_5m": w5, "cache_write_1h": w1h, "cache_read": read, "placeholder": False, "note": ""}
+
+
+async def test_migration_of_old_seeded_rules(old_install):
+    await old_install.prices.insert_many([
+        _legacy("claude-opus-4*", 15_000_000, 75_000_000, 18_750_000, 30_000_000, 1_500_000),  # as seeded
+        _legacy("gpt-5*", 1_250_000, 10_000_000, 1_562_500, 2_500_000, 125_000),  # as seeded
+        _legacy("claude-haiku-5*", 1_000_000, 5_000_000, 1_250_000, 2_000_000, 100_000),  # as seeded
+        # edited by an operator (input only: the old cache prices stayed, the bug of issue 12)
+        _legacy("claude-sonnet-4*", 2_500_000, 15_000_000, 3_750_000, 6_000_000, 300_000),
+        _legacy("my-model", 1_000_000, 2_000_000, 1_250_000, 2_000_000, 100_000),  # the operator's own
+    ])
+    prices = PriceStore(old_install)
+    await prices.prepare()
+    docs = {d["pattern"]: d for d in await prices.list_docs()}
+    assert set(docs) == {"claude-sonnet-4*", "my-model"}  # unedited seeded rules replaced by the catalogue
+    assert docs["claude-sonnet-4*"]["source"] == "operator" and "review" in docs["claude-sonnet-4*"]
+    assert docs["claude-sonnet-4*"]["review"] and not docs["my-model"].get("review")
+    assert docs["my-model"]["explicit"] == ["input", "output"]  # its cache prices are the derived ones
+    assert (await prices.find("claude-opus-4-6")).input == 5_000_000  # the catalogue now
+    assert (await prices.find("claude-haiku-5-5")).source == "catalogue"
+    assert (await prices.find("gpt-5.4")).input == 2_500_000
+    assert (await prices.find("claude-sonnet-4-5")).input == 2_500_000  # the edited rule still wins
+    pointer = await old_install.settings.find_one({"_id": POINTER_ID})
+    assert pointer["active"] == INSTALLED == installed_version()
+    assert await prices.migrate_legacy() == {"deleted": 0, "kept": 0}  # idempotent
+    await prices.prepare()
+    assert len(await prices.list_docs()) == 2
+
+
+async def test_review_and_apply_a_newer_catalogue(admin, relay):
+    storage, prices = relay.deps.storage, relay.deps.prices
+    # An older catalogue in force (as after an upgrade): claude-opus-4-6 at the old $15/$75, no gpt-5.5.
+    current = await storage.price_catalogues.find_one({"_id": INSTALLED})
+    older = copy.deepcopy(current)
+    older["_id"] = "genai-prices 0.0.1"
+    for entry in older["entries"]:
+        if entry["model"] == "claude-opus-4-6":
+            entry["prices"].update(input=15_000_000, output=75_000_000)
+    older["entries"] = [e for e in older["entries"] if e["model"] != "gpt-5.5"]
+    await storage.price_catalogues.insert_one(older)
+    assert await prices.apply("genai-prices 0.0.1", "test")
+    assert (await prices.find("claude-opus-4-6")).input == 15_000_000
+    await prices.prepare()  # a restart never reprices silently
+    assert (await prices.find("claude-opus-4-6")).input == 15_000_000
+    review = ok(await admin.get("/api/admin/prices/catalogue"))
+    assert (review["active"], review["pending"], review["installed"]) == ("genai-prices 0.0.1", INSTALLED, INSTALLED)
+    changes = {c["model"]: c for c in review["diff"]}
+    assert changes["claude-opus-4-6"]["change"] == "changed" and "input" in changes["claude-opus-4-6"]["fields"]
+    assert changes["claude-opus-4-6"]["after"]["input"] == 5_000_000 and changes["gpt-5.5"]["change"] == "added"
+    listed = ok(await admin.get("/api/admin/prices"))
+    assert listed["catalogue"]["pending"] == INSTALLED
+    before = await storage.settings.find_one({"_id": POINTER_ID})
+    assert error(await admin.post("/api/admin/prices/catalogue/apply", {"version": "genai-prices 9"}), 409)["field"] == "version"
+    assert await storage.settings.find_one({"_id": POINTER_ID}) == before  # a refused apply changed nothing
+    applied = ok(await admin.post("/api/admin/prices/catalogue/apply", {"version": INSTALLED}))
+    assert applied["active"] == INSTALLED and applied["pending"] is None and applied["diff"] == []
+    assert (await prices.find("claude-opus-4-6")).input == 5_000_000
+    assert (await prices.find("gpt-5.5")).output == 30_000_000
+    audit = ok(await admin.get("/api/admin/audit?action=price.catalogue.apply"))["data"]
+    assert [(a["target"], a["before"], a["after"]) for a in audit] == \
+        [(INSTALLED, {"active": "genai-prices 0.0.1"}, {"active": INSTALLED})]
+
+
+async def test_editing_a_rule_moves_the_cache_prices_that_were_not_set(admin, relay):
+    prices = relay.deps.prices
+    # claude-opus-4-6's own ratios (catalogue: 6.25/5, 10/5, 0.5/5)
+    rule = ok(await admin.post("/api/admin/prices", {"pattern": "claude-opus-4-6", "input": "6", "output": "30"}), 201)
+    assert (rule["cache_write_5m"], rule["cache_write_1h"], rule["cache_read"]) == ("7.5", "12", "0.6")
+    assert rule["explicit"] == ["input", "output"] and rule["source"] == "operator"
+    rule = ok(await admin.patch(f"/api/admin/prices/{rule['id']}", {"input": "8"}))
+    assert (rule["cache_write_5m"], rule["cache_write_1h"], rule["cache_read"]) == ("10", "16", "0.8")
+    rule = ok(await admin.patch(f"/api/admin/prices/{rule['id']}", {"cache_read": "0.5"}))
+    rule = ok(await admin.patch(f"/api/admin/prices/{rule['id']}", {"input": "4"}))
+    assert (rule["cache_write_5m"], rule["cache_write_1h"], rule["cache_read"]) == ("5", "8", "0.5")
+    assert sorted(rule["explicit"]) == ["cache_read", "input", "output"]
+    rule = ok(await admin.patch(f"/api/admin/prices/{rule['id']}", {"cache_read": None}))  # follow input again
+    assert rule["cache_read"] == "0.4" and "cache_read" not in rule["explicit"]
+    priced = await prices.find("claude-opus-4-6")
+    assert priced.source == "operator" and compute_cost(Usage(input=1000, cache_read=1000), priced).total == 4_400
+    ok(await admin.delete(f"/api/admin/prices/{rule['id']}"))
+    assert (await prices.find("claude-opus-4-6")).source == "catalogue"
+    # gpt-5.4's ratios: cached input at 0.1×; no cache writes on the Responses API (billed as input)
+    gpt = ok(await admin.post("/api/admin/prices", {"pattern": "gpt-5.4*", "input": "3", "output": "18"}), 201)
+    assert (gpt["cache_read"], gpt["cache_write_5m"]) == ("0.3", "3")
+    # an Anthropic model the catalogue lacks: 1.25× / 2× / 0.1×
+    other = ok(await admin.post("/api/admin/prices", {"pattern": "claude-mystery-1", "input": "2", "output": "4"}), 201)
+    assert (other["cache_write_5m"], other["cache_write_1h"], other["cache_read"]) == ("2.5", "4", "0.2")
+    for doc in (gpt, other):
+        ok(await admin.delete(f"/api/admin/prices/{doc['id']}"))
+
+
+async def test_editing_a_catalogue_entry_makes_an_operator_rule(admin, relay):
+    prices = relay.deps.prices
+    rule = ok(await admin.patch("/api/admin/prices/cat:claude-haiku-4-5", {"output": "6"}))
+    assert rule["source"] == "operator" and rule["pattern"] == "claude-haiku-4-5"
+    assert (rule["input"], rule["output"], rule["cache_read"], rule["web_search"]) == ("1", "6", "0.1", "10")
+    listed = {(r["source"], r["pattern"]): r for r in ok(await admin.get("/api/admin/prices"))["data"]}
+    assert listed["catalogue", "claude-haiku-4-5"]["overridden_by"] == "claude-haiku-4-5"
+    assert (await prices.find("claude-haiku-4-5")).output == 6_000_000
+    assert error(await admin.delete("/api/admin/prices/cat:claude-haiku-4-5"), 400)["field"] == "id"
+    error(await admin.patch("/api/admin/prices/cat:no-such-model", {"output": "1"}), 404)
+    ok(await admin.delete(f"/api/admin/prices/{rule['id']}"))
+    assert (await prices.find("claude-haiku-4-5")).output == 5_000_000
