@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
                              "(it is named before it is promoted; without this flag it is refused)")
     rotate = admin_sub.add_parser("rotate-key", help="new secrets key; reseal upstream keys and the JWT secret")
     rotate.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
+    prices = sub.add_parser("prices", help="review and apply a newer price catalogue")
+    prices_sub = prices.add_subparsers(dest="prices_command", required=True)
+    status = prices_sub.add_parser("status", help="the catalogue in force, the installed one, the difference")
+    status.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
+    apply = prices_sub.add_parser("apply", help="put the installed catalogue in force (after review)")
+    apply.add_argument("version", help='the version "status" reports as pending, e.g. "genai-prices 0.2.5"')
+    apply.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
     return parser
 
 
@@ -94,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
         command = rotate_key if args.admin_command == "rotate-key" else admin_create
         return asyncio.run(command(settings, args))
+    if args.command == "prices":
+        from server.prices_cli import prices_command
+
+        return asyncio.run(prices_command(settings, args))
     return 2
 
 

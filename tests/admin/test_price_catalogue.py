@@ -1,64 +1,17 @@
-"""The price catalogue in the database: migration of an old install's seeded rules, review and
-apply of a newer catalogue version (API and CLI), and editing rules whose cache prices follow
-the input price by the model's own ratios."""
+"""The price catalogue over the operator API: review and apply of a newer catalogue version, and
+editing rules whose cache prices follow the input price by the model's own ratios (the
+migration of old installs and the CLI are in tests/test_price_migration.py)."""
 
 from __future__ import annotations
 
 import copy
-import uuid
 
-import pytest_asyncio
-
-from server.billing.catalogue import installed_version
 from server.billing.pricing import compute_cost
 from server.billing.usage import Usage
-from server.storage.db import Storage
-from server.storage.prices import POINTER_ID, PriceStore
+from server.storage.prices import POINTER_ID
 from tests.admin.support import error, ok
 
 INSTALLED = "genai-prices 0.2.5"
-
-
-@pytest_asyncio.fixture
-async def old_install(embedded_db):
-    """A database as an install from before the catalogue left it (no catalogue pointer)."""
-    store = Storage.connect(embedded_db.url, "t_old_install_" + uuid.uuid4().hex[:6])
-    await store.ensure_indexes()
-    yield store
-    await store.drop()
-    await store.close()
-
-
-def _legacy(pattern: str, input: int, output: int, w5: int, w1h: int, read: int) -> dict:
-    return {"_id": "price_" + uuid.uuid4().hex[:8], "pattern": pattern, "input": input, "output": output,
-            "cache_write_5m": w5, "cache_write_1h": w1h, "cache_read": read, "placeholder": False, "note": ""}
-
-
-async def test_migration_of_old_seeded_rules(old_install):
-    await old_install.prices.insert_many([
-        _legacy("claude-opus-4*", 15_000_000, 75_000_000, 18_750_000, 30_000_000, 1_500_000),  # as seeded
-        _legacy("gpt-5*", 1_250_000, 10_000_000, 1_562_500, 2_500_000, 125_000),  # as seeded
-        _legacy("claude-haiku-5*", 1_000_000, 5_000_000, 1_250_000, 2_000_000, 100_000),  # as seeded
-        # edited by an operator (input only: the old cache prices stayed, the bug of issue 12)
-        _legacy("claude-sonnet-4*", 2_500_000, 15_000_000, 3_750_000, 6_000_000, 300_000),
-        _legacy("my-model", 1_000_000, 2_000_000, 1_250_000, 2_000_000, 100_000),  # the operator's own
-    ])
-    prices = PriceStore(old_install)
-    await prices.prepare()
-    docs = {d["pattern"]: d for d in await prices.list_docs()}
-    assert set(docs) == {"claude-sonnet-4*", "my-model"}  # unedited seeded rules replaced by the catalogue
-    assert docs["claude-sonnet-4*"]["source"] == "operator" and "review" in docs["claude-sonnet-4*"]
-    assert docs["claude-sonnet-4*"]["review"] and not docs["my-model"].get("review")
-    assert docs["my-model"]["explicit"] == ["input", "output"]  # its cache prices are the derived ones
-    assert (await prices.find("claude-opus-4-6")).input == 5_000_000  # the catalogue now
-    assert (await prices.find("claude-haiku-5-5")).source == "catalogue"
-    assert (await prices.find("gpt-5.4")).input == 2_500_000
-    assert (await prices.find("claude-sonnet-4-5")).input == 2_500_000  # the edited rule still wins
-    pointer = await old_install.settings.find_one({"_id": POINTER_ID})
-    assert pointer["active"] == INSTALLED == installed_version()
-    assert await prices.migrate_legacy() == {"deleted": 0, "kept": 0}  # idempotent
-    await prices.prepare()
-    assert len(await prices.list_docs()) == 2
 
 
 async def test_review_and_apply_a_newer_catalogue(admin, relay):
