@@ -79,7 +79,7 @@ def usage_row_view(row: dict[str, Any]) -> dict[str, Any]:
             "price_rule": row.get("price_rule"), "multiplier_ppm": ppm, "multiplier": format_micro(ppm),
             **money("cost", int(row.get("cost", 0) or 0)), "latency_ms": row.get("latency_ms"),
             "ttft_ms": row.get("ttft_ms"), "upstream_request_id": row.get("upstream_request_id"),
-            **billed_extras(row)}
+            **billed_extras(row), **_priced_view(row)}
 
 
 def billed_extras(row: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +88,16 @@ def billed_extras(row: dict[str, Any]) -> dict[str, Any]:
     return {"web_search_requests": int(row.get("web_search_requests", 0) or 0),
             "service_tier": row.get("service_tier") or "", "speed": row.get("speed") or "",
             "estimated": bool(row.get("estimated", False)), "estimate_method": row.get("estimate_method")}
+
+
+def _priced_view(row: dict[str, Any]) -> dict[str, Any]:
+    """The cost lines beyond tokens (long-context premium, service tier / speed difference, web
+    search) and how the row was priced (tier, variant, base model), as stored with it."""
+    parts = {k: int(v) for k, v in (row.get("cost_parts") or {}).items()}
+    pricing = row.get("pricing") or {}
+    return {"cost_parts": parts, "cost_parts_display": {k: format_micro(v) for k, v in parts.items()},
+            "pricing": {k: pricing.get(k) for k in ("tier", "variant", "web_search_requests", "source",
+                                                     "catalogue_version", "base_model") if k in pricing}}
 
 
 def ledger_row_view(entry: dict[str, Any]) -> dict[str, Any]:

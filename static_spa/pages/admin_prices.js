@@ -7,33 +7,80 @@ import { dataTable, pageHeader, statusBadge } from '../js/ui.js';
 
 const KINDS = ['input', 'output', 'cache_write_5m', 'cache_write_1h', 'cache_read'];
 
+const CACHE = ['cache_write_5m', 'cache_write_1h', 'cache_read'];
+
+// A cache price the operator never set follows the input price: shown as a placeholder, sent
+// only when typed; clearing an explicit one sends null (follow the input again).
 function priceForm(rule, close) {
   const r = rule || {};
+  const catalogueRow = r.source === 'catalogue';
+  const explicit = new Set(catalogueRow ? [] : (r.explicit || KINDS));
   const inputs = {};
-  const pattern = h('input', { name: 'pattern', required: true, value: r.pattern || '', placeholder: 'claude-sonnet-4*' });
+  const pattern = h('input', { name: 'pattern', required: true, value: r.pattern || '', placeholder: 'claude-sonnet-4*', disabled: catalogueRow });
   for (const k of KINDS) {
-    inputs[k] = h('input', { name: k, inputmode: 'decimal', value: r[k] ?? '', placeholder: k === 'input' || k === 'output' ? '' : t('prices.derived') });
+    const shown = !CACHE.includes(k) || explicit.has(k);
+    inputs[k] = h('input', { name: k, inputmode: 'decimal', value: shown ? (r[k] ?? '') : '',
+      placeholder: CACHE.includes(k) ? (r[k] !== undefined ? `${r[k]} · ${t('prices.derived')}` : t('prices.derived')) : '' });
   }
-  const note = h('input', { name: 'note', value: r.note || '' });
+  const webSearch = h('input', { name: 'web_search', inputmode: 'decimal', value: r.web_search ?? '' });
+  const note = h('input', { name: 'note', value: catalogueRow ? '' : (r.note || '') });
   const placeholder = h('input', { type: 'checkbox', name: 'placeholder', checked: !!r.placeholder });
   const err = h('div.span-2');
   const submit = h('button.btn.btn-primary', { type: 'submit' }, t('common.save'));
   const form = h('form.form-grid.two-col', { novalidate: true },
     h('div.span-2', field(t('prices.pattern'), pattern, t('prices.patternHint'))),
     KINDS.map((k) => field(t('tokens.' + k) + ' / 1M', inputs[k])),
+    field(t('prices.webSearch'), webSearch),
     field(t('prices.note'), note),
-    h('label.check.span-2', placeholder, ' ' + t('prices.placeholderLabel')), err,
+    h('label.check.span-2', placeholder, ' ' + t('prices.placeholderLabel')),
+    h('p.muted.small.span-2', t('prices.operatorHint')), err,
     h('div.actions.span-2', h('button.btn', { type: 'button', onclick: () => close() }, t('common.cancel')), submit));
   onSubmit(form, submit, err, async () => {
-    const body = { pattern: pattern.value.trim(), note: note.value.trim(), placeholder: placeholder.checked };
+    const body = { note: note.value.trim(), placeholder: placeholder.checked };
+    if (!catalogueRow) body.pattern = pattern.value.trim();
     for (const k of KINDS) {
       const v = inputs[k].value.trim();
-      // On edit only changed prices are sent (the others keep their stored values).
-      if (v !== '' && (!rule || v !== String(r[k] ?? ''))) body[k] = v;
+      const before = (!CACHE.includes(k) || explicit.has(k)) ? String(r[k] ?? '') : '';
+      if (v !== '' && (!rule || v !== before)) body[k] = v;
+      else if (v === '' && rule && !catalogueRow && CACHE.includes(k) && explicit.has(k)) body[k] = null;
     }
+    const ws = webSearch.value.trim();
+    if (ws !== '' && (!rule || ws !== String(r.web_search ?? ''))) body.web_search = ws;
     close(rule ? await api.patch(`/api/admin/prices/${encodeURIComponent(r.id)}`, body) : await api.post('/api/admin/prices', body));
   });
   return form;
+}
+
+function tierText(r) {
+  const tiers = (r.tiers || []).map((x) => `> ${x.above}: ${money(moneyValue(x.input))} / ${money(moneyValue(x.output))}`);
+  const variants = (r.variants || []).map((v) => `${Object.values(v.when || {}).join(',')}: ${money(moneyValue(v.input))} / ${money(moneyValue(v.output))}`);
+  return [...tiers, ...variants].join(' · ');
+}
+
+async function catalogueCard(reload) {
+  const box = h('section.card#price-catalogue');
+  const c = await api.get('/api/admin/prices/catalogue');
+  const diff = listOf(c.diff);
+  const apply = async () => {
+    if (!(await confirmDialog(t('prices.catalogueConfirm', { version: c.pending }), { okText: t('prices.catalogueApply', { version: c.pending }) }))) return;
+    try {
+      await api.post('/api/admin/prices/catalogue/apply', { version: c.pending });
+      toast(t('prices.catalogueApplied', { version: c.pending }), 'success');
+      await reload();
+    } catch (ex) { toast(ex.message, 'error'); }
+  };
+  box.append(h('h2.card-title', t('prices.catalogue')), h('p', t('prices.catalogueActive', { version: c.active || '—' })));
+  if (c.pending) {
+    box.append(h('p.warn', t('prices.cataloguePending', { version: c.pending, n: diff.length })),
+      dataTable([
+        { key: 'model', label: t('pricing.model'), render: (d) => h('code', d.model) },
+        { key: 'change', label: t('prices.change'), render: (d) => `${d.change}${(d.fields || []).length ? ' (' + d.fields.join(', ') + ')' : ''}` },
+        { key: 'before', label: t('prices.before'), render: (d) => (d.before ? `${money(d.before.input / 1e6)} / ${money(d.before.output / 1e6)}` : '—') },
+        { key: 'after', label: t('prices.after'), render: (d) => (d.after ? `${money(d.after.input / 1e6)} / ${money(d.after.output / 1e6)}` : '—') },
+      ], diff, { caption: t('prices.catalogue'), rowKey: (d) => d.model }),
+      h('div.actions', h('button.btn.btn-primary#apply-catalogue', { type: 'button', onclick: apply }, t('prices.catalogueApply', { version: c.pending }))));
+  }
+  return box;
 }
 
 function groupForm(group, close) {
@@ -85,6 +132,7 @@ async function groupsCard() {
 
 export async function render(root) {
   const slot = h('div');
+  const catSlot = h('div');
   async function edit(rule) {
     const saved = await modal(rule ? t('prices.editTitle', { pattern: rule.pattern }) : t('prices.addTitle'), (close) => priceForm(rule, close), { wide: true });
     if (saved) { toast(t('common.saved'), 'success'); await load(); }
@@ -95,19 +143,25 @@ export async function render(root) {
   }
   async function load() {
     try {
+      clear(catSlot).append(await catalogueCard(load));
       const rows = listOf(await api.get('/api/admin/prices'));
       clear(slot).append(dataTable([
         { key: 'pattern', label: t('prices.pattern'), render: (r) => h('div', h('code', r.pattern),
+          h('span.badge', { class: r.source === 'operator' ? 'badge-ok' : '' }, t(r.source === 'operator' ? 'prices.sourceOperator' : 'prices.sourceCatalogue')),
+          r.review ? h('span.badge.badge-warn', { title: r.review }, t('prices.review')) : null,
+          r.overridden_by ? h('span.badge.badge-warn', t('prices.overriddenBy', { pattern: r.overridden_by })) : null,
           r.placeholder ? h('span.badge.badge-warn', t('pricing.placeholder')) : null, r.note ? h('div.muted.small', r.note) : null) },
         ...KINDS.map((k) => ({ key: k, label: t('tokens.' + k), align: 'right', render: (r) => money(moneyValue(r[k])) })),
-        { key: 'updated_at', label: t('prices.updated'), render: (r) => dateTime(r.updated_at) },
+        { key: 'web_search', label: t('prices.webSearch'), align: 'right', render: (r) => money(moneyValue(r.web_search)) },
+        { key: 'tiers', label: t('prices.tiers'), render: (r) => h('span.small', tierText(r)) },
+        { key: 'updated_at', label: t('prices.updated'), render: (r) => (r.updated_at ? dateTime(r.updated_at) : (r.version || '')) },
         { key: 'actions', label: t('common.actions'), render: (r) => h('div.row-actions',
           h('button.btn.btn-sm', { type: 'button', 'aria-label': t('common.edit') + ' ' + r.pattern, onclick: () => edit(r) }, t('common.edit')),
-          h('button.btn.btn-sm.btn-danger-ghost', { type: 'button', 'aria-label': t('common.delete') + ' ' + r.pattern, onclick: () => remove(r) }, t('common.delete'))) },
-      ], rows, { caption: t('nav.prices'), rowKey: (r) => r.pattern }));
+          r.source === 'operator' ? h('button.btn.btn-sm.btn-danger-ghost', { type: 'button', 'aria-label': t('common.delete') + ' ' + r.pattern, onclick: () => remove(r) }, t('common.delete')) : null) },
+      ], rows, { caption: t('nav.prices'), rowKey: (r) => r.id }));
     } catch (ex) { clear(slot).append(errorBox(ex)); }
   }
   root.append(pageHeader(t('nav.prices'), t('prices.subtitle'), h('button.btn.btn-primary', { type: 'button', onclick: () => edit(null) }, '+ ' + t('prices.add'))),
-    h('section.card.flush', slot), h('p.muted.small', t('pricing.cacheNote')), await groupsCard());
+    catSlot, h('section.card.flush', slot), h('p.muted.small', t('prices.operatorHint')), await groupsCard());
   await load();
 }

@@ -52,6 +52,19 @@ function extrasView(row) {
   return out;
 }
 
+// What the vendor bills beyond tokens at the rule's base prices: one line each (cost_parts).
+const EXTRA_PARTS = ['long_context', 'service_tier', 'speed', 'web_search'];
+
+export function extraLines(row) {
+  const parts = row.cost_parts_display || {};
+  const pricing = row.pricing || {};
+  return EXTRA_PARTS.filter((k) => parts[k] !== undefined).map((k) => ({
+    kind: k, charge: moneyValue(parts[k]),
+    count: k === 'web_search' ? (pricing.web_search_requests ?? null) : null,
+    note: k === 'long_context' ? `> ${num(pricing.tier || 0)}` : (k === 'service_tier' || k === 'speed') ? (pricing.variant || '') : '',
+  }));
+}
+
 function breakdownView(row) {
   const b = breakdown(row);
   const note = estimateNote(row);
@@ -64,11 +77,15 @@ function breakdownView(row) {
       h('tbody', shown.map((l) => h('tr',
         h('td', t('tokens.' + l.kind)), h('td.num', num(l.tokens)),
         h('td.num', l.price === null ? '—' : money(l.price) + (b.mult !== 1 ? ` × ${b.mult}` : '')),
-        h('td.num', l.charge === null ? '—' : money(l.charge))))),
+        h('td.num', l.charge === null ? '—' : money(l.charge)))),
+      extraLines(row).map((l) => h('tr.breakdown-extra',
+        h('td', t('logs.part.' + l.kind) + (l.note ? ` (${l.note})` : '')), h('td.num', l.count === null ? '' : num(l.count)),
+        h('td.num', ''), h('td.num', money(l.charge))))),
       h('tfoot', h('tr', h('th', { colspan: '3' }, t('logs.total')), h('th.num.breakdown-total', money(b.total))))),
     h('dl.kv',
       h('dt', t('logs.requestId')), h('dd', h('code', row.id || row.request_id || '—')),
-      h('dt', t('logs.priceRule')), h('dd', h('code', row.price_rule || '—')),
+      h('dt', t('logs.priceRule')), h('dd', h('code', row.price_rule || '—'),
+        (row.pricing && row.pricing.base_model) ? h('span.muted', ' · ' + t('logs.baseModel', { model: row.pricing.base_model })) : null),
       h('dt', t('keys.group')), h('dd', `${row.group || '—'} (×${b.mult})`),
       (row.tokens && row.tokens.reasoning) ? [h('dt', t('tokens.reasoning')), h('dd', num(row.tokens.reasoning) + ' ' + t('logs.reasoningNote'))] : null,
       h('dt', t('logs.endpoint')), h('dd', `${row.endpoint || '—'}${row.stream ? ' · stream' : ''}`),

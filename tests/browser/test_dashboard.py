@@ -4,7 +4,7 @@ One story, in order (the tests share the module's relay, users and pages):
 1. a new user registers, creates a Codex-group key (the full key shown once), reads the Codex CLI
    configuration from the client setup page and files a recharge request;
 2. an operator logs in, adds an upstream account and sees its health, tests it, approves the
-   user's recharge and edits the price of the gpt-5 models;
+   user's recharge and overrides the catalogue price of gpt-5.4 with an operator rule;
 3. a call is made through the relay with the user's key; it appears in the usage log with its
    cost breakdown at the edited prices, and the balance dropped by exactly its charge;
 4. screenshots of every main page at desktop and phone width.
@@ -193,17 +193,24 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     await page.wait_for_selector(".toast >> text=已批准并入账")
     await page.wait_for_selector("table.data >> text=没有待处理的充值申请")
 
-    # Edit the price of the gpt-5 models.
+    # The catalogue in force, then override gpt-5.4's catalogue price with an operator rule.
     await page.goto(base + "/admin/prices")
-    row = page.locator("table.data tbody tr", has_text="gpt-5*")
-    await row.wait_for()
+    await page.wait_for_selector("#price-catalogue >> text=genai-prices 0.2.5")
+    row = page.locator("table.data tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")))
+    await row.first.wait_for()
+    assert await row.count() == 1 and "$2.50" in await row.inner_text()
     await row.locator("button", has_text="编辑").click()
     dialog = page.locator("dialog.modal")
     await dialog.locator("input[name=input]").fill("2")
     await dialog.locator("input[name=output]").fill("8")
     await dialog.locator("button[type=submit]").click()
     await page.wait_for_selector(".toast >> text=已保存")
-    await page.wait_for_selector("table.data tbody tr:has-text('gpt-5*'):has-text('$2.00'):has-text('$8.00')")
+    operator = page.locator("table.data tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")),
+                            has_text="运营者")
+    await operator.wait_for()
+    assert "$2.00" in await operator.inner_text() and "$8.00" in await operator.inner_text()
+    assert "$0.20" in await operator.inner_text()  # cached input follows at gpt-5.4's own 0.1×
+    await page.wait_for_selector("table.data >> text=被规则 gpt-5.4 覆盖")
     STATE["admin_page"] = page
     console.assert_clean()
 
@@ -387,7 +394,7 @@ async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, cons
     await admin.goto(base + "/admin/audit")
     await admin.wait_for_selector("table.data tbody tr >> text=user.adjust")
     audit = await admin.locator("table.data").inner_text()
-    for action in ("upstream.create", "recharge.approve", "price.update", "settings.update", "codes.create"):
+    for action in ("upstream.create", "recharge.approve", "price.create", "settings.update", "codes.create"):
         assert action in audit
     console.assert_clean()
 

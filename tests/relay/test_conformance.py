@@ -185,3 +185,60 @@ async def test_tier_threshold(relay, pool, claude_key, codex_key, user, model, s
     assert row["cost"] == charge(expected, prices)
     assert row["pricing"]["tier"] == (threshold if side == "above" else 0)
     assert row["pricing"]["applied"]["input"] == prices[0]
+
+
+async def test_operator_rule_beats_catalogue_and_edits_apply(relay, pool, claude_key, codex_key, user):
+    """An operator's glob beats the catalogue's exact entry; editing its input moves the cache
+    prices it never set (by the model's ratios); deleting it brings the catalogue back."""
+    admin = relay.deps.admin.prices
+    body = anthropic_body("read", False, "operator-rule")
+    body["model"] = "claude-opus-4-6"
+    rule = await admin.create("adm_test", {"pattern": "claude-opus-*", "input": "2", "output": "10"})
+    cache = PromptCache()
+    expected = [anthropic_usage(body, cache) for _ in range(2)][-1]
+    row = await _one(relay, claude_key, codex_key, body, 2)
+    # $2 in, $10 out, read 0.1 × $2 (claude-opus-4-6's own ratio)
+    assert row["cost"] == charge(expected, (2_000_000, 10_000_000, 2_500_000, 4_000_000, 200_000))
+    assert row["price_rule"] == "claude-opus-*" and row["pricing"]["source"] == "operator"
+    await admin.update("adm_test", rule["id"], {"input": "3"})  # cache prices follow: 3.75 / 6 / 0.3
+    body = anthropic_body("write_1h", True, "operator-rule-edited")
+    body["model"] = "claude-opus-4-6"
+    expected = anthropic_usage(body, PromptCache())
+    row = await _one(relay, claude_key, codex_key, body)
+    assert row["cost"] == charge(expected, (3_000_000, 10_000_000, 3_750_000, 6_000_000, 300_000))
+    await admin.delete("adm_test", rule["id"])
+    body = anthropic_body("none", False, "operator-rule-gone")
+    body["model"] = "claude-opus-4-6"
+    expected = anthropic_usage(body, PromptCache())
+    row = await _one(relay, claude_key, codex_key, body)
+    assert row["cost"] == charge(expected, MODEL_PRICES["claude-opus-4-6"])
+
+
+async def test_service_tier_and_web_search_rows(relay, pool, user):
+    """What metering reports beyond tokens is priced on lines of its own, and the row keeps the
+    tier and variant it was priced at (charged through the real ChargeService)."""
+    from server.billing.charges import UsageRecord
+    from server.billing.usage import Usage
+    from server.ids import new_id
+
+    async def charged(model: str, usage: Usage) -> dict:
+        record = UsageRecord(request_id=new_id("req"), user_id=user["_id"], key_id="key_x", group="codex",
+                             model=model, usage=usage, rule=await relay.deps.prices.find(model))
+        return await relay.deps.charges.charge(record)
+
+    # gpt-5.4 priority above 272k: $5 in (flat for priority), $30 out; 2 web searches at $10/1000
+    row = await charged("gpt-5.4", Usage(input=300_000, output=1_000, service_tier="priority", web_search_requests=2))
+    assert row["cost"] == 1_500_000 + 30_000 + 20_000
+    assert row["cost_parts"] == {"input": 750_000, "output": 15_000, "cache_write_5m": 0, "cache_write_1h": 0,
+                                 "cache_read": 0, "long_context": 757_500, "service_tier": 7_500,
+                                 "web_search": 20_000}
+    assert (row["pricing"]["tier"], row["pricing"]["variant"]) == (272_000, "service_tier=priority")
+    assert row["prices"]["input"] == 2_500_000 and row["pricing"]["applied"]["input"] == 5_000_000
+    # gpt-5.4-codex flex: priced as gpt-5.4 (flagged), $1.25 / $7.50
+    row = await charged("gpt-5.4-codex", Usage(input=10_000, output=1_000, service_tier="flex"))
+    assert row["cost"] == 12_500 + 7_500 and row["pricing"]["base_model"] == "gpt-5.4"
+    # claude-opus-5-5 fast mode: $8 / $40
+    row = await charged("claude-opus-5-5", Usage(input=10_000, output=1_000, speed="fast", web_search_requests=1))
+    assert row["cost"] == 80_000 + 40_000 + 10_000 and row["pricing"]["variant"] == "speed=fast"
+    entry = await relay.deps.storage.ledger.find_one({"ref": row["request_id"]})
+    assert entry["amount"] == -row["cost"]
