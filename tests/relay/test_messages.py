@@ -23,7 +23,7 @@ async def _balance(relay, user_id):
 
 
 def sonnet_cost(u: dict) -> int:
-    """claude-sonnet-4*: $3 in, $15 out, $3.75 5m write, $6 1h write, $0.30 read per MTok, in micro."""
+    """claude-sonnet-4-5 (the catalogue, below 200k input): $3 in, $15 out, $3.75 5m write, $6 1h write, $0.30 read per MTok, in micro."""
     numerator = (u.get("input_tokens", 0) * 3_000_000 + u.get("output_tokens", 0) * 15_000_000
                  + u.get("cache_creation", {}).get("ephemeral_5m_input_tokens", 0) * 3_750_000
                  + u.get("cache_creation", {}).get("ephemeral_1h_input_tokens", 0) * 6_000_000
@@ -137,9 +137,9 @@ async def test_nonstream_responses_charge_includes_cached_tokens_once(relay, poo
             assert r.status_code == 200
             row = await _charged(relay, r.headers["x-jiuliu-request-id"])
             cached = usage["input_tokens_details"]["cached_tokens"]
-            # gpt-5*: $1.25 in, $10 out, $0.125 cached read per MTok.
-            want = ((usage["input_tokens"] - cached) * 1_250_000 + usage["output_tokens"] * 10_000_000
-                    + cached * 125_000 + 500_000) // 1_000_000
+            # gpt-5.4 (the catalogue): $2.50 in, $15 out, $0.25 cached read per MTok.
+            want = ((usage["input_tokens"] - cached) * 2_500_000 + usage["output_tokens"] * 15_000_000
+                    + cached * 250_000 + 500_000) // 1_000_000
             assert row["tokens"]["cache_read"] == cached and row["cost"] == want
     assert expected[1]["input_tokens_details"]["cached_tokens"] > 0
 
