@@ -6,6 +6,8 @@ costs $5 in and $22.50 out; priority $5/$30; web search $10 per thousand request
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import pytest_asyncio
 
@@ -19,6 +21,7 @@ from server.emulator.models import ANTHROPIC_MODELS, OPENAI_MODELS
 async def catalogue():
     converted = await convert_installed()
     assert converted["version"] == installed_version() == "genai-prices 0.2.5"
+    assert "genai_prices" not in sys.modules  # converted in a subprocess: never in the relay's memory
     return {"_id": converted["version"], "entries": converted["entries"]}
 
 

@@ -58,11 +58,16 @@ def catalogue_view(entry: dict[str, Any], version: str, overridden_by: str | Non
             "overridden_by": overridden_by, "placeholder": False, "explicit": [], "review": ""}
 
 
-def ratios_for(pattern: str, catalogue: list[PriceRule]) -> dict[str, Fraction]:
-    """The cache/input ratios of the model ``pattern`` names (its literal part for a glob):
-    the catalogue's for that model, else Anthropic's 1.25×/2×/0.1×."""
+def catalogue_entry_for(pattern: str, catalogue: list[PriceRule]) -> PriceRule | None:
+    """The catalogue entry of the model ``pattern`` names (its literal part for a glob)."""
     name = re.split(r"[*?\[]", pattern, maxsplit=1)[0].rstrip("-.")
-    rule = find_rule(catalogue, name) if name else None
+    return find_rule(catalogue, name) if name else None
+
+
+def ratios_for(pattern: str, catalogue: list[PriceRule]) -> dict[str, Fraction]:
+    """The cache/input ratios of the model ``pattern`` names: the catalogue's for that model,
+    else Anthropic's 1.25×/2×/0.1×."""
+    rule = catalogue_entry_for(pattern, catalogue)
     if rule is not None and rule.input > 0:
         return {k: Fraction(getattr(rule, k), rule.input) for k in CACHE_KINDS}
     return dict(ANTHROPIC_RATIOS)
@@ -91,16 +96,20 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
             raise BadRequest(f"缺少字段 {kind}", field=kind)
         else:
             money[kind] = None  # derived from input by the model's ratios
-    web_search = f.money(body, "web_search", required=False, maximum=10**11) if "web_search" in body \
-        else int((base or {}).get("web_search", 0) or 0)
+    if "web_search" in body:
+        web_search = f.money(body, "web_search", required=False, maximum=10**11)
+    elif base is not None:
+        web_search = int(base.get("web_search", 0) or 0)
+    else:  # the vendor bills web search whatever the token prices: the catalogue's price for the model
+        entry = catalogue_entry_for(pattern, catalogue)
+        web_search = entry.web_search if entry is not None else 0
     placeholder = body.get("placeholder", bool((base or {}).get("placeholder", False)))
     if not isinstance(placeholder, bool):
         raise BadRequest("placeholder 必须是布尔值", field="placeholder")
     note = f.text(body, "note", required=False, max_len=500) if "note" in body else (base or {}).get("note", "")
     rule = PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
                            note=note, ratios=ratios_for(pattern, catalogue), web_search=web_search, **money)
-    # An operator who saved the rule has reviewed it.
-    return rule
+    return rule  # without ``review``: an operator who saved the rule has reviewed it
 
 
 class PriceAdmin:

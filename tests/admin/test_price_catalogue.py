@@ -72,6 +72,7 @@ async def test_editing_a_rule_moves_the_cache_prices_that_were_not_set(admin, re
     # an Anthropic model the catalogue lacks: 1.25× / 2× / 0.1×
     other = ok(await admin.post("/api/admin/prices", {"pattern": "claude-mystery-1", "input": "2", "output": "4"}), 201)
     assert (other["cache_write_5m"], other["cache_write_1h"], other["cache_read"]) == ("2.5", "4", "0.2")
+    assert other["web_search"] == "0" and gpt["web_search"] == "10"  # the catalogue's price for its model
     for doc in (gpt, other):
         ok(await admin.delete(f"/api/admin/prices/{doc['id']}"))
 
