@@ -54,6 +54,8 @@ class PriceStore:
         """Store the installed catalogue (converted in a subprocess, once per version); on an
         install without one in force, apply it; migrate rules seeded before the catalogue."""
         installed = cat.installed_version()
+        if installed is None:
+            log.warning("%s is not installed: only operator price rules price requests", cat.LIBRARY)
         if installed is not None and await self.storage.price_catalogues.find_one(
                 {"_id": installed}, {"_id": 1}) is None:
             converted = await converter()

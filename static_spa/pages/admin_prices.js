@@ -141,27 +141,35 @@ export async function render(root) {
     if (!(await confirmDialog(t('prices.confirmDelete', { pattern: rule.pattern }), { danger: true, okText: t('common.delete') }))) return;
     try { await api.del(`/api/admin/prices/${encodeURIComponent(rule.id)}`); toast(t('common.deleted'), 'success'); await load(); } catch (ex) { toast(ex.message, 'error'); }
   }
+  const search = h('input#price-filter', { type: 'search', name: 'q', placeholder: 'claude-opus / gpt-5.4', 'aria-label': t('prices.pattern') });
+  let rows = [];
+  search.addEventListener('input', () => draw());
   async function load() {
     try {
       clear(catSlot).append(await catalogueCard(load));
-      const rows = listOf(await api.get('/api/admin/prices'));
-      clear(slot).append(dataTable([
-        { key: 'pattern', label: t('prices.pattern'), render: (r) => h('div', h('code', r.pattern),
-          h('span.badge', { class: r.source === 'operator' ? 'badge-ok' : '' }, t(r.source === 'operator' ? 'prices.sourceOperator' : 'prices.sourceCatalogue')),
-          r.review ? h('span.badge.badge-warn', { title: r.review }, t('prices.review')) : null,
-          r.overridden_by ? h('span.badge.badge-warn', t('prices.overriddenBy', { pattern: r.overridden_by })) : null,
-          r.placeholder ? h('span.badge.badge-warn', t('pricing.placeholder')) : null, r.note ? h('div.muted.small', r.note) : null) },
-        ...KINDS.map((k) => ({ key: k, label: t('tokens.' + k), align: 'right', render: (r) => money(moneyValue(r[k])) })),
-        { key: 'web_search', label: t('prices.webSearch'), align: 'right', render: (r) => money(moneyValue(r.web_search)) },
-        { key: 'tiers', label: t('prices.tiers'), render: (r) => h('span.small', tierText(r)) },
-        { key: 'updated_at', label: t('prices.updated'), render: (r) => (r.updated_at ? dateTime(r.updated_at) : (r.version || '')) },
-        { key: 'actions', label: t('common.actions'), render: (r) => h('div.row-actions',
-          h('button.btn.btn-sm', { type: 'button', 'aria-label': t('common.edit') + ' ' + r.pattern, onclick: () => edit(r) }, t('common.edit')),
-          r.source === 'operator' ? h('button.btn.btn-sm.btn-danger-ghost', { type: 'button', 'aria-label': t('common.delete') + ' ' + r.pattern, onclick: () => remove(r) }, t('common.delete')) : null) },
-      ], rows, { caption: t('nav.prices'), rowKey: (r) => r.id }));
+      rows = listOf(await api.get('/api/admin/prices'));
+      draw();
     } catch (ex) { clear(slot).append(errorBox(ex)); }
   }
+  function draw() {
+    const q = search.value.trim().toLowerCase();
+    const shown = q ? rows.filter((r) => r.pattern.toLowerCase().includes(q) || (r.note || '').toLowerCase().includes(q)) : rows;
+    clear(slot).append(dataTable([
+      { key: 'pattern', label: t('prices.pattern'), render: (r) => h('div', h('code', r.pattern),
+        h('span.badge', { class: r.source === 'operator' ? 'badge-ok' : '' }, t(r.source === 'operator' ? 'prices.sourceOperator' : 'prices.sourceCatalogue')),
+        r.review ? h('span.badge.badge-warn', { title: r.review }, t('prices.review')) : null,
+        r.overridden_by ? h('span.badge.badge-warn', t('prices.overriddenBy', { pattern: r.overridden_by })) : null,
+        r.placeholder ? h('span.badge.badge-warn', t('pricing.placeholder')) : null, r.note ? h('div.muted.small', r.note) : null) },
+      ...KINDS.map((k) => ({ key: k, label: t('tokens.' + k), align: 'right', render: (r) => money(moneyValue(r[k])) })),
+      { key: 'web_search', label: t('prices.webSearch'), align: 'right', render: (r) => money(moneyValue(r.web_search)) },
+      { key: 'tiers', label: t('prices.tiers'), render: (r) => h('span.small', tierText(r)) },
+      { key: 'updated_at', label: t('prices.updated'), render: (r) => (r.updated_at ? dateTime(r.updated_at) : (r.version || '')) },
+      { key: 'actions', label: t('common.actions'), render: (r) => h('div.row-actions',
+        h('button.btn.btn-sm', { type: 'button', 'aria-label': t('common.edit') + ' ' + r.pattern, onclick: () => edit(r) }, t('common.edit')),
+        r.source === 'operator' ? h('button.btn.btn-sm.btn-danger-ghost', { type: 'button', 'aria-label': t('common.delete') + ' ' + r.pattern, onclick: () => remove(r) }, t('common.delete')) : null) },
+    ], shown, { caption: t('nav.prices'), rowKey: (r) => r.id }));
+  }
   root.append(pageHeader(t('nav.prices'), t('prices.subtitle'), h('button.btn.btn-primary', { type: 'button', onclick: () => edit(null) }, '+ ' + t('prices.add'))),
-    catSlot, h('section.card.flush', slot), h('p.muted.small', t('prices.operatorHint')), await groupsCard());
+    catSlot, h('div.form-inline', search), h('section.card.flush', slot), h('p.muted.small', t('prices.operatorHint')), await groupsCard());
   await load();
 }

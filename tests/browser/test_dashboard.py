@@ -196,6 +196,8 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     # The catalogue in force, then override gpt-5.4's catalogue price with an operator rule.
     await page.goto(base + "/admin/prices")
     await page.wait_for_selector("#price-catalogue >> text=genai-prices 0.2.5")
+    await page.fill("#price-filter", "gpt-5.4")
+    await page.wait_for_function("!document.querySelector('main table.data tbody').innerText.includes('claude-')")
     row = page.locator("table.data tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")))
     await row.first.wait_for()
     assert await row.count() == 1 and "$2.50" in await row.inner_text()
