@@ -20,7 +20,9 @@ from server.billing.pricing import PriceRule, Variant
 
 log = logging.getLogger(__name__)
 LIBRARY = "genai-prices"
-_converted: dict[str, dict[str, Any]] = {}  # per installed version: a process converts once
+# Per installed version, a process converts once: a pure function of the installed package,
+# which cannot change under a running process (a memo, not shared state).
+_converted: dict[str, dict[str, Any]] = {}
 
 
 def installed_version() -> str | None:
