@@ -140,7 +140,24 @@ class PriceAdmin:
         changes = []
         if status["pending"]:
             changes = diff(await prices.catalogue_doc(status["active"]), await prices.catalogue_doc(status["pending"]))
-        return {**status, "applied_at": iso(status["applied_at"]), "diff": changes}
+        return {**status, "applied_at": iso(status["applied_at"]), "diff": changes,
+                "served": await self.served()}
+
+    async def served(self) -> list[dict[str, Any]]:
+        """How each model the pools offer is priced now: an operator rule, the catalogue, the
+        catalogue entry of its base model (flagged), or nothing (refused before any upstream call)."""
+        if self.deps.pools is None:
+            return []
+        rules = await self.deps.prices.rules()
+        out = []
+        for model in sorted(await self.deps.pools.served_models()):
+            rule = find_rule(rules, model)
+            out.append({"model": model, "source": None if rule is None else rule.source,
+                        "rule": None if rule is None else rule.pattern,
+                        "base_model": None if rule is None else rule.base_model or None,
+                        "input": None if rule is None else format_micro(rule.input),
+                        "output": None if rule is None else format_micro(rule.output)})
+        return out
 
     async def apply(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Put the reviewed version in force (it must be the one awaiting review)."""

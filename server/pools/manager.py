@@ -119,14 +119,21 @@ class PoolManager:
         best.current_weight -= total
         return best
 
+    async def served_models(self, group: str | None = None) -> set[str]:
+        """Model names the group's accounts (every account: ``None``) offer: their literal
+        allow-lists, or the known models of their protocol."""
+        await self.ensure_fresh()
+        names: set[str] = set()
+        accounts = self.accounts.values() if group is None else self.group_accounts(group)
+        for account in accounts:
+            listed = [m for m in account.doc.get("models") or [] if not any(c in m for c in "*?[")]
+            names.update(listed or KNOWN_MODELS.get(account.doc.get("protocol", ""), ()))
+        return names
+
     async def models_for(self, group: str, rules: list, key_allow: list[str]) -> list[str]:
         """Model names the group can serve: accounts' literal allow-lists or the catalogue,
         priced, and inside the key's own allow-list."""
-        await self.ensure_fresh()
-        names: set[str] = set()
-        for account in self.group_accounts(group):
-            listed = [m for m in account.doc.get("models") or [] if not any(c in m for c in "*?[")]
-            names.update(listed or KNOWN_MODELS.get(account.doc.get("protocol", ""), ()))
+        names = await self.served_models(group)
         return sorted(m for m in names if find_rule(rules, m) is not None
                       and (not key_allow or any(fnmatchcase(m, p) for p in key_allow)))
 

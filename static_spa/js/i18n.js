@@ -142,6 +142,7 @@ const zh = {
   'pricing.aboveTier': '输入超过 {n} Tokens', 'pricing.webSearch': '网页搜索 {price} / 千次',
   'logs.part.long_context': '长上下文加价', 'logs.part.service_tier': '服务等级差价', 'logs.part.speed': '快速模式差价', 'logs.part.web_search': '网页搜索',
   'logs.baseModel': '按基础模型 {model} 计价',
+  'prices.served': '账号池提供的模型:{n} 个({flagged} 个需注意)', 'prices.pricedBy': '计价规则', 'prices.baseModel': '按基础模型 {model}', 'prices.unpriced': '无价格,拒绝调用',
 
   'groups.title': '分组与倍率', 'groups.subtitle': '密钥所属分组决定协议与价格倍率(实际价格 = 基础价格 × 倍率)。', 'groups.name': '分组名',
   'groups.nameFixed': '分组名创建后不能修改', 'groups.multiplier': '倍率', 'groups.multiplierHint': '例如 1、1.25、0.8', 'groups.description': '说明',
@@ -300,6 +301,7 @@ const en = {
   'pricing.aboveTier': 'input above {n} tokens', 'pricing.webSearch': 'web search {price} / 1K',
   'logs.part.long_context': 'Long-context premium', 'logs.part.service_tier': 'Service tier difference', 'logs.part.speed': 'Fast mode difference', 'logs.part.web_search': 'Web search',
   'logs.baseModel': 'priced as its base model {model}',
+  'prices.served': 'Models the pools offer: {n} ({flagged} to check)', 'prices.pricedBy': 'Priced by', 'prices.baseModel': 'as base model {model}', 'prices.unpriced': 'no price: refused',
 
   'groups.title': 'Groups and multipliers', 'groups.subtitle': 'A key\'s group sets its protocol and price multiplier (price = base price × multiplier).', 'groups.name': 'Group',
   'groups.nameFixed': 'A group\'s name cannot change', 'groups.multiplier': 'Multiplier', 'groups.multiplierHint': 'e.g. 1, 1.25, 0.8', 'groups.description': 'Description',

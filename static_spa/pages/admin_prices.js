@@ -70,6 +70,19 @@ async function catalogueCard(reload) {
     } catch (ex) { toast(ex.message, 'error'); }
   };
   box.append(h('h2.card-title', t('prices.catalogue')), h('p', t('prices.catalogueActive', { version: c.active || '—' })));
+  // Every model the pools offer and what prices it: flagged when only its base model has a price, or none.
+  const served = listOf(c.served);
+  if (served.length) {
+    box.append(h('details#served-models', h('summary', t('prices.served', { n: served.length, flagged: served.filter((m) => !m.source || m.base_model).length })),
+      dataTable([
+        { key: 'model', label: t('pricing.model'), render: (m) => h('code', m.model) },
+        { key: 'rule', label: t('prices.pricedBy'), render: (m) => (m.source ? h('span', h('code', m.rule), ' ',
+          h('span.badge', { class: m.source === 'operator' ? 'badge-ok' : '' }, t(m.source === 'operator' ? 'prices.sourceOperator' : 'prices.sourceCatalogue')),
+          m.base_model ? h('span.badge.badge-warn', t('prices.baseModel', { model: m.base_model })) : null)
+          : h('span.badge.badge-bad', t('prices.unpriced'))) },
+        { key: 'price', label: `${t('tokens.input')} / ${t('tokens.output')}`, align: 'right', render: (m) => (m.source ? `${money(moneyValue(m.input))} / ${money(moneyValue(m.output))}` : '—') },
+      ], served, { caption: t('prices.pricedBy'), rowKey: (m) => m.model })));
+  }
   if (c.pending) {
     box.append(h('p.warn', t('prices.cataloguePending', { version: c.pending, n: diff.length })),
       dataTable([
@@ -131,7 +144,7 @@ async function groupsCard() {
 }
 
 export async function render(root) {
-  const slot = h('div');
+  const slot = h('div#price-rules');
   const catSlot = h('div');
   async function edit(rule) {
     const saved = await modal(rule ? t('prices.editTitle', { pattern: rule.pattern }) : t('prices.addTitle'), (close) => priceForm(rule, close), { wide: true });

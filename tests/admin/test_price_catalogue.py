@@ -8,8 +8,10 @@ import copy
 
 from server.billing.pricing import compute_cost
 from server.billing.usage import Usage
+from server.pools.manager import KNOWN_MODELS
 from server.storage.prices import POINTER_ID
 from tests.admin.support import error, ok
+from tests.relay.support import add_upstreams
 
 INSTALLED = "genai-prices 0.2.5"
 
@@ -89,3 +91,18 @@ async def test_editing_a_catalogue_entry_makes_an_operator_rule(admin, relay):
     error(await admin.patch("/api/admin/prices/cat:no-such-model", {"output": "1"}), 404)
     ok(await admin.delete(f"/api/admin/prices/{rule['id']}"))
     assert (await prices.find("claude-haiku-4-5")).output == 5_000_000
+
+
+async def test_models_the_pools_serve_and_how_each_is_priced(admin, relay, emu):
+    """The price page lists every model the pools offer with what prices it: the catalogue, its
+    base model (flagged) or nothing (refused before any upstream call)."""
+    await add_upstreams(relay.deps, emu, ["e1"], "claude", "anthropic")
+    await add_upstreams(relay.deps, emu, ["e2"], "codex", "openai",
+                        models=["gpt-5.4", "gpt-5.4-codex", "gpt-9-unknown"])
+    served = {m["model"]: m for m in ok(await admin.get("/api/admin/prices/catalogue"))["served"]}
+    assert set(served) >= set(KNOWN_MODELS["anthropic"]) | {"gpt-5.4", "gpt-5.4-codex", "gpt-9-unknown"}
+    assert served["claude-opus-4-6"] == {"model": "claude-opus-4-6", "source": "catalogue", "rule": "claude-opus-4-6",
+                                         "base_model": None, "input": "5", "output": "25"}
+    assert (served["gpt-5.4-codex"]["rule"], served["gpt-5.4-codex"]["base_model"]) == ("gpt-5.4", "gpt-5.4")
+    assert served["gpt-9-unknown"]["source"] is None
+    assert all(m["source"] for name, m in served.items() if name != "gpt-9-unknown")

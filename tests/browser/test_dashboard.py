@@ -196,9 +196,11 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     # The catalogue in force, then override gpt-5.4's catalogue price with an operator rule.
     await page.goto(base + "/admin/prices")
     await page.wait_for_selector("#price-catalogue >> text=genai-prices 0.2.5")
+    await page.click("#served-models summary")  # the models the pools offer and what prices each
+    await page.wait_for_selector("#served-models tr:has(code:text-is('gpt-5.4')):has-text('$2.50 / $15.00')")
     await page.fill("#price-filter", "gpt-5.4")
-    await page.wait_for_function("!document.querySelector('main table.data tbody').innerText.includes('claude-')")
-    row = page.locator("table.data tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")))
+    await page.wait_for_function("!document.querySelector('#price-rules tbody').innerText.includes('claude-')")
+    row = page.locator("#price-rules tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")))
     await row.first.wait_for()
     assert await row.count() == 1 and "$2.50" in await row.inner_text()
     await row.locator("button", has_text="编辑").click()
@@ -207,12 +209,12 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     await dialog.locator("input[name=output]").fill("8")
     await dialog.locator("button[type=submit]").click()
     await page.wait_for_selector(".toast >> text=已保存")
-    operator = page.locator("table.data tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")),
+    operator = page.locator("#price-rules tbody tr", has=page.locator("code", has_text=re.compile(r"^gpt-5\.4$")),
                             has_text="运营者")
     await operator.wait_for()
     assert "$2.00" in await operator.inner_text() and "$8.00" in await operator.inner_text()
     assert "$0.20" in await operator.inner_text()  # cached input follows at gpt-5.4's own 0.1×
-    await page.wait_for_selector("table.data >> text=被规则 gpt-5.4 覆盖")
+    await page.wait_for_selector("#price-rules >> text=被规则 gpt-5.4 覆盖")
     STATE["admin_page"] = page
     console.assert_clean()
 
