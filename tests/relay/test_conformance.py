@@ -242,3 +242,41 @@ async def test_service_tier_and_web_search_rows(relay, pool, user):
     assert row["cost"] == 80_000 + 40_000 + 10_000 and row["pricing"]["variant"] == "speed=fast"
     entry = await relay.deps.storage.ledger.find_one({"ref": row["request_id"]})
     assert entry["amount"] == -row["cost"]
+
+
+EXTRAS = [  # model, emulator knobs, stream, per-MTok prices charged, web searches
+    ("gpt-5.4", {"service_tier": "priority", "web_searches": 2}, True, (5_000_000, 30_000_000, 0, 0, 500_000), 2),
+    ("gpt-5.4", {"service_tier": "flex", "web_searches": 1}, False, (1_250_000, 7_500_000, 0, 0, 130_000), 1),
+    ("claude-opus-5-5", {"speed": "fast", "web_searches": 1}, False,
+     (8_000_000, 40_000_000, 10_000_000, 16_000_000, 400_000), 1),
+    # Anthropic reports a priority tier the catalogue has no price for: standard prices
+    ("claude-sonnet-4-5", {"service_tier": "priority", "web_searches": 3}, True,
+     (3_000_000, 15_000_000, 3_750_000, 6_000_000, 300_000), 3),
+]
+
+
+@pytest.mark.parametrize("model, knobs, stream, prices, searches", EXTRAS,
+                         ids=[f"{m}-{'-'.join(str(v) for v in k.values())}" for m, k, *_ in EXTRAS])
+async def test_service_tier_fast_mode_and_web_search_through_the_relay(relay, pool, emu, claude_key, codex_key,
+                                                                       user, model, knobs, stream, prices, searches):
+    """The upstream reports the tier, speed and web searches; the charge is the tokens at that
+    tier's prices plus $10 per thousand searches, each a line of the row's breakdown."""
+    for name in ("a1", "a2", "o1", "o2"):
+        emu.state.patch(name, knobs)
+    anthropic = model.startswith("claude")
+    tag = f"extras-{model}-{knobs}"
+    body = anthropic_body("none", stream, tag) if anthropic else responses_body("none", stream, tag)
+    body["model"] = model
+    expected = (anthropic_usage if anthropic else responses_usage)(body, PromptCache())
+    row = await _one(relay, claude_key, codex_key, body)
+    tokens_part = sum(t * p for t, p in zip(
+        (row["tokens"]["input"], row["tokens"]["output"], row["tokens"]["cache_write_5m"],
+         row["tokens"]["cache_write_1h"], row["tokens"]["cache_read"]), prices))
+    assert row["cost"] == charge(expected, prices) + searches * 10_000
+    assert row["cost"] == (tokens_part + 500_000) // 1_000_000 + searches * 10_000
+    assert row["cost_parts"]["web_search"] == searches * 10_000
+    if model != "claude-sonnet-4-5":
+        key = next(k for k in knobs if k in ("service_tier", "speed"))
+        assert row["pricing"]["variant"] == f"{key}={knobs[key]}" and key in row["cost_parts"]
+    else:
+        assert row["pricing"]["variant"] == "" and "service_tier" not in row["cost_parts"]
