@@ -169,6 +169,9 @@ class EncryptedGuard(Guard):
         if self.repaired > 2 or self.ctx.attempts >= self.max_attempts:
             raise ContextLost("上游账号无法读取本会话的加密上下文,修复未成功。请开始新会话(Codex: /new)。")
         bad = self._offending(message, account.id)
+        unknown = [fingerprint(blob) for _, _, blob in bad if fingerprint(blob) not in self.minters]
+        if unknown:  # written meanwhile by another process, or routed before it was visible
+            self.minters.update(await self.store.minters(unknown, self.clock.now()))
         minters = {self.minters.get(fingerprint(blob)) for _, _, blob in bad} - {None, account.id}
         for minter in minters:
             owner = self.pools.accounts.get(minter)
