@@ -10,7 +10,8 @@ Output items (see ``usage.py`` for the token rules), in this order:
 - ``message`` with one ``output_text`` part of deterministic words (omitted when a function is
   called and no words are left);
 - ``function_call`` for the first function tool (or the one ``tool_choice`` names) when
-  ``tool_choice`` is "required"/a function, or the last user input text says "use_tool",
+  ``tool_choice`` is "required"/a function, or the last input item is a user message whose text
+  says "use_tool",
   unless the output was cut by ``max_output_tokens``.
 
 A request whose last input item is ``compaction_trigger`` gets exactly one ``compaction`` item
@@ -65,9 +66,19 @@ def pick_function(body: dict) -> dict | None:
         return None
     if isinstance(choice, dict) and choice.get("type") == "function":
         return next((t for t in tools if t["name"] == choice.get("name")), tools[0])
-    if choice == "required" or mentions_use_tool(_last_user_text(body)):
+    if choice == "required" or (mentions_use_tool(_last_user_text(body)) and _awaits_answer(body)):
         return tools[0]
     return None
+
+
+def _awaits_answer(body: dict) -> bool:
+    """The trigger word acts once per user message: not after the tool's output came back (nor
+    after a compaction), so a real client's tool loop ends as a real model's would."""
+    items = body.get("input")
+    if not isinstance(items, list) or not items:
+        return True
+    last = items[-1]
+    return isinstance(last, dict) and last.get("role") == "user"
 
 
 def _response(body: dict, rid: str, created: int, status: str, output: list, usage: dict | None,
