@@ -98,3 +98,16 @@ async def test_thinking_signature_checked_against_its_text_not_the_account(http)
     assert r.status_code == 400
     assert r.json()["error"] == {"type": "invalid_request_error",
                                  "message": "messages.1.content.0: Invalid `signature` in `thinking` block"}
+
+
+async def test_use_tool_acts_once_per_user_message(http):
+    tools = [{"type": "function", "name": "exec_command", "parameters": {
+        "type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}}]
+    asked = {"model": "gpt-5.4", "tools": tools, "input": [{"role": "user", "content": "please use_tool"}]}
+    first = (await http.post("/v1/responses", json=asked, headers=openai_headers(KEY_A))).json()
+    call = next(item for item in first["output"] if item["type"] == "function_call")
+    answered = {**asked, "input": asked["input"] + [
+        {k: call[k] for k in ("type", "call_id", "name", "arguments")},
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "done"}]}
+    second = (await http.post("/v1/responses", json=answered, headers=openai_headers(KEY_A))).json()
+    assert [item["type"] for item in second["output"]] == ["message"]  # the loop ends, as a model's would

@@ -13,6 +13,7 @@ import orjson
 from server.emulator.compaction import compaction_item
 from server.emulator.sealed import seal
 from tests.relay.support import fixture, parse_sse
+from tests.support import RelayUnderTest
 
 TURN = fixture("codex-0.169.0-turn.json")
 TOOL = fixture("codex-0.169.0-function-call-output.json")
@@ -229,3 +230,34 @@ async def test_unknown_blobs_are_dropped_but_an_unknown_compaction_is_a_clear_er
         assert "could not be verified" not in r.text  # never the bare upstream 400
     states = {doc["name"]: doc["state"]["status"] for doc in await relay.deps.upstreams.list()}
     assert states["o2"] == "healthy"
+
+
+async def test_another_relay_process_routes_by_the_fingerprint(relay, storage, pool, emu, codex_key):
+    """A blob minted through one process (non-streaming) is routed by a second one that never
+    saw the session (a restart, or a second worker with its own caches)."""
+    async with relay.client() as http:
+        r = await _post(http, codex_key, {**_first_turn(), "stream": False})
+        assert r.status_code == 200, r.text
+        reasoning = next(item for item in r.json()["output"] if item["type"] == "reasoning")
+        minter = (await _row(relay, r)).account_name
+    await relay.deps.storage.sticky.delete_many({})
+    second = await RelayUnderTest.start(storage)
+    try:
+        async with second.client() as http:
+            for _ in range(2):
+                r = await _post(http, codex_key, _tool_turn(reasoning))
+                assert _output(r)
+                row = await second.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+                assert row.account_name == minter and row.attempts == 1
+    finally:
+        await second.stop()
+
+
+async def test_minter_failing_now_answers_429_instead_of_moving(relay, pool, emu, codex_key):
+    async with relay.client() as http:
+        minter, reasoning = await _minted_turn(relay, http, codex_key)
+        before = emu.state.requests[_other(minter)]
+        emu.state.patch(minter, {"fault": "500", "fail_next": 1})  # its error rule cools it 30 s
+        r = await _post(http, codex_key, _tool_turn(reasoning))
+        assert r.status_code == 429 and 25 <= int(r.headers["retry-after"]) <= 30, r.text
+        assert emu.state.requests[_other(minter)] == before  # the reasoning was not thrown away
