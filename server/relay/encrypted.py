@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Iterable
 
 from server.errors import UpstreamUnavailable
@@ -57,10 +58,10 @@ def encrypted_items(body: dict[str, Any]) -> list[tuple[int, str, str]]:
 class EncryptedGuard(Guard):
     """One Responses request's encrypted context."""
 
-    def __init__(self, ctx: "RelayContext", pools: "PoolManager", max_attempts: int,
-                 store: ContextMarkStore, ttl: float, max_wait: float, clock: Any) -> None:
+    def __init__(self, ctx: "RelayContext", pools: "PoolManager", max_attempts: int, keeper: "ContextKeeper") -> None:
         super().__init__(ctx, pools, max_attempts)
-        self.store, self.ttl, self.max_wait, self.clock = store, ttl, max_wait, clock
+        self.keeper = keeper
+        self.store, self.ttl, self.max_wait, self.clock = keeper.store, keeper.ttl, keeper.max_wait, keeper.clock
         self.items = encrypted_items(ctx.body)
         self.minters: dict[str, str] = {}
         self.owner: str | None = None
@@ -73,7 +74,7 @@ class EncryptedGuard(Guard):
     async def prepare(self, preferred: str | None) -> str | None:
         if not self.items:
             return preferred
-        self.minters = await self.store.minters([fingerprint(b) for _, _, b in self.items], self.clock.now())
+        self.minters = await self.keeper.minters([fingerprint(b) for _, _, b in self.items])
         known = [self.minters[fingerprint(b)] for _, _, b in self.items if fingerprint(b) in self.minters]
         self.owner = known[-1] if known else preferred  # the latest blob's minter is the truth
         if self.owner is not None:
@@ -221,16 +222,37 @@ class EncryptedGuard(Guard):
     async def settle(self, account: "AccountState") -> float | None:
         if self.minted:
             await self.store.remember(self.minted.items(), account.id, self.clock.now() + self.ttl)
+            self.keeper.learn(self.minted, account.id)
         return float(self.ttl) if (self.minted or self.items) else None
 
 
 class ContextKeeper:
-    """Builds the guard for each relayed request (one per process)."""
+    """Builds the guard for each relayed request (one per process), and caches which account
+    minted which blob: that never changes, so the cache is safe to share across processes'
+    writes (only fingerprints not in it are looked up; a long session resends hundreds)."""
 
     def __init__(self, pools: "PoolManager", store: ContextMarkStore, ttl: float, max_wait: float,
-                 max_attempts: int, clock: Any) -> None:
+                 max_attempts: int, clock: Any, cache_size: int = 200_000) -> None:
         self.pools, self.store, self.ttl, self.max_wait = pools, store, ttl, max_wait
-        self.max_attempts, self.clock = max_attempts, clock
+        self.max_attempts, self.clock, self.cache_size = max_attempts, clock, cache_size
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    async def minters(self, fingerprints: list[str]) -> dict[str, str]:
+        found = {fp: self._known[fp] for fp in fingerprints if fp in self._known}
+        missing = [fp for fp in fingerprints if fp not in found]
+        if missing:
+            fresh = await self.store.minters(missing, self.clock.now())
+            self.learn(fresh, None)
+            found.update(fresh)
+        return found
+
+    def learn(self, marks: dict[str, str], account_id: str | None) -> None:
+        """Remember fingerprint → account (``account_id`` None: the values are the accounts)."""
+        for fp, value in marks.items():
+            self._known[fp] = account_id or value
+            self._known.move_to_end(fp)
+        while len(self._known) > self.cache_size:
+            self._known.popitem(last=False)
 
     def open(self, ctx: "RelayContext") -> Guard:
         if ctx.path.startswith("/v1/messages/count_tokens"):
@@ -238,7 +260,7 @@ class ContextKeeper:
         if ctx.protocol == "anthropic":
             from server.relay.thinking import ThinkingGuard
             return ThinkingGuard(ctx, self.pools, self.max_attempts)
-        return EncryptedGuard(ctx, self.pools, self.max_attempts, self.store, self.ttl, self.max_wait, self.clock)
+        return EncryptedGuard(ctx, self.pools, self.max_attempts, self)
 
     async def purge_expired(self) -> int:
         return await self.store.purge_expired(self.clock.now())

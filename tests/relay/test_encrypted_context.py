@@ -88,6 +88,7 @@ async def test_reasoning_items_go_to_their_minter_by_binding_and_by_fingerprint(
         # Every binding gone (another process, a restart, an expiry): the blob itself routes.
         await relay.deps.storage.sticky.delete_many({})
         relay.deps.sticky._cache.clear()
+        relay.deps.context._known.clear()
         for stream in (True, False):
             r = await _post(http, codex_key, {**_tool_turn(reasoning), "stream": stream})
             assert r.status_code == 200, r.text
@@ -195,6 +196,7 @@ async def test_upstream_invalid_encrypted_content_is_retried_on_the_minter_and_n
             return {} if len(calls) == 1 else await real(fps, now)
 
         monkeypatch.setattr(store, "minters", late)
+        relay.deps.context._known.clear()  # as in another process, which did not mint it
         session = relay.last_session
         relay.deps.sticky._cache.clear()
         await relay.deps.storage.sticky.delete_many({"_id": session})
