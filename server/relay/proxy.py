@@ -235,6 +235,10 @@ class Proxy:
                 if name in ERROR_EVENTS:
                     error_type, message = _event_error(data)
                     if not committed:
+                        # A refusal of the request's opaque context inside the stream: as its 400.
+                        repair = ctx.guard.rejected(400, error_type, message) if ctx.guard is not None else None
+                        if repair is not None:
+                            return Failure("stream_error", error_type, message, 400, repair)
                         return await self._fail(account, Failure("stream_error", error_type, message, http_status=529))
                     ctx.outcome, ctx.error_class = "upstream_error", f"stream_error:{error_type}"
                     await self.pools.report_failure(account, "stream_error", error_type, message, None, "after")
