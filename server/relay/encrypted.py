@@ -182,6 +182,13 @@ class EncryptedGuard(Guard):
                 self.owner = self.next_account = owner.id
                 self._keep_readable_by(owner.id, f"minted by neither {owner.name} nor {account.name}")
                 return True
+            if owner is not None:
+                reason, wait = self._why_not(owner, self.ctx.group["_id"])
+                if wait is not None and wait <= self.max_wait:  # back soon: choose() waits or answers 429
+                    self.ctx.repairs.append(f"encrypted_context: {account.name} could not read it; its minting "
+                                            f"account {owner.name} is {reason}")
+                    self.owner = owner.id
+                    return True
         if any(kind == "compaction" for _, kind, _ in bad):
             raise ContextLost("本会话的压缩上下文(compaction)无法被当前可用的上游账号读取(生成它的账号不可用或已删除)。"
                               "请稍后重试,或开始新会话(Codex: /new)。")

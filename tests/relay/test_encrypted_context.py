@@ -263,3 +263,31 @@ async def test_minter_failing_now_answers_429_instead_of_moving(relay, pool, emu
         r = await _post(http, codex_key, _tool_turn(reasoning))
         assert r.status_code == 429 and 25 <= int(r.headers["retry-after"]) <= 30, r.text
         assert emu.state.requests[_other(minter)] == before  # the reasoning was not thrown away
+
+
+async def test_refused_on_a_non_minter_while_the_minter_cools_briefly_answers_429(relay, pool, emu, codex_key,
+                                                                                   monkeypatch):
+    ids = _ids(pool)
+    async with relay.client() as http:
+        minter, reasoning = await _minted_turn(relay, http, codex_key)
+        other = _other(minter)
+        store, calls = relay.deps.context.store, []
+        real = store.minters
+
+        async def late(fps, now):
+            calls.append(len(fps))
+            return {} if len(calls) == 1 else await real(fps, now)
+
+        monkeypatch.setattr(store, "minters", late)
+        relay.deps.context._known.clear()
+        relay.deps.sticky._cache.clear()
+        await relay.deps.storage.sticky.delete_many({"_id": relay.last_session})
+        await relay.deps.sticky.put(relay.last_session, ids[other])
+        await _set(relay, ids[minter], "cooling", 20)
+        r = await _post(http, codex_key, _tool_turn(reasoning))
+        assert r.status_code == 429 and 18 <= int(r.headers["retry-after"]) <= 20, r.text
+        assert minter in r.json()["error"]["message"]
+        row = await _row(relay, r)
+        assert row.repairs == [f"encrypted_context: {other} could not read it; its minting account {minter} is 冷却中"]
+    states = {doc["name"]: doc["state"]["status"] for doc in await relay.deps.upstreams.list()}
+    assert states[other] == "healthy"
