@@ -3,6 +3,9 @@
 Reasoning ``encrypted_content`` and ``compaction`` items are readable only by the upstream
 account that minted them; Codex resends them every turn (``store: false``). So:
 
+Any input item with an ``encrypted_content`` string counts (newer Codex multi-agent messages
+are encrypted too); only reasoning items may be dropped.
+
 - **Routing** (``prepare``/``choose``): a request carrying such items goes to their minter,
   found from the fingerprints the relay stored when it passed each blob back (collection
   ``context_marks``, shared by every process, kept ``encrypted_context_ttl``), else from the
@@ -37,10 +40,16 @@ if TYPE_CHECKING:
     from server.pools.state import AccountState
     from server.relay.context import RelayContext
 
-ENCRYPTED_TYPES = frozenset({"reasoning", "compaction", "compaction_summary"})
 SHORT_WAIT = 3.0  # a minter back within this many seconds is waited for, in the request
 REJECTED = "invalid_encrypted_content"
 _SHOWN = re.compile(r"encrypted content (\S{4})\.\.\.(\S{4}) could not be verified")
+
+
+def _kind(item: dict[str, Any]) -> str:
+    """Either "reasoning" (droppable: the model loses only its private reasoning) or "compaction"
+    (the compacted history itself; any other encrypted item, e.g. Codex's encrypted multi-agent
+    messages, is treated the same: dropping it would lose conversation content)."""
+    return "reasoning" if item.get("type") == "reasoning" else "compaction"
 
 
 def encrypted_items(body: dict[str, Any]) -> list[tuple[int, str, str]]:
@@ -48,10 +57,9 @@ def encrypted_items(body: dict[str, Any]) -> list[tuple[int, str, str]]:
     items = body.get("input")
     out = []
     for i, item in enumerate(items if isinstance(items, list) else ()):
-        if isinstance(item, dict) and item.get("type") in ENCRYPTED_TYPES:
-            blob = item.get("encrypted_content")
-            if isinstance(blob, str) and blob:
-                out.append((i, "reasoning" if item["type"] == "reasoning" else "compaction", blob))
+        blob = item.get("encrypted_content") if isinstance(item, dict) else None
+        if isinstance(blob, str) and blob:
+            out.append((i, _kind(item), blob))
     return out
 
 
@@ -221,10 +229,9 @@ class EncryptedGuard(Guard):
 
     def _collect(self, items: list[Any]) -> None:
         for item in items:
-            if isinstance(item, dict) and item.get("type") in ENCRYPTED_TYPES:
-                blob = item.get("encrypted_content")
-                if isinstance(blob, str) and blob:
-                    self.minted[fingerprint(blob)] = "reasoning" if item["type"] == "reasoning" else "compaction"
+            blob = item.get("encrypted_content") if isinstance(item, dict) else None
+            if isinstance(blob, str) and blob:
+                self.minted[fingerprint(blob)] = _kind(item)
 
     async def settle(self, account: "AccountState") -> float | None:
         if self.minted:
