@@ -10,6 +10,7 @@ import time
 
 import orjson
 
+from server.accounts.views import usage_row_view
 from server.emulator.compaction import compaction_item
 from server.emulator.sealed import seal
 from tests.relay.support import fixture, parse_sse
@@ -167,6 +168,10 @@ async def test_minter_gone_moves_the_session_and_drops_its_reasoning(relay, pool
         row = await _row(relay, r)
         assert row.account_name == other and row.outcome == "ok"
         assert len(row.repairs) == 1 and "dropped 1 encrypted reasoning" in row.repairs[0]
+        await relay.deps.recorder.flush()
+        stored = await relay.deps.storage.usage.find_one({"_id": row.request_id})
+        assert stored["repairs"] == row.repairs and stored["cost"] > 0  # logged and billed
+        assert usage_row_view(stored)["repairs"] == ["encrypted_context"]  # the user's log: no account names
         sent = emu.state.last_request[other]["body"]["input"]
         assert not any(item.get("type") == "reasoning" for item in sent)
         assert any(item.get("type") == "function_call_output" for item in sent)  # the rest is intact
