@@ -30,7 +30,7 @@ from server.emulator.content import (
     thinking_deltas_json,
 )
 from server.emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
-from server.emulator.sealed import sign_thinking, thinking_valid
+from server.emulator.sealed import minted_here, sign_thinking, thinking_valid
 from server.emulator.usage import THINKING_TOKENS, anthropic_input, anthropic_usage, wants_thinking
 
 _PING = sse("ping", {"type": "ping"})
@@ -68,13 +68,22 @@ def validate_shapes(body: dict) -> None:
 
 def check_signatures(body: dict) -> None:
     """Every ``thinking`` block sent back must carry the signature minted for its exact text
-    (see ``sealed.py``: checked, not account-bound); ``redacted_thinking`` passes as it is."""
-    for i, message in enumerate(body.get("messages") or ()):
+    (see ``sealed.py``: checked, not account-bound); ``redacted_thinking`` passes as it is. As
+    upstream: a changed text under a genuine signature in the *latest* assistant message is
+    "cannot be modified"; any other bad block is "Invalid `signature`"."""
+    messages = body.get("messages") or ()
+    latest = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    for i, message in enumerate(messages):
         if message.get("role") != "assistant" or not isinstance(message.get("content"), list):
             continue
         for j, block in enumerate(message["content"]):
-            if block.get("type") == "thinking" and not thinking_valid(block.get("thinking"), block.get("signature")):
-                raise ApiError(400, f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+            if block.get("type") != "thinking" or thinking_valid(block.get("thinking"), block.get("signature")):
+                continue
+            if i == latest and minted_here(block.get("signature")):
+                raise ApiError(400, f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks in the "
+                                    "latest assistant message cannot be modified. These blocks must remain as "
+                                    "they were in the original response.")
+            raise ApiError(400, f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
 def _last_user_text(body: dict) -> str:

@@ -81,3 +81,13 @@ def thinking_valid(thinking: object, signature: object) -> bool:
         return False
     expected = hmac.new(_GLOBAL_KEY, raw[:12] + thinking.encode(), hashlib.sha256).digest()[:24]
     return hmac.compare_digest(raw[12:], expected)
+
+
+def minted_here(signature: object) -> bool:
+    """True if ``signature`` has the shape of one the emulator mints (valid or not for its text)."""
+    if not isinstance(signature, str) or not signature.startswith(_SIG_PREFIX):
+        return False
+    try:
+        return len(base64.b64decode(signature[len(_SIG_PREFIX):].encode(), validate=True)) == 36
+    except (ValueError, TypeError):
+        return False

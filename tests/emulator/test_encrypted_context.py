@@ -95,9 +95,18 @@ async def test_thinking_signature_checked_against_its_text_not_the_account(http)
     changed = orjson.loads(orjson.dumps(turn))
     changed["messages"][1]["content"][0]["thinking"] += " (edited)"
     r = await http.post("/v1/messages", json=changed, headers=anthropic_headers(KEY_A))
-    assert r.status_code == 400
+    assert r.status_code == 400  # the latest assistant turn, edited under its own signature
+    assert r.json()["error"]["message"].startswith("messages.1.content.0: `thinking` or `redacted_thinking` "
+                                                   "blocks in the latest assistant message cannot be modified.")
+    earlier = orjson.loads(orjson.dumps(changed))
+    earlier["messages"] += [{"role": "assistant", "content": "fine"}, {"role": "user", "content": "more"}]
+    r = await http.post("/v1/messages", json=earlier, headers=anthropic_headers(KEY_A))
     assert r.json()["error"] == {"type": "invalid_request_error",
                                  "message": "messages.1.content.0: Invalid `signature` in `thinking` block"}
+    foreign = orjson.loads(orjson.dumps(turn))
+    foreign["messages"][1]["content"][0]["signature"] = "ErUBCkYIBRgCIkB-another-provider"
+    r = await http.post("/v1/messages", json=foreign, headers=anthropic_headers(KEY_A))
+    assert r.json()["error"]["message"] == "messages.1.content.0: Invalid `signature` in `thinking` block"
 
 
 async def test_use_tool_acts_once_per_user_message(http):

@@ -85,7 +85,8 @@ async def test_invalid_earlier_signature_is_repaired_once_on_the_same_account(re
 async def test_invalid_signature_of_the_tool_loop_turn_is_a_clear_error(relay, pool, emu, claude_key):
     async with relay.client() as http:
         messages = await _tool_loop(http, claude_key)
-        messages[3]["content"][0] = {**messages[3]["content"][0], "thinking": "edited by someone"}
+        # The tool loop's own block signed elsewhere: dropping it would break the tool loop.
+        messages[3]["content"][0] = {**messages[3]["content"][0], "signature": "Eqw3CkYIBxgCKkDforeign"}
         before = sum(emu.state.requests.values())
         r = await _turn(http, claude_key, messages, tools=[TOOL])
         assert r.status_code == 400 and r.headers.get("x-should-retry") == "false"
@@ -94,3 +95,15 @@ async def test_invalid_signature_of_the_tool_loop_turn_is_a_clear_error(relay, p
         assert "thinking" in body["error"]["message"] and "messages.3" not in body["error"]["message"]
         assert sum(emu.state.requests.values()) == before + 1  # no repair could help: not retried
         assert (await _row(relay, r)).outcome == "error"
+
+
+async def test_modified_latest_block_is_the_upstreams_own_clear_error(relay, pool, emu, claude_key):
+    """Changed text under a genuine signature in the latest turn is the client's edit: the
+    upstream's words reach the client unchanged and nothing is retried."""
+    async with relay.client() as http:
+        messages = await _tool_loop(http, claude_key)
+        messages[3]["content"][0] = {**messages[3]["content"][0], "thinking": "edited by someone"}
+        before = sum(emu.state.requests.values())
+        r = await _turn(http, claude_key, messages, tools=[TOOL])
+        assert r.status_code == 400 and "cannot be modified" in r.json()["error"]["message"]
+        assert sum(emu.state.requests.values()) == before + 1 and (await _row(relay, r)).repairs == []
