@@ -29,6 +29,8 @@ import asyncio
 import re
 import time
 from collections import OrderedDict
+
+import orjson
 from typing import TYPE_CHECKING, Any, Iterable
 
 from server.errors import UpstreamUnavailable
@@ -215,14 +217,17 @@ class EncryptedGuard(Guard):
         return [it for it in self.items if self.minters.get(fingerprint(it[2])) != account_id] or list(self.items)
 
     # -- after the answer --------------------------------------------------------------------
-    def _watch(self, name: bytes, data: Any) -> None:
-        """Collect encrypted blobs from ``output_item.done`` events, ``response.completed`` or
-        a whole JSON body (name ``b""``)."""
-        if not isinstance(data, dict):
-            return
+    def _watch(self, name: bytes, data: Any, raw: bytes = b"") -> None:
+        """Collect encrypted blobs from ``output_item.done`` events (not parsed by the scanner:
+        parsed here only when they carry encrypted content), ``response.completed`` or a whole
+        JSON body (name ``b""``)."""
         if name == b"response.output_item.done":
-            self._collect([data.get("item")])
-        elif name in (b"response.completed", b"response.incomplete", b""):
+            if data is None and b'"encrypted_content"' in raw:
+                data = _event_data(raw)
+            if isinstance(data, dict):
+                self._collect([data.get("item")])
+            return
+        if isinstance(data, dict) and name in (b"response.completed", b"response.incomplete", b""):
             response = data.get("response") if name else data
             if isinstance(response, dict) and isinstance(response.get("output"), list):
                 self._collect(response["output"])
@@ -238,6 +243,15 @@ class EncryptedGuard(Guard):
             await self.store.remember(self.minted.items(), account.id, self.clock.now() + self.ttl)
             self.keeper.learn(self.minted, account.id)
         return float(self.ttl) if (self.minted or self.items) else None
+
+
+def _event_data(raw: bytes) -> Any:
+    """The JSON of one SSE event's ``data:`` lines, or None."""
+    lines = [line[5:].lstrip(b" ") for line in raw.splitlines() if line.startswith(b"data:")]
+    try:
+        return orjson.loads(b"\n".join(lines)) if lines else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 class ContextKeeper:

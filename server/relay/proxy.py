@@ -231,7 +231,7 @@ class Proxy:
             for name, raw, data in scanner.feed(chunk):
                 meter.observe(name, data, raw)
                 if ctx.watch is not None:
-                    ctx.watch(name, data)
+                    ctx.watch(name, data, raw)
                 if name in ERROR_EVENTS:
                     error_type, message = _event_error(data)
                     if not committed:

@@ -17,7 +17,6 @@ PARSED_EVENTS = frozenset({
     b"message_start", b"message_delta", b"error",
     b"response.created", b"response.in_progress",
     b"response.completed", b"response.failed", b"response.incomplete", b"response.error",
-    b"response.output_item.done",  # encrypted reasoning / compaction items (server.relay.encrypted)
 }) | METERED_EVENTS
 # Events that may precede the first content event (the relay may still fail over after them).
 PREAMBLE_EVENTS = frozenset({b"message_start", b"ping", b"response.created", b"response.in_progress"})
