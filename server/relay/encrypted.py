@@ -26,6 +26,7 @@ are encrypted too); only reasoning items may be dropped.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from server.pools.manager import PoolManager
     from server.pools.state import AccountState
     from server.relay.context import RelayContext
+
+log = logging.getLogger(__name__)
 
 SHORT_WAIT = 3.0  # a minter back within this many seconds is waited for, in the request
 REJECTED = "invalid_encrypted_content"
@@ -240,8 +243,11 @@ class EncryptedGuard(Guard):
 
     async def settle(self, account: "AccountState") -> float | None:
         if self.minted:
-            await self.store.remember(self.minted.items(), account.id, self.clock.now() + self.ttl)
             self.keeper.learn(self.minted, account.id)
+            try:
+                await self.store.remember(self.minted.items(), account.id, self.clock.now() + self.ttl)
+            except Exception:  # noqa: BLE001 - the answer is delivered; the session binding still routes
+                log.exception("could not store %d encrypted-context fingerprints", len(self.minted))
         return float(self.ttl) if (self.minted or self.items) else None
 
 
