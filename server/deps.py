@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from server.pools.manager import PoolManager
     from server.pools.sticky import StickyStore
     from server.relay.limits import KeyLimits
+    from server.relay.encrypted import ContextKeeper
     from server.relay.proxy import Proxy
     from server.relay.recorder import UsageRecorder
     from server.relay.upstream_client import UpstreamClient
@@ -74,6 +75,7 @@ class Deps:
     upstream_client: "UpstreamClient | None" = None
     limits: "KeyLimits | None" = None
     proxy: "Proxy | None" = None
+    context: "ContextKeeper | None" = None  # encrypted context / thinking signature handling
     recorder: "UsageRecorder | None" = None
     # Operator API, background jobs and metrics
     metrics: "Metrics | None" = None

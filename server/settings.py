@@ -47,6 +47,8 @@ class Settings:
     max_attempts: int = 3
     abort_drain: float = 5.0
     sticky_ttl: int = 3600
+    encrypted_context_ttl: int = 30 * 86400
+    encrypted_context_max_wait: float = 60.0
     usage_flush_interval: float = 0.5
     health_probe_interval: float = 30.0
     metrics_token: str = field(default="", repr=False)
@@ -118,9 +120,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"trusted_proxies: {exc}; give a comma-separated list of CIDRs, "
                             "e.g. \"10.0.0.0/8, 127.0.0.1/32\"") from None
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
-                 "login_ip_attempts"):
+                 "login_ip_attempts", "encrypted_context_ttl"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
+    if s.encrypted_context_max_wait < 0:
+        raise SettingsError("encrypted_context_max_wait: must be 0 or more seconds")
     for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout", "abort_drain",
                  "upstream_first_byte_timeout", "upstream_idle_timeout", "usage_flush_interval",
                  "health_probe_interval"):

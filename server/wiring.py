@@ -23,11 +23,13 @@ from server.jobs.tasks import MaintenanceJobs, register
 from server.metrics import Metrics
 from server.pools.manager import PoolManager
 from server.pools.sticky import StickyStore
+from server.relay.encrypted import ContextKeeper
 from server.relay.limits import KeyLimits
 from server.relay.proxy import Proxy
 from server.relay.recorder import UsageRecorder
 from server.relay.upstream_client import UpstreamClient
 from server.settings import Settings
+from server.storage.context_marks import ContextMarkStore
 from server.storage.db import Storage
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore
@@ -94,10 +96,12 @@ def _relay(deps: Deps) -> None:
     settings = deps.settings
     deps.upstreams = UpstreamStore(deps.storage)
     deps.pools = PoolManager(deps.storage, deps.upstreams)
-    deps.sticky = StickyStore(deps.storage, settings.sticky_ttl)
+    deps.sticky = StickyStore(deps.storage, settings.sticky_ttl, clock=deps.clock)
     deps.upstream_client = UpstreamClient(settings)
     deps.limits = KeyLimits(deps.storage)
-    deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client)
+    deps.context = ContextKeeper(deps.pools, ContextMarkStore(deps.storage), settings.encrypted_context_ttl,
+                                 settings.encrypted_context_max_wait, settings.max_attempts, deps.clock)
+    deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context)
     deps.recorder = UsageRecorder(deps.charges, settings.usage_flush_interval)
     deps.recorder.start()
     # Shutdown runs these in reverse: flush usage first, then close the upstream client.

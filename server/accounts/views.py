@@ -79,6 +79,8 @@ def usage_row_view(row: dict[str, Any]) -> dict[str, Any]:
             "price_rule": row.get("price_rule"), "multiplier_ppm": ppm, "multiplier": format_micro(ppm),
             **money("cost", int(row.get("cost", 0) or 0)), "latency_ms": row.get("latency_ms"),
             "ttft_ms": row.get("ttft_ms"), "upstream_request_id": row.get("upstream_request_id"),
+            # What the relay changed to keep the session alive, by kind (the details name accounts).
+            "repairs": [str(note).split(":", 1)[0] for note in row.get("repairs") or ()],
             **billed_extras(row), **_priced_view(row)}
 
 

@@ -44,7 +44,7 @@ def usage_view(row: dict[str, Any]) -> dict[str, Any]:
             "group": row.get("group"), "key_id": row.get("key_id"), "status": row.get("status"),
             "outcome": row.get("outcome"), "tokens": row.get("tokens"), **money("cost", row.get("cost", 0)),
             "account_name": row.get("account_name"), "latency_ms": row.get("latency_ms"),
-            **billed_extras(row)}
+            "repairs": row.get("repairs") or [], **billed_extras(row)}
 
 
 class UserAdmin:

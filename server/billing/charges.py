@@ -50,6 +50,7 @@ class UsageRecord:
     session_hash: str | None = None
     key_name: str = ""
     ts: dt.datetime = field(default_factory=utcnow)
+    repairs: list[str] = field(default_factory=list)  # what the relay changed to keep a session alive
     _cost: Cost | None = field(default=None, repr=False, compare=False)
 
     def base_cost(self) -> int:
@@ -89,6 +90,7 @@ def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
         **record.usage.extras(),
         # A cut stream: the final usage never came, so these figures are an estimate.
         "estimated": record.usage.estimated, "estimate_method": record.usage.estimate or None,
+        **({"repairs": record.repairs} if record.repairs else {}),
     }
 
 

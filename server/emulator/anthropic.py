@@ -4,6 +4,8 @@ What is generated (see ``usage.py`` for the token rules):
 
 - a ``thinking`` block (``thinking_delta``… then ``signature_delta``; with
   ``thinking.display == "omitted"`` only the signature) when ``thinking.type`` is enabled/adaptive;
+  a thinking block sent back with a signature not minted for its exact text is refused with the
+  real 400 ``messages.N.content.M: Invalid `signature` in `thinking` block`` (``sealed.py``);
 - a ``text`` block of deterministic words (omitted when a tool is called and no words are left);
 - a ``tool_use`` block for the first tool (or the one ``tool_choice`` names) with a small input
   valid against its schema, when ``tool_choice`` is ``any``/``tool`` or the last user text says
@@ -28,6 +30,7 @@ from server.emulator.content import (
     thinking_deltas_json,
 )
 from server.emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
+from server.emulator.sealed import minted_here, sign_thinking, thinking_valid
 from server.emulator.usage import THINKING_TOKENS, anthropic_input, anthropic_usage, wants_thinking
 
 _PING = sse("ping", {"type": "ping"})
@@ -61,6 +64,26 @@ def validate_shapes(body: dict) -> None:
         raise ApiError(400, "tools: Input should be a list of tool definitions")
     if body.get("thinking") is not None and not isinstance(body["thinking"], dict):
         raise ApiError(400, "thinking: Input should be an object")
+
+
+def check_signatures(body: dict) -> None:
+    """Every ``thinking`` block sent back must carry the signature minted for its exact text
+    (see ``sealed.py``: checked, not account-bound); ``redacted_thinking`` passes as it is. As
+    upstream: a changed text under a genuine signature in the *latest* assistant message is
+    "cannot be modified"; any other bad block is "Invalid `signature`"."""
+    messages = body.get("messages") or ()
+    latest = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    for i, message in enumerate(messages):
+        if message.get("role") != "assistant" or not isinstance(message.get("content"), list):
+            continue
+        for j, block in enumerate(message["content"]):
+            if block.get("type") != "thinking" or thinking_valid(block.get("thinking"), block.get("signature")):
+                continue
+            if i == latest and minted_here(block.get("signature")):
+                raise ApiError(400, f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks in the "
+                                    "latest assistant message cannot be modified. These blocks must remain as "
+                                    "they were in the original response.")
+            raise ApiError(400, f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
 def _last_user_text(body: dict) -> str:
@@ -122,7 +145,7 @@ def build_message(body: dict, usage: dict, requested: int) -> tuple[dict, int]:
         if kind == "thinking":
             count, omitted = payload
             text = "" if omitted else "".join(thinking_deltas(count))
-            content.append({"type": "thinking", "thinking": text, "signature": new_id("EmuSig")})
+            content.append({"type": "thinking", "thinking": text, "signature": sign_thinking(text)})
             n += (0 if omitted else count) + 1
         elif kind == "text":
             content.append({"type": "text", "text": "".join(text_deltas(payload))})
@@ -168,7 +191,8 @@ def build_stream(body: dict, usage: dict, requested: int) -> list[Frame]:
             if not omitted:
                 frames += _word_frames(index, b"thinking_delta", b"thinking", thinking_deltas_json(count))
             frames.append((True, sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                     "delta": {"type": "signature_delta", "signature": new_id("EmuSig")}})))
+                                     "delta": {"type": "signature_delta", "signature": sign_thinking(
+                                         "" if omitted else "".join(thinking_deltas(count)))}})))
         elif kind == "text":
             frames += _word_frames(index, b"text_delta", b"text", text_deltas_json(payload))
         else:
@@ -214,6 +238,7 @@ class MessagesHandler(ApiHandler):
         if max_tokens < 1:
             raise ApiError(400, "max_tokens: Input should be greater than or equal to 1")
         validate_shapes(body)
+        check_signatures(body)
 
     async def respond(self, account: EmulatorAccount, body: dict, knobs: Knobs, stream: bool,
                       fault: str | None) -> None:

@@ -4,13 +4,18 @@ Output items (see ``usage.py`` for the token rules), in this order:
 
 - ``reasoning`` when ``reasoning`` asks for an effort (or a summary); with ``reasoning.summary``
   it carries one summary part (streamed as ``response.reasoning_summary_*`` events); with
-  ``include: ["reasoning.encrypted_content"]`` an opaque ``encrypted_content``;
+  ``include: ["reasoning.encrypted_content"]`` an opaque ``encrypted_content`` that only the
+  minting account can read back (another answers 400 ``invalid_encrypted_content``);
 - ``web_search_call`` items, as many as the ``web_searches`` knob asks (none by default);
 - ``message`` with one ``output_text`` part of deterministic words (omitted when a function is
   called and no words are left);
 - ``function_call`` for the first function tool (or the one ``tool_choice`` names) when
-  ``tool_choice`` is "required"/a function, or the last user input text says "use_tool",
+  ``tool_choice`` is "required"/a function, or the last input item is a user message whose text
+  says "use_tool",
   unless the output was cut by ``max_output_tokens``.
+
+A request whose last input item is ``compaction_trigger`` gets exactly one ``compaction`` item
+instead (``compaction.py``).
 
 A response cut by ``max_output_tokens`` is ``incomplete`` (reason ``max_output_tokens``) and
 its stream ends with ``response.incomplete`` instead of ``response.completed``. Every event
@@ -26,10 +31,12 @@ import orjson
 
 from server.emulator.accounts import EmulatorAccount, Knobs
 from server.emulator.base import ApiError, ApiHandler, Frame, sse
+from server.emulator.compaction import check_encrypted, compaction_item, compaction_stream, wants_compaction
 from server.emulator.content import (
     SUMMARY_TEXT, mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json,
 )
 from server.emulator.faults import OPENAI, OPENAI_STREAM_ERROR
+from server.emulator.sealed import seal
 from server.emulator.usage import responses_usage, wants_reasoning
 
 _JSON_CHUNK = 16  # characters of arguments per function_call_arguments.delta
@@ -59,9 +66,19 @@ def pick_function(body: dict) -> dict | None:
         return None
     if isinstance(choice, dict) and choice.get("type") == "function":
         return next((t for t in tools if t["name"] == choice.get("name")), tools[0])
-    if choice == "required" or mentions_use_tool(_last_user_text(body)):
+    if choice == "required" or (mentions_use_tool(_last_user_text(body)) and _awaits_answer(body)):
         return tools[0]
     return None
+
+
+def _awaits_answer(body: dict) -> bool:
+    """The trigger word acts once per user message: not after the tool's output came back (nor
+    after a compaction), so a real client's tool loop ends as a real model's would."""
+    items = body.get("input")
+    if not isinstance(items, list) or not items:
+        return True
+    last = items[-1]
+    return isinstance(last, dict) and last.get("role") == "user"
 
 
 def _response(body: dict, rid: str, created: int, status: str, output: list, usage: dict | None,
@@ -88,7 +105,8 @@ def _response(body: dict, rid: str, created: int, status: str, output: list, usa
 class _Plan:
     """The output items of one response, final and (for streams) as "added" skeletons."""
 
-    def __init__(self, body: dict, usage: dict, requested: int, searches: int = 0) -> None:
+    def __init__(self, body: dict, usage: dict, requested: int, searches: int = 0,
+                 account_key: str = "") -> None:
         out = usage["output_tokens"]
         # Web searches the model made (the web_searches knob), before its answer.
         self.searches = [{"id": new_id("ws_"), "type": "web_search_call", "status": "completed",
@@ -101,7 +119,7 @@ class _Plan:
             self.summary = bool(body["reasoning"].get("summary"))
             self.reasoning = {"id": new_id("rs_"), "type": "reasoning", "summary": []}
             if "reasoning.encrypted_content" in (body.get("include") or ()):
-                self.reasoning["encrypted_content"] = "gAAAAA" + new_id("emu") * 4
+                self.reasoning["encrypted_content"] = seal(account_key, "reasoning")
         tool = None if self.truncated else pick_function(body)
         self.words = out - usage["output_tokens_details"]["reasoning_tokens"]
         self.message: dict | None = None
@@ -164,9 +182,9 @@ class _Events:
 
 
 def build_stream(body: dict, usage: dict, requested: int, searches: int = 0,
-                 service_tier: str = "default") -> tuple[list[Frame], dict]:
+                 service_tier: str = "default", account_key: str = "") -> tuple[list[Frame], dict]:
     """Every SSE frame of the streamed response, and the in-progress response object."""
-    plan = _Plan(body, usage, requested, searches)
+    plan = _Plan(body, usage, requested, searches, account_key)
     rid, created = new_id("resp_"), int(time.time())
     pending = _response(body, rid, created, "in_progress", [], None, service_tier)
     ev = _Events()
@@ -263,11 +281,17 @@ class ResponsesHandler(ApiHandler):
 
     async def respond(self, account: EmulatorAccount, body: dict, knobs: Knobs, stream: bool,
                       fault: str | None) -> None:
+        check_encrypted(account.api_key, body)
+        compact = wants_compaction(body)
         cache = self.state.responses_cache(account.name)
         usage = responses_usage(body, cache, output_tokens=knobs.output_tokens)
         tier = knobs.service_tier or "default"
+        if compact:
+            await self._compact(account, body, knobs, stream, fault, usage)
+            return
         if stream:
-            frames, pending = build_stream(body, usage, knobs.output_tokens, knobs.web_searches, tier)
+            frames, pending = build_stream(body, usage, knobs.output_tokens, knobs.web_searches, tier,
+                                           account.api_key)
 
             def failed(sent: int) -> bytes:
                 response = {**pending, "status": "failed", "error": OPENAI_STREAM_ERROR}
@@ -276,11 +300,30 @@ class ResponsesHandler(ApiHandler):
 
             await self.play(frames, knobs, fault, failed)
             return
-        plan = _Plan(body, usage, knobs.output_tokens, knobs.web_searches)
+        plan = _Plan(body, usage, knobs.output_tokens, knobs.web_searches, account.api_key)
         pending = _response(body, new_id("resp_"), int(time.time()), "in_progress", [], None, tier)
         response = _finished(pending, plan, plan.final_output(), usage)
         delay = knobs.ttft + knobs.interval * max(0, plan.delta_count() - 1)
         await self.finish_body(orjson.dumps(response), fault, delay)
+
+    async def _compact(self, account: EmulatorAccount, body: dict, knobs: Knobs, stream: bool,
+                       fault: str | None, usage: dict) -> None:
+        """Remote compaction: exactly one ``compaction`` output item (see ``compaction.py``)."""
+        usage = {**usage, "output_tokens_details": {"reasoning_tokens": 0}}
+        pending = _response(body, new_id("resp_"), int(time.time()), "in_progress", [], None,
+                            knobs.service_tier or "default")
+        item = compaction_item(account.api_key)
+        if stream:
+            def failed(sent: int) -> bytes:
+                response = {**pending, "status": "failed", "error": OPENAI_STREAM_ERROR}
+                return sse("response.failed", {"type": "response.failed", "response": response,
+                                               "sequence_number": sent})
+
+            await self.play(compaction_stream(pending, item, usage), knobs, fault, failed)
+            return
+        done = {**pending, "status": "completed", "output": [item], "usage": usage,
+                "completed_at": int(time.time())}
+        await self.finish_body(orjson.dumps(done), fault, knobs.ttft)
 
 
 default_handlers = [

@@ -94,7 +94,8 @@ class EmulatorState:
         if fault is not None:
             self.faults.setdefault(name, Counter())[fault] += 1
         self.last_request[name] = {"method": request.method, "path": request.path,
-                                   "query": request.query, "headers": request.headers, "body": body}
+                                   "query": request.query, "headers": request.headers, "body": body,
+                                   "raw": request.body}
         self.history.append(RequestRecord(name, protocol, request.path, stream, fault))
 
     def patch(self, key_or_name: str, values: dict[str, Any]) -> EmulatorAccount:

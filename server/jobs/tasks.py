@@ -78,8 +78,9 @@ class MaintenanceJobs:
         return {"deleted": result.deleted_count}
 
     async def sticky_cleanup(self) -> dict[str, int]:
-        """Drop expired session → account mappings."""
-        return {"deleted": await self.deps.sticky.purge_expired()}
+        """Drop expired session → account mappings and encrypted-context fingerprints."""
+        marks = await self.deps.context.purge_expired() if self.deps.context is not None else 0
+        return {"deleted": await self.deps.sticky.purge_expired(), "context_marks": marks}
 
     async def rate_windows(self) -> dict[str, int]:
         """Drop rate-limit counters and concurrency slots past their expiry."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 import orjson
 
@@ -52,17 +52,32 @@ def _metadata_session(metadata: Any) -> str:
     return user_id.split(marker, 1)[1] if marker in user_id else ""
 
 
-class StickyStore:
-    """session hash → account id, with expiry."""
+class _Clock(Protocol):
+    def now(self) -> float: ...
 
-    def __init__(self, storage: Storage, ttl: int, cache_size: int = 100_000) -> None:
+
+class _WallClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class StickyStore:
+    """session hash → account id, with expiry.
+
+    A session whose conversation carries encrypted context (see ``server.relay.encrypted``) is
+    bound for that context's lifetime instead of ``ttl``: ``put(..., ttl=…)``; a later plain
+    renewal never shortens it (``$max``)."""
+
+    def __init__(self, storage: Storage, ttl: int, cache_size: int = 100_000,
+                 clock: _Clock | None = None) -> None:
         self.storage = storage
         self.ttl = ttl
         self.cache_size = cache_size
+        self.clock: _Clock = clock or _WallClock()
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def get(self, session: str) -> str | None:
-        now = time.time()
+        now = self.clock.now()
         hit = self._cache.get(session)
         if hit and hit[1] > now:
             return hit[0]
@@ -75,23 +90,27 @@ class StickyStore:
         self._remember(session, doc["account_id"], expires)
         return doc["account_id"]
 
-    async def put(self, session: str, account_id: str, expected: str | None = None) -> None:
+    async def put(self, session: str, account_id: str, expected: str | None = None,
+                  ttl: float | None = None) -> None:
         """Bind (or renew) the session; skips the write while the binding is fresh.
 
         ``expected`` is the binding the request started with. If another request of the same
         session bound it elsewhere meanwhile (parallel first turns, a failover), that binding
         stands: otherwise concurrent requests would keep flipping the session between accounts."""
-        now = time.time()
+        now = self.clock.now()
+        ttl = ttl or self.ttl
         hit = self._cache.get(session)
         if hit and hit[1] > now and hit[0] != account_id and hit[0] != expected:
             return
-        if hit and hit[0] == account_id and hit[1] - now > self.ttl / 2:
+        if hit and hit[0] == account_id and hit[1] - now > ttl / 2:
             return
-        expires = now + self.ttl
+        expires = now + ttl
+        if hit and hit[0] == account_id:
+            expires = max(expires, hit[1])
         self._remember(session, account_id, expires)  # visible to this process's next request now
         await self.storage.sticky.update_one(
             {"_id": session},
-            {"$set": {"account_id": account_id, "expires_at": expires}},
+            {"$set": {"account_id": account_id}, "$max": {"expires_at": expires}},
             upsert=True)
 
     def _remember(self, session: str, account_id: str, expires: float) -> None:
@@ -100,10 +119,10 @@ class StickyStore:
         self._cache[session] = (account_id, expires)
 
     async def held_by(self, account_id: str) -> int:
-        now = time.time()
+        now = self.clock.now()
         return await self.storage.count("sticky", {"account_id": account_id, "expires_at": {"$gt": now}})
 
     async def purge_expired(self) -> int:
-        now = time.time()
+        now = self.clock.now()
         result = await self.storage.sticky.delete_many({"expires_at": {"$lt": now}})
         return result.deleted_count

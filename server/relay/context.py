@@ -63,6 +63,11 @@ class RelayContext:
     error_class: str | None = None
     ttft_ms: int | None = None
     usage: Usage = field(default_factory=Usage)
+    # Opaque-context handling (server.relay.guard): repairs logged on the usage row, the guard
+    # of this request, and its observer of upstream events (name, parsed data).
+    repairs: list[str] = field(default_factory=list)
+    guard: Any = None
+    watch: Any = None
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

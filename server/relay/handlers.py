@@ -124,7 +124,7 @@ class RelayHandler(BaseHandler):
             attempts=ctx.attempts, latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms,
             account_id=ctx.account_id, account_name=ctx.account_name, upstream_model=ctx.upstream_model,
             upstream_request_id=ctx.upstream_request_id, client_ip=ctx.client_ip,
-            user_agent=ctx.user_agent, session_hash=ctx.session)
+            user_agent=ctx.user_agent, session_hash=ctx.session, repairs=list(ctx.repairs))
         self.deps.recorder.record(record)
         if self.deps.metrics is not None:
             self.deps.metrics.observe_request(ctx.endpoint, record)

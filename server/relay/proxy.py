@@ -24,6 +24,8 @@ from server.pools.sticky import StickyStore
 from server.billing.usage import Usage
 from server.relay.context import ClientSink, RelayContext
 from server.relay.cache_hints import CacheHints
+from server.relay.encrypted import ContextKeeper
+from server.relay.guard import Guard
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
 from server.relay.http11 import Response
@@ -45,28 +47,33 @@ class Failure:
     error_type: str = ""
     message: str = ""
     http_status: int = 503
+    repair: str | None = None  # the upstream refused the request's opaque context (server.relay.guard)
 
 
 class Proxy:
     """Relays one admitted request through the pools."""
 
     def __init__(self, settings: Settings, pools: PoolManager, sticky: StickyStore,
-                 client: UpstreamClient) -> None:
+                 client: UpstreamClient, context: ContextKeeper | None = None) -> None:
         self.settings = settings
         self.pools = pools
         self.sticky = sticky
         self.client = client
         self.cache_hints = CacheHints()  # for estimating a cut Responses stream's cached input
+        self.context = context  # encrypted context / thinking signatures (server.relay.guard)
 
     async def relay(self, ctx: RelayContext, sink: ClientSink) -> None:
         """Answer the client from the first account that can; bounded attempts and time."""
         group = ctx.group["_id"]
         preferred = await self.sticky.get(ctx.session) if ctx.session else None
+        bound = preferred
+        guard = ctx.guard = self.context.open(ctx) if self.context is not None else Guard(ctx, self.pools, 0)
+        preferred = await guard.prepare(preferred)
         tried: list[str] = []
         deadline = time.monotonic() + self.settings.upstream_first_byte_timeout * self.settings.max_attempts
         last: Failure | None = None
         while ctx.attempts < self.settings.max_attempts and time.monotonic() < deadline:
-            account = await self.pools.select(group, ctx.model, exclude=tried, sticky=preferred)
+            account = await guard.choose(group, tried, preferred)
             if account is None:
                 break
             tried.append(account.id)
@@ -85,9 +92,12 @@ class Proxy:
                 await self.pools.report_success(account, latency, ctx.ttft_ms)
                 if ctx.outcome == "ok":
                     await self.pools.mark_healthy(account)
+                ttl = await guard.settle(account)
                 if ctx.session and ctx.outcome in ("ok", "client_abort"):
-                    await self.sticky.put(ctx.session, account.id, expected=preferred)
+                    await self.sticky.put(ctx.session, account.id, expected=bound, ttl=ttl)
                 return
+            if failure.repair and await guard.after_failure(failure.repair, failure.message, account):
+                continue  # the repaired request goes where the guard says (never cooled)
             last = failure
             ctx.usage = Usage()
             ctx.error_class = failure.status if not failure.error_type else f"{failure.status}:{failure.error_type}"
@@ -150,6 +160,9 @@ class Proxy:
         except (OSError, asyncio.TimeoutError):
             raw = b""
         error_type, message = _error_fields(raw)
+        repair = ctx.guard.rejected(response.status, error_type, message) if ctx.guard is not None else None
+        if repair is not None:  # never the user's fault, never the account's: no rule, no cooldown
+            return Failure(str(response.status), error_type, message, response.status, repair)
         rule = await self.pools.report_failure(account, str(response.status), error_type, message,
                                                dict(response.headers), "before")
         if rule.action != "pass":
@@ -173,6 +186,8 @@ class Proxy:
         ctx.usage = usage_from_body(ctx.protocol, parsed)
         if ctx.protocol == "openai":
             self.cache_hints.remember(account.id, ctx.body, ctx.usage.input + ctx.usage.cache_read)
+        if ctx.watch is not None:
+            ctx.watch(b"", parsed)
         ctx.status = response.status
         ctx.ttft_ms = ctx.elapsed_ms()
         sink.start(response.status, _client_headers(response, "application/json"))
@@ -215,9 +230,15 @@ class Proxy:
             out: list[bytes] = []
             for name, raw, data in scanner.feed(chunk):
                 meter.observe(name, data, raw)
+                if ctx.watch is not None:
+                    ctx.watch(name, data, raw)
                 if name in ERROR_EVENTS:
                     error_type, message = _event_error(data)
                     if not committed:
+                        # A refusal of the request's opaque context inside the stream: as its 400.
+                        repair = ctx.guard.rejected(400, error_type, message) if ctx.guard is not None else None
+                        if repair is not None:
+                            return Failure("stream_error", error_type, message, 400, repair)
                         return await self._fail(account, Failure("stream_error", error_type, message, http_status=529))
                     ctx.outcome, ctx.error_class = "upstream_error", f"stream_error:{error_type}"
                     await self.pools.report_failure(account, "stream_error", error_type, message, None, "after")

@@ -64,6 +64,8 @@ COLLECTIONS: dict[str, list[Index]] = {
     "recharge_orders": [Index([("user_id", ASCENDING)]), Index([("status", ASCENDING)])],
     "redeem_codes": [Index([("code", ASCENDING)], unique=True)],
     "sticky": [Index([("expires_at", ASCENDING)])],
+    # Fingerprint (hex) of each encrypted blob the relay passed back -> the account that minted it.
+    "context_marks": [Index([("expires_at", ASCENDING)])],
     "rate_windows": [Index([("expires_at", ASCENDING)])],
     "audit": [Index([("ts", DESCENDING)])],
     "rollups": [Index([("bucket", ASCENDING)]), Index([("user_id", ASCENDING)])],

@@ -154,7 +154,7 @@ async def test_cleanup_jobs(relay):
     await relay.deps.sticky.put("s-old", "a")
     await relay.deps.sticky.put("s-new", "a")
     await storage.sticky.update_one({"_id": "s-old"}, {"$set": {"expires_at": time.time() - 60}})
-    assert await jobs["sticky_cleanup"].func() == {"deleted": 1}
+    assert await jobs["sticky_cleanup"].func() == {"deleted": 1, "context_marks": 0}
     await storage.rate_windows.insert_many([{"_id": "r:k:1", "n": 1, "expires_at": time.time() - 60},
                                             {"_id": "r:k:2", "n": 1, "expires_at": time.time() + 60}])
     assert await jobs["rate_windows"].func() == {"deleted": 1}
