@@ -23,6 +23,7 @@ from server.billing.pricing import PriceRule
 from server.emulator import PromptCache, anthropic_usage, responses_usage
 from tests.support import RelayUnderTest
 
+METRICS_TOKEN = "cut-streams-metrics"
 PROMPT = "Please summarise the relay's billing rules in three short points. " * 4  # 264 bytes
 TOOL = {"name": "get_weather", "description": "Weather of a city",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
@@ -33,7 +34,7 @@ FUNCTION = {"type": "function", "name": "get_weather", "description": "Weather o
 @pytest_asyncio.fixture(scope="module")
 async def relay(storage):
     """This module's relay reads a stream on for 0.3 s after its client left (not 5 s)."""
-    server = await RelayUnderTest.start(storage, abort_drain=0.3)
+    server = await RelayUnderTest.start(storage, abort_drain=0.3, metrics_token=METRICS_TOKEN)
     yield server
     await server.stop()
 
@@ -144,7 +145,7 @@ async def test_anthropic_upstream_died_after_text(relay, pool, prices, emu, clau
     assert row["cost"] == 318
     await assert_billed_once(relay, row, user["_id"], before)
     async with relay.client() as http:
-        metrics = (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})).text
     assert 'jiuliu_estimated_requests_total{group="claude",method="message_start+streamed"}' in metrics
 
 
