@@ -14,10 +14,12 @@ from server.relay import handlers as relay_handlers
 from server.web import health, metrics
 from server.web.base import NotFoundHandler
 from server.web.spa import spa_handlers
+from server.web.unknown import UnknownEndpointHandler
 
 
 def make_app(settings: Settings, deps: Deps) -> tornado.web.Application:
-    """Assemble every resource's routes; unknown /api and /v1 paths get JSON 404s."""
+    """Assemble every resource's routes; unknown /api and /v1 paths (and
+    non-GET requests outside them) get JSON 404s."""
     routes: list = []
     routes += health.default_handlers
     routes += relay_handlers.default_handlers
@@ -28,7 +30,7 @@ def make_app(settings: Settings, deps: Deps) -> tornado.web.Application:
     routes += metrics.default_handlers
     routes += [
         (r"/api/.*", NotFoundHandler, {"family": "dashboard"}),
-        (r"/v1/.*", NotFoundHandler, {"family": "anthropic"}),
+        (r"/v1/.*", UnknownEndpointHandler),
     ]
     routes += spa_handlers()
     check_admin_routes(routes)  # refuse to start with an /api/admin method lacking @admin_required

@@ -1,7 +1,7 @@
 """Session stickiness: keep one conversation on one account while the prompt cache is warm.
 
 The session key comes from what clients send: Claude Code's ``X-Claude-Code-Session-Id`` or
-the ``session_id`` inside ``metadata.user_id``; Codex's ``prompt_cache_key`` or ``session-id``;
+the ``session_id`` inside ``metadata.user_id``; OpenCode's ``x-session-affinity``; Codex's ``prompt_cache_key`` or ``session-id``;
 otherwise a hash of key id + system prompt + first message. Mappings are shared by every relay
 process (``sticky`` collection) with an in-process cache; the TTL is renewed on use, written
 back only when half of it has passed, so a busy session costs no write per turn. Expiry is
@@ -25,6 +25,8 @@ def session_key(protocol: str, headers: Mapping[str, str], body: Mapping[str, An
         raw = headers.get("x-claude-code-session-id", "")
         if not raw:
             raw = _metadata_session(body.get("metadata"))
+        if not raw:
+            raw = headers.get("x-session-affinity", "")  # OpenCode (AI SDK): one id per session
     else:
         raw = str(body.get("prompt_cache_key") or "") or headers.get("session-id", "")
     if not raw:

@@ -1,5 +1,6 @@
-"""The relay's HTTP surface: ``/v1/messages`` (+ ``count_tokens``), ``/v1/responses`` and
-``/responses``, ``/v1/models``. Thin: admit → proxy → record; errors in the protocol's envelope."""
+"""The relay's HTTP surface: ``/v1/messages`` and ``/messages`` (+ ``count_tokens``),
+``/v1/responses`` and ``/responses``, ``/v1/models``. Thin: admit → proxy → record; errors in the
+protocol's envelope."""
 
 from __future__ import annotations
 
@@ -161,6 +162,10 @@ async def _any_protocol(handler: BaseHandler, headers: dict[str, str]):
 default_handlers = [
     (r"/v1/messages", RelayHandler, {"protocol": "anthropic", "upstream_path": "/v1/messages"}),
     (r"/v1/messages/count_tokens", RelayHandler,
+     {"protocol": "anthropic", "upstream_path": "/v1/messages/count_tokens", "billable": False}),
+    # Clients that append /messages to a base URL without /v1 (OpenCode's AI SDK provider).
+    (r"/messages", RelayHandler, {"protocol": "anthropic", "upstream_path": "/v1/messages"}),
+    (r"/messages/count_tokens", RelayHandler,
      {"protocol": "anthropic", "upstream_path": "/v1/messages/count_tokens", "billable": False}),
     (r"/v1/responses", RelayHandler, {"protocol": "openai", "upstream_path": "/v1/responses"}),
     (r"/responses", RelayHandler, {"protocol": "openai", "upstream_path": "/v1/responses"}),

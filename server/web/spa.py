@@ -8,12 +8,21 @@ from pathlib import Path
 import tornado.web
 
 from server.web.security import csp_for, set_common
+from server.web.unknown import finish_unknown
 
 SPA_DIR = Path(__file__).resolve().parent.parent.parent / "static_spa"
 
 
 class SpaHandler(tornado.web.StaticFileHandler):
-    """Static files with an ``index.html`` fallback for client-side routes."""
+    """Static files with an ``index.html`` fallback for client-side routes; any other method is
+    a client posting to a path the relay does not serve (e.g. a base URL missing a segment), which
+    gets a JSON 404 in its protocol's envelope instead of an HTML 405."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+
+    def prepare(self) -> None:
+        if self.request.method not in ("GET", "HEAD"):
+            finish_unknown(self)
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")

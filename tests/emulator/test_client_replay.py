@@ -37,13 +37,15 @@ async def test_captured_request_replays(http, emu, path):
     capture = json.loads(path.read_text())
     headers, body = _replayable(capture)
     query = [(k, v) for k, values in capture["query"].items() for v in values]
-    resp = await http.request(capture["method"], capture["path"], params=query, headers=headers, content=body)
+    # The relay forwards /messages (OpenCode without /v1) to the vendor's /v1/messages.
+    path = "/v1" + capture["path"] if capture["path"].startswith("/messages") else capture["path"]
+    resp = await http.request(capture["method"], path, params=query, headers=headers, content=body)
     assert resp.status_code == 200, resp.text
     if capture["method"] == "HEAD":
         assert resp.content == b""
         return
     payload = capture["body"]
-    is_anthropic = capture["path"].startswith("/v1/messages")
+    is_anthropic = path.startswith("/v1/messages")
     if capture["path"].endswith("count_tokens"):
         assert resp.json() == {"input_tokens": count_input_tokens(payload, "anthropic")}
     elif payload.get("stream"):
@@ -59,7 +61,7 @@ async def test_captured_request_replays(http, emu, path):
     if is_anthropic and not capture["path"].endswith("count_tokens"):
         assert resp.headers["request-id"].startswith("req_")
     seen = emu.state.last_request["a"]
-    assert seen["body"] == payload and seen["path"] == capture["path"]
+    assert seen["body"] == payload and seen["path"] == path
 
 
 async def test_claude_code_turns_hit_the_prompt_cache(http):

@@ -93,6 +93,12 @@ async def test_captured_client_requests_replay(relay, pool, claude_key, codex_ke
             headers["authorization"] = f"Bearer {key}"
         r = await http.request(req["method"], url, headers=headers, json=req["body"])
     assert r.status_code == 200, r.text
+    if not req["path"].endswith("count_tokens"):
+        # every form of the path (/v1/messages?beta=true, /messages, /responses) is billed
+        row = await _charged(relay, r.headers["x-jiuliu-request-id"])
+        assert row["endpoint"] == req["path"] and row["model"] == req["body"]["model"]
+        assert row["tokens"]["input"] + row["tokens"]["cache_write_5m"] > 0 and row["tokens"]["output"] > 0
+        assert row["cost"] > 0
     if req["body"].get("stream"):
         events = parse_sse(r.content)
         names = [n for n, _ in events]
