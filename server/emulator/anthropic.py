@@ -9,7 +9,9 @@ What is generated (see ``usage.py`` for the token rules):
 - a ``text`` block of deterministic words (omitted when a tool is called and no words are left);
 - a ``tool_use`` block for the first tool (or the one ``tool_choice`` names) with a small input
   valid against its schema, when ``tool_choice`` is ``any``/``tool`` or the last user text says
-  "use_tool" — unless the output was cut by ``max_tokens``.
+  "use_tool" (``use_tool:NAME`` picks that tool; a required string ``command`` is a harmless
+  ``echo``, so a real client such as Claude Code may run it) — unless the output was cut by
+  ``max_tokens``.
 
 ``stop_reason``: ``max_tokens`` when the requested length exceeds ``max_tokens``, else
 ``tool_use`` or ``end_turn``. Streams follow the real event order: ``message_start``,
@@ -26,7 +28,7 @@ import orjson
 from server.emulator.accounts import EmulatorAccount, Knobs
 from server.emulator.base import ApiError, ApiHandler, Frame, sse
 from server.emulator.content import (
-    mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json, thinking_deltas,
+    mentions_use_tool, named_tool, new_id, sample_arguments, text_deltas, text_deltas_json, thinking_deltas,
     thinking_deltas_json,
 )
 from server.emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
@@ -108,8 +110,11 @@ def pick_tool(body: dict) -> dict | None:
         return None
     if kind == "tool":
         return next((t for t in tools if t["name"] == choice.get("name")), tools[0])
-    if kind == "any" or mentions_use_tool(_last_user_text(body)):
-        return next((t for t in tools if "input_schema" in t), tools[0])
+    text = _last_user_text(body)
+    if kind == "any" or mentions_use_tool(text):
+        wanted = named_tool(text)
+        return next((t for t in tools if t["name"] == wanted or (wanted is None and "input_schema" in t)),
+                    next((t for t in tools if "input_schema" in t), tools[0]))
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from typing import Any
 
 import orjson
@@ -19,6 +20,9 @@ TEXT_VOCAB = ("Hello", "from", "the", "Jiuliu", "emulator.", "This", "reply", "i
 THINK_VOCAB = ("Let", "me", "think", "about", "this", "request", "step", "by", "step.")
 SUMMARY_TEXT = "**Planning the reply**\n\nThinking about the request before answering."
 PRECOMPUTED = 4096
+# A tool call a real client may execute (Claude Code's Bash): harmless and deterministic.
+SAFE_COMMAND = "echo jiuliu-emulator-tool-call"
+_NAMED_TOOL = re.compile(r"use_tool:([A-Za-z0-9_.-]+)")
 
 
 def _deltas(vocab: tuple[str, ...], n: int) -> tuple[str, ...]:
@@ -66,7 +70,12 @@ def sample_arguments(schema: Any) -> dict:
     required = schema.get("required")
     if not isinstance(required, list):
         return {}
-    return {name: _sample_value(props.get(name)) for name in required if isinstance(name, str)}
+    return {name: SAFE_COMMAND if name == "command" and _is_string(props.get(name)) else _sample_value(props.get(name))
+            for name in required if isinstance(name, str)}
+
+
+def _is_string(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "string" and "enum" not in schema and "const" not in schema
 
 
 def _sample_value(schema: Any) -> Any:
@@ -96,3 +105,9 @@ def _sample_value(schema: Any) -> Any:
 def mentions_use_tool(text: str | None) -> bool:
     """The trigger word that asks the emulator for a tool call without ``tool_choice``."""
     return bool(text) and "use_tool" in text
+
+
+def named_tool(text: str | None) -> str | None:
+    """``use_tool:NAME`` in the prompt picks the tool by name (e.g. ``use_tool:Bash``)."""
+    match = _NAMED_TOOL.search(text or "")
+    return match.group(1) if match else None

@@ -167,3 +167,22 @@ async def test_errors_in_the_anthropic_envelope(client, emu):
         assert exc.status_code == 529 and exc.body["error"]["type"] == "overloaded_error"
     else:
         raise AssertionError("expected 529")
+
+
+async def test_use_tool_by_name_runs_a_harmless_echo(client):
+    bash = {"name": "Bash", "input_schema": {"type": "object", "required": ["command"], "properties": {
+        "command": {"type": "string"}, "description": {"type": "string"}}}}
+    msg = await client.messages.create(
+        model="m", max_tokens=100, tools=[WEATHER, bash],
+        messages=[{"role": "user", "content": "please use_tool:Bash to print something"}])
+    tool = msg.content[-1]
+    assert tool.type == "tool_use" and tool.name == "Bash"
+    assert tool.input == {"command": "echo jiuliu-emulator-tool-call"}
+    # the tool's result comes back in a user turn without the trigger: the model answers in words
+    after = await client.messages.create(
+        model="m", max_tokens=100, tools=[WEATHER, bash],
+        messages=[{"role": "user", "content": "please use_tool:Bash to print something"},
+                  {"role": "assistant", "content": [tool.model_dump()]},
+                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool.id,
+                                                "content": "jiuliu-emulator-tool-call"}]}])
+    assert [b.type for b in after.content] == ["text"] and after.stop_reason == "end_turn"
