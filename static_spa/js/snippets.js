@@ -1,7 +1,24 @@
-// Client configuration snippets for a base URL and an API key (layouts from the seed document).
-// Pure functions: each returns [{title, file?, lang, text, note?}].
+// Client configuration snippets for a base URL and an API key (layouts from the seed document,
+// corrected where current clients changed). Pure functions: each returns
+// [{title, file?, lang, text, noteKey?, warnKey?, after?}]; `file` is where the client reads the
+// block (tests/clients writes exactly these into a scratch home and runs the real programs).
 
 const json = (v) => JSON.stringify(v, null, 2);
+
+/** The client versions these snippets were checked with (tests/clients/versions.json pins the same). */
+export const CHECKED = {
+  'claude-code': 'Claude Code 2.1.332',
+  vscode: 'Claude Code 2.1.332 (CLI, same ~/.claude/settings.json)',
+  opencode: 'OpenCode 1.18.33',
+  openclaw: 'OpenClaw 2026.9.6 (Node 24.22)',
+  codex: 'Codex CLI 0.169.0',
+  curl: 'curl 7.88',
+  python: 'anthropic (Python) 2.17',
+  node: '@anthropic-ai/sdk (Node.js) 0.125',
+};
+
+const claudeSettings = (base, key) => ({ title: '~/.claude/settings.json', file: '~/.claude/settings.json', lang: 'json',
+  text: json({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_AUTH_TOKEN: key } }) });
 
 export function claudeCode(base, key) {
   return [
@@ -9,18 +26,26 @@ export function claudeCode(base, key) {
       text: `export ANTHROPIC_BASE_URL="${base}"\nexport ANTHROPIC_AUTH_TOKEN="${key}"` },
     { title: 'Windows PowerShell', lang: 'powershell',
       text: `setx ANTHROPIC_BASE_URL "${base}"\nsetx ANTHROPIC_AUTH_TOKEN "${key}"` },
-    { title: '~/.claude/settings.json', lang: 'json',
-      text: json({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_AUTH_TOKEN: key } }) },
+    claudeSettings(base, key),
   ];
 }
 
+/** The extension reads ~/.claude/settings.json like the CLI; its own setting is a list of
+ * {name, value} (the document's `claude-code.env` is no longer read). */
 export function vscode(base, key) {
-  return [{ title: 'VS Code settings.json', lang: 'json',
-    text: json({ 'claude-code.env': { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: key } }) }];
+  return [
+    { ...claudeSettings(base, key), noteKey: 'setup.vscodeSameFile' },
+    { title: 'VS Code settings.json', lang: 'json', noteKey: 'setup.vscodeOutdated',
+      text: json({ 'claudeCode.environmentVariables': [
+        { name: 'ANTHROPIC_BASE_URL', value: base },
+        { name: 'ANTHROPIC_AUTH_TOKEN', value: key },
+      ] }) },
+  ];
 }
 
 export function opencode(base, key) {
-  return [{ title: '~/.config/opencode/opencode.json', lang: 'json', noteKey: 'setup.opencodeNote',
+  return [{ title: '~/.config/opencode/opencode.json', file: '~/.config/opencode/opencode.json', lang: 'json',
+    noteKey: 'setup.opencodeNote',
     text: json({
       $schema: 'https://opencode.ai/config.json',
       provider: { anthropic: { options: { baseURL: base, apiKey: key } } },
@@ -29,17 +54,26 @@ export function opencode(base, key) {
     }) }];
 }
 
+/** Current OpenClaw reads providers under `models.providers`; a top-level `providers` block (older
+ * guides) makes the whole file invalid, and `openclaw doctor --fix` then deletes it. */
 export function openclaw(base, key) {
-  return [{ title: '~/.openclaw/openclaw.json', lang: 'json', after: 'openclaw gateway restart',
-    text: json({
-      agents: { defaults: { model: 'claude-opus-4-6', models: { 'claude-opus-4-6': {} } } },
-      providers: {
-        proxy: {
-          baseUrl: base, authHeader: true, auth: 'api-key', apiKey: key, api: 'anthropic-messages',
-          models: [{ id: 'claude-opus-4-6', name: 'claude-opus-4-6', reasoning: false, contextWindow: 1000000, maxTokens: 65536 }],
+  return [
+    { title: 'Node.js ≥ 24.16', lang: 'shell', noteKey: 'setup.openclawNode',
+      text: 'node --version   # v24.16 or later (v25 is refused; v26.1+ works)\nnpm install -g openclaw' },
+    { title: '~/.openclaw/openclaw.json', file: '~/.openclaw/openclaw.json', lang: 'json',
+      after: 'openclaw gateway restart', noteKey: 'setup.openclawRun', warnKey: 'setup.openclawDoctor',
+      text: json({
+        agents: { defaults: { model: 'claude-opus-4-6', models: { 'claude-opus-4-6': {} } } },
+        models: {
+          providers: {
+            proxy: {
+              baseUrl: base, authHeader: true, auth: 'api-key', apiKey: key, api: 'anthropic-messages',
+              models: [{ id: 'claude-opus-4-6', name: 'claude-opus-4-6', reasoning: false, contextWindow: 1000000, maxTokens: 65536 }],
+            },
+          },
         },
-      },
-    }) }];
+      }) },
+  ];
 }
 
 /** Codex CLI: base_url is the origin without /v1; no disable_response_storage / network_access
@@ -63,8 +97,8 @@ export function codexConfigToml(base) {
 
 export function codex(base, key) {
   return [
-    { title: '~/.codex/config.toml', lang: 'toml', id: 'codex-config', text: codexConfigToml(base) },
-    { title: '~/.codex/auth.json', lang: 'json', id: 'codex-auth', text: json({ OPENAI_API_KEY: key }) },
+    { title: '~/.codex/config.toml', file: '~/.codex/config.toml', lang: 'toml', id: 'codex-config', text: codexConfigToml(base) },
+    { title: '~/.codex/auth.json', file: '~/.codex/auth.json', lang: 'json', id: 'codex-auth', text: json({ OPENAI_API_KEY: key }) },
   ];
 }
 
@@ -97,4 +131,4 @@ export const CLIENTS = [
   { id: 'curl', label: 'cURL', build: curl, protocol: 'any' },
   { id: 'python', label: 'Python', build: python, protocol: 'anthropic' },
   { id: 'node', label: 'Node.js', build: node, protocol: 'anthropic' },
-];
+].map((c) => ({ ...c, checked: CHECKED[c.id] }));

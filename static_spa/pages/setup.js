@@ -32,10 +32,12 @@ export async function render(root, ctx) {
         return h('div.snippets',
           wrong ? h('div.alert.alert-warn', { role: 'note' }, c.protocol === 'openai' ? t('setup.needCodex') : t('setup.needClaude')) : null,
           h('p.muted', t('setup.intro.' + c.id)),
+          c.checked ? h('p.muted.checked-with', t('setup.checkedWith', { client: c.checked })) : null,
           blocks.map((b) => [
             codeBlock(b.text, { title: b.title, lang: b.lang }),
             b.noteKey ? h('p.alert.alert-info', t(b.noteKey)) : null,
             b.after ? h('p.muted', t('setup.thenRun'), ' ', h('code', b.after)) : null,
+            b.warnKey ? h('p.alert.alert-warn', { role: 'note' }, t(b.warnKey)) : null,
           ]),
           c.id === 'codex' ? h('p.alert.alert-info', t('keys.codexHint')) : null);
       },
