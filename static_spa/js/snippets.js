@@ -14,7 +14,7 @@ export const CHECKED = {
   codex: 'Codex CLI 0.169.0',
   curl: 'curl 7.88',
   python: 'anthropic (Python) 2.17',
-  node: '@anthropic-ai/sdk (Node.js) 0.125',
+  node: '@anthropic-ai/sdk (Node.js) 1.17.0',
 };
 
 const claudeSettings = (base, key) => ({ title: '~/.claude/settings.json', file: '~/.claude/settings.json', lang: 'json',

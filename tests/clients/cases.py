@@ -43,6 +43,7 @@ class Case:
     rows: Rows | None = None
     refused_by_client: str = ""  # the client itself rejects the configuration with this text
     tool: bool = False  # Claude Code's stream-json tool turn: match the rows to its messages
+    snippet: str = ""  # run the tab's code itself with this interpreter: "bash", "python" or "node"
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def argv(self) -> list[str]:
@@ -53,6 +54,7 @@ CLAUDE_TURN = Rows(1, "/v1/messages", frozenset({"claude-opus-5-5"}))
 CODEX_TURN = Rows(1, "/responses", frozenset({"gpt-5.4"}))
 OPENCODE_TURN = Rows(2, "/messages", frozenset({"claude-haiku-4-5", "claude-opus-4-6"}))  # title + turn
 OPENCLAW_TURN = Rows(1, "/v1/messages", frozenset({"claude-opus-4-6"}))
+SDK_TURN = Rows(1, "/v1/messages", frozenset({"claude-sonnet-4-5"}))
 
 CASES = [
     Case("claude-code-document", "claude-code", "document", ("-p", PROMPT), rows=CLAUDE_TURN),
@@ -72,4 +74,10 @@ CASES = [
          refused_by_client='Unrecognized key: "providers"'),
     Case("openclaw-dashboard", "openclaw", "dashboard", ("agent", "--local", "-m", PROMPT), tab="openclaw",
          rows=OPENCLAW_TURN),
+    # The code tabs, run as shown (curl and Python from this machine, the Node SDK from versions.json).
+    Case("curl-dashboard", "curl", "dashboard", (), tab="curl", snippet="bash", rows=SDK_TURN),
+    Case("curl-dashboard-codex-key", "curl", "dashboard", (), group="codex", tab="curl", snippet="bash",
+         rows=Rows(1, "/v1/responses", frozenset({"gpt-5.4"}))),
+    Case("python-dashboard", "python", "dashboard", (), tab="python", snippet="python", rows=SDK_TURN),
+    Case("node-dashboard", "anthropic-sdk", "dashboard", (), tab="node", snippet="node", rows=SDK_TURN),
 ]

@@ -25,10 +25,15 @@ BASE = f"http://127.0.0.1:{PORT}"
 USER = {"email": "demo@demo.jiuliu", "password": "demo-password"}  # server/demo.py
 
 
+def node_modules(name: str) -> Path:
+    """Where scripts/clients-install put the pinned package ``name`` (a key of versions.json)."""
+    return CACHE / f"{name}-{VERSIONS[name]['version']}" / "node_modules"
+
+
 def client_bin(name: str) -> Path:
-    """The pinned client's executable inside the cache (scripts/clients-install)."""
+    """The pinned client's executable, or the package's folder for a library such as the SDK."""
     pin = VERSIONS[name]
-    return CACHE / f"{name}-{pin['version']}" / "node_modules" / ".bin" / pin["bin"]
+    return node_modules(name) / (f".bin/{pin['bin']}" if pin["bin"] else pin["package"])
 
 
 def node_bin_dir() -> Path:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from pathlib import Path
 
+import anthropic
 import pytest
 
 from tests.clients.cases import CASES, QUIET, REPLY, Case
 from tests.clients.configs import dashboard_config, dashboard_snippets, document_config
-from tests.clients.stage import VERSIONS, Stage
+from tests.clients.stage import VERSIONS, Stage, node_bin_dir, node_modules
 
 pytestmark = pytest.mark.clients
 
@@ -48,26 +51,40 @@ def _tool_turns(output: str) -> dict:
     return final["usage"]
 
 
-async def _configure(stage: Stage, case: Case, home) -> dict[str, str]:
+SNIPPET_RUNNERS = {"bash": ("snippet.sh", lambda: "bash"), "python": ("snippet.py", lambda: sys.executable),
+                   "node": ("snippet.mjs", lambda: str(node_bin_dir() / "node"))}
+
+
+async def _prepare(stage: Stage, case: Case, home: Path) -> tuple[list[str], dict[str, str]]:
+    """Write the case's configuration into ``home``; the command line and environment to run."""
     key = stage.keys[case.group]
     if case.config == "document":
         files, env = document_config(case.client, key)
-    else:
-        tabs = await dashboard_snippets(key, case.group)
-        files, env = dashboard_config(tabs[case.tab]), {}
-        assert files, f"the {case.tab} tab names no configuration file"
+        files.write(home)
+        return case.argv(), env
+    tab = (await dashboard_snippets(key, case.group))[case.tab]
+    if case.snippet:  # the tab's code as shown, in a file run by its interpreter
+        name, interpreter = SNIPPET_RUNNERS[case.snippet]
+        path = home / "work" / name
+        path.parent.mkdir(parents=True)
+        path.write_text(tab["blocks"][0]["text"] + "\n")
+        if case.snippet == "node":  # `import Anthropic from '@anthropic-ai/sdk'` resolves here
+            (path.parent / "node_modules").symlink_to(node_modules(case.client))
+        return [interpreter(), str(path)], {}
+    files = dashboard_config(tab)
+    assert files, f"the {case.tab} tab names no configuration file"
     files.write(home)
-    return env
+    return case.argv(), {}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 async def test_client_turn_through_the_relay(stage: Stage, case: Case, tmp_path):
     home = tmp_path / "home"
-    env = await _configure(stage, case, home)
+    argv, env = await _prepare(stage, case, home)
     seen = {r["id"] for r in await stage.log_rows()}
     balance, relayed = await stage.balance(), await stage.relayed_requests()
 
-    run = await stage.run(case.argv(), home, {**QUIET[case.client], **env, **case.extra_env})
+    run = await stage.run(argv, home, {**QUIET.get(case.client, {}), **env, **case.extra_env})
 
     if case.refused_by_client:
         # The client rejects its own configuration before any request: the relay is not the cause.
@@ -104,3 +121,6 @@ async def test_every_tab_names_the_version_the_suite_checks():
         assert VERSIONS[pin]["version"] in tabs[tab]["checked"], (tab, tabs[tab]["checked"])
     node = VERSIONS["node"]["version"].rsplit(".", 1)[0]
     assert f"Node {node}" in tabs["openclaw"]["checked"]
+    assert VERSIONS["anthropic-sdk"]["version"] in tabs["node"]["checked"]
+    # the Python tab is run with the test environment's SDK: same major version as the tab names
+    assert f"anthropic (Python) {anthropic.__version__.split('.')[0]}." in tabs["python"]["checked"]
