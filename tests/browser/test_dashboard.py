@@ -12,6 +12,7 @@ No page may log a console error."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import tomllib
@@ -113,6 +114,25 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
     panel = await page.locator(".tab-panel").inner_text()
     assert f'export ANTHROPIC_BASE_URL="{base}"' in panel and f'export ANTHROPIC_AUTH_TOKEN="{secret}"' in panel
     assert "setup.needClaude" not in panel and "codex" in panel.lower()  # warns this key is Codex-only
+    assert "Claude Code 2.1.332" in panel  # each tab names the client version it was checked with
+
+    # OpenClaw: the provider under models.providers, Node >= 24.16, and the doctor --fix warning.
+    await page.locator(".tab", has_text="OpenClaw").click()
+    panel = await page.locator(".tab-panel").inner_text()
+    claw_block = page.locator(".code-block", has=page.locator(".code-title", has_text="~/.openclaw/openclaw.json"))
+    claw = json.loads(await claw_block.locator("pre").inner_text())
+    assert "providers" not in claw and claw["models"]["providers"]["proxy"]["baseUrl"] == base
+    assert "OpenClaw 2026.9.6" in panel and "24.16" in panel and "openclaw gateway restart" in panel
+    assert "openclaw gateway run" in panel and "doctor --fix" in panel
+
+    # VS Code: ~/.claude/settings.json and claudeCode.environmentVariables, not claude-code.env.
+    await page.locator(".tab", has_text="VS Code").click()
+    panel = await page.locator(".tab-panel").inner_text()
+    vscode_block = page.locator(".code-block", has=page.locator(".code-title", has_text="VS Code settings.json"))
+    vscode_settings = json.loads(await vscode_block.locator("pre").inner_text())
+    assert vscode_settings == {"claudeCode.environmentVariables": [
+        {"name": "ANTHROPIC_BASE_URL", "value": base}, {"name": "ANTHROPIC_AUTH_TOKEN", "value": secret}]}
+    assert "~/.claude/settings.json" in panel and "Claude Code 2.1.332" in panel
 
     # The key is listed with its prefix, group and status.
     await page.goto(base + "/keys")
