@@ -43,6 +43,7 @@ class Case:
     rows: Rows | None = None
     refused_by_client: str = ""  # the client itself rejects the configuration with this text
     tool: bool = False  # Claude Code's stream-json tool turn: match the rows to its messages
+    form: str = ""  # which of the document's forms, where it gives several
     snippet: str = ""  # run the tab's code itself with this interpreter: "bash", "python" or "node"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -58,6 +59,8 @@ SDK_TURN = Rows(1, "/v1/messages", frozenset({"claude-sonnet-4-5"}))
 
 CASES = [
     Case("claude-code-document", "claude-code", "document", ("-p", PROMPT), rows=CLAUDE_TURN),
+    Case("claude-code-document-settings", "claude-code", "document", ("-p", PROMPT), form="settings.json",
+         rows=CLAUDE_TURN),
     Case("claude-code-dashboard", "claude-code", "dashboard", ("-p", PROMPT), tab="claude-code", rows=CLAUDE_TURN),
     Case("claude-code-dashboard-tool", "claude-code", "dashboard",
          ("-p", TOOL_PROMPT, "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"),

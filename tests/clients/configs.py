@@ -37,9 +37,11 @@ def _json_after(doc: str, marker: str, key: str) -> str:
     return _fill(doc[start:end], key)
 
 
-def document_config(client: str, key: str) -> tuple[Files, dict[str, str]]:
-    """The document's files and environment for ``client``, exactly as written there."""
+def document_config(client: str, key: str, form: str = "") -> tuple[Files, dict[str, str]]:
+    """The document's files and environment for ``client`` (``form`` picks one of several), as written."""
     doc = DOC.read_text(encoding="utf-8")
+    if client == "claude-code" and form == "settings.json":
+        return Files({".claude/settings.json": _json_after(doc, "创建/编辑 ~/.claude/settings.json", key)}), {}
     if client == "claude-code":  # its recommended form: the two exports
         env = {}
         for name in ("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):

@@ -59,7 +59,7 @@ async def _prepare(stage: Stage, case: Case, home: Path) -> tuple[list[str], dic
     """Write the case's configuration into ``home``; the command line and environment to run."""
     key = stage.keys[case.group]
     if case.config == "document":
-        files, env = document_config(case.client, key)
+        files, env = document_config(case.client, key, case.form)
         files.write(home)
         return case.argv(), env
     tab = (await dashboard_snippets(key, case.group))[case.tab]
