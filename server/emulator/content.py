@@ -70,12 +70,13 @@ def sample_arguments(schema: Any) -> dict:
     required = schema.get("required")
     if not isinstance(required, list):
         return {}
-    return {name: SAFE_COMMAND if name == "command" and _is_string(props.get(name)) else _sample_value(props.get(name))
-            for name in required if isinstance(name, str)}
+    return {name: SAFE_COMMAND if name == "command" and _is_string(props.get(name))
+            else _sample_value(props.get(name)) for name in required if isinstance(name, str)}
 
 
 def _is_string(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("type") == "string" and "enum" not in schema and "const" not in schema
+    return (isinstance(schema, dict) and schema.get("type") == "string"
+            and "enum" not in schema and "const" not in schema)
 
 
 def _sample_value(schema: Any) -> Any:

@@ -1,7 +1,8 @@
 """Session stickiness: keep one conversation on one account while the prompt cache is warm.
 
 The session key comes from what clients send: Claude Code's ``X-Claude-Code-Session-Id`` or
-the ``session_id`` inside ``metadata.user_id``; OpenCode's ``x-session-affinity``; Codex's ``prompt_cache_key`` or ``session-id``;
+the ``session_id`` inside ``metadata.user_id``; OpenCode's ``x-session-affinity``; Codex's
+``prompt_cache_key`` or ``session-id``;
 otherwise a hash of key id + system prompt + first message. Mappings are shared by every relay
 process (``sticky`` collection) with an in-process cache; the TTL is renewed on use, written
 back only when half of it has passed, so a busy session costs no write per turn. Expiry is

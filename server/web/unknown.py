@@ -30,7 +30,7 @@ def unknown_endpoint(method: str, path: str, headers: Mapping[str, str]) -> tupl
     family = protocol_family(path, headers)
     if path.startswith("/v1/v1/"):
         message = (f"接口不存在: {method} {path} (路径里有两个 /v1)。请从 base URL 中去掉 /v1: "
-                   f"remove /v1 from the base URL, e.g. http://HOST:3000 instead of http://HOST:3000/v1")
+                   "remove /v1 from the base URL, e.g. http://HOST:3000 instead of http://HOST:3000/v1")
     else:
         message = (f"接口不存在: {method} {path}。可用的接口 (endpoints that exist): "
                    + ", ".join(ENDPOINTS))

@@ -20,7 +20,8 @@ QUIET = {  # what keeps each client from contacting vendor hosts (fixtures READM
                  "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1"},
     "openclaw": {},
 }
-CODEX_QUIET = ["-c", "features.plugins=false", "-c", "otel.metrics_exporter=none", "-c", "analytics.enabled=false"]
+CODEX_QUIET = ["-c", "features.plugins=false", "-c", "otel.metrics_exporter=none",
+               "-c", "analytics.enabled=false"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,14 @@ CASES = [
     Case("claude-code-document", "claude-code", "document", ("-p", PROMPT), rows=CLAUDE_TURN),
     Case("claude-code-document-settings", "claude-code", "document", ("-p", PROMPT), form="settings.json",
          rows=CLAUDE_TURN),
-    Case("claude-code-dashboard", "claude-code", "dashboard", ("-p", PROMPT), tab="claude-code", rows=CLAUDE_TURN),
+    Case("claude-code-dashboard", "claude-code", "dashboard", ("-p", PROMPT), tab="claude-code",
+         rows=CLAUDE_TURN),
     Case("claude-code-dashboard-tool", "claude-code", "dashboard",
          ("-p", TOOL_PROMPT, "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"),
          tab="claude-code", rows=Rows(2, "/v1/messages", frozenset({"claude-opus-5-5"})), tool=True),
     # VS Code's extension cannot run here; the CLI reads the same ~/.claude/settings.json the tab shows.
-    Case("vscode-dashboard-settings", "claude-code", "dashboard", ("-p", PROMPT), tab="vscode", rows=CLAUDE_TURN),
+    Case("vscode-dashboard-settings", "claude-code", "dashboard", ("-p", PROMPT), tab="vscode",
+         rows=CLAUDE_TURN),
     Case("codex-document", "codex", "document", ("exec", "--skip-git-repo-check", *CODEX_QUIET, PROMPT),
          group="codex", rows=CODEX_TURN),
     Case("codex-dashboard", "codex", "dashboard", ("exec", "--skip-git-repo-check", *CODEX_QUIET, PROMPT),

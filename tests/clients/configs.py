@@ -49,7 +49,8 @@ def document_config(client: str, key: str, form: str = "") -> tuple[Files, dict[
             env[name] = _fill(line.split("=", 1)[1].strip().strip('"'), key)
         return Files(), env
     if client == "opencode":
-        return Files({".config/opencode/opencode.json": _json_after(doc, "编辑 ~/.config/opencode/opencode.json", key)}), {}
+        path = ".config/opencode/opencode.json"
+        return Files({path: _json_after(doc, f"编辑 ~/{path}", key)}), {}
     if client == "openclaw":
         return Files({".openclaw/openclaw.json": _json_after(doc, "编辑 ~/.openclaw/openclaw.json", key)}), {}
     if client == "codex":

@@ -24,8 +24,8 @@ def unavailable(reason: str) -> None:
 
 async def _install() -> None:
     """scripts/clients-install: free with a warm cache; downloads about 1 GB when cold."""
-    proc = await asyncio.create_subprocess_exec(str(ROOT / "scripts" / "clients-install"),
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        str(ROOT / "scripts" / "clients-install"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), 1800)
     if proc.returncode != 0:
         unavailable("scripts/clients-install failed (is the npm registry reachable?):\n"
@@ -42,7 +42,8 @@ async def stage(tmp_path_factory):
     if not DOC.is_file():
         unavailable(f"the API document is not at {DOC} (set JIULIU_API_DOC)")
     await _install()
-    absent = [str(client_bin(name)) for name in VERSIONS if not name.startswith("_") and not client_bin(name).exists()]
+    absent = [str(client_bin(name)) for name in VERSIONS
+              if not name.startswith("_") and not client_bin(name).exists()]
     if absent:
         unavailable("installed clients not found: " + ", ".join(absent))
     stage = Stage(f"jiuliu-clients-{os.getpid()}", tmp_path_factory.mktemp("clients"))

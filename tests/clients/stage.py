@@ -121,7 +121,8 @@ class Stage:
             pass
 
     # -- talking to the relay from outside the namespace ----------------------------------------
-    async def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    async def api(self, method: str, path: str, body: Any = None,
+                  token: str | None = None) -> tuple[int, Any]:
         """One JSON call to the relay, made by curl inside the namespace."""
         argv = ["ip", "netns", "exec", self.netns, "curl", "-sS", "-X", method, "-o", "-",
                 "-w", "\n%{http_code}", BASE + path]
@@ -166,7 +167,8 @@ class Stage:
         full_env = {"PATH": f"{node_bin_dir()}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
                     "LANG": "C.UTF-8", "TERM": "dumb", "NO_COLOR": "1", **env}
         proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", self.netns, *argv, cwd=work, env=full_env, stdin=asyncio.subprocess.DEVNULL,
+            "ip", "netns", "exec", self.netns, *argv, cwd=work, env=full_env,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
