@@ -29,7 +29,7 @@ class Rows:
     """What the turn must leave in the user's log: one row per upstream call, each billed."""
 
     count: int
-    endpoint: str
+    endpoints: frozenset[str]  # the relay paths the client posts to
     models: frozenset[str]
 
 
@@ -52,11 +52,12 @@ class Case:
         return [str(client_bin(self.client)), *self.args]
 
 
-CLAUDE_TURN = Rows(1, "/v1/messages", frozenset({"claude-opus-5-5"}))
-CODEX_TURN = Rows(1, "/responses", frozenset({"gpt-5.4"}))
-OPENCODE_TURN = Rows(2, "/messages", frozenset({"claude-haiku-4-5", "claude-opus-4-6"}))  # title + turn
-OPENCLAW_TURN = Rows(1, "/v1/messages", frozenset({"claude-opus-4-6"}))
-SDK_TURN = Rows(1, "/v1/messages", frozenset({"claude-sonnet-4-5"}))
+CLAUDE_TURN = Rows(1, frozenset({"/v1/messages"}), frozenset({"claude-opus-5-5"}))
+CODEX_TURN = Rows(1, frozenset({"/responses"}), frozenset({"gpt-5.4"}))
+# OpenCode: a title request on small_model, then the turn on model
+OPENCODE_TURN = Rows(2, frozenset({"/messages"}), frozenset({"claude-haiku-4-5", "claude-opus-4-6"}))
+OPENCLAW_TURN = Rows(1, frozenset({"/v1/messages"}), frozenset({"claude-opus-4-6"}))
+SDK_TURN = Rows(1, frozenset({"/v1/messages"}), frozenset({"claude-sonnet-4-5"}))
 
 CASES = [
     Case("claude-code-document", "claude-code", "document", ("-p", PROMPT), rows=CLAUDE_TURN),
@@ -66,7 +67,7 @@ CASES = [
          rows=CLAUDE_TURN),
     Case("claude-code-dashboard-tool", "claude-code", "dashboard",
          ("-p", TOOL_PROMPT, "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"),
-         tab="claude-code", rows=Rows(2, "/v1/messages", frozenset({"claude-opus-5-5"})), tool=True),
+         tab="claude-code", rows=Rows(2, CLAUDE_TURN.endpoints, CLAUDE_TURN.models), tool=True),
     # VS Code's extension cannot run here; the CLI reads the same ~/.claude/settings.json the tab shows.
     Case("vscode-dashboard-settings", "claude-code", "dashboard", ("-p", PROMPT), tab="vscode",
          rows=CLAUDE_TURN),
@@ -83,7 +84,7 @@ CASES = [
     # The code tabs, run as shown (curl and Python from this machine, the Node SDK from versions.json).
     Case("curl-dashboard", "curl", "dashboard", (), tab="curl", snippet="bash", rows=SDK_TURN),
     Case("curl-dashboard-codex-key", "curl", "dashboard", (), group="codex", tab="curl", snippet="bash",
-         rows=Rows(1, "/v1/responses", frozenset({"gpt-5.4"}))),
+         rows=Rows(1, frozenset({"/v1/responses"}), frozenset({"gpt-5.4"}))),
     Case("python-dashboard", "python", "dashboard", (), tab="python", snippet="python", rows=SDK_TURN),
     Case("node-dashboard", "anthropic-sdk", "dashboard", (), tab="node", snippet="node", rows=SDK_TURN),
 ]

@@ -23,9 +23,10 @@ def unavailable(reason: str) -> None:
 
 
 async def _install() -> None:
-    """scripts/clients-install: free with a warm cache; downloads about 1 GB when cold."""
+    """scripts/clients-install: free with a warm cache; about 2 GB on disk when cold."""
     proc = await asyncio.create_subprocess_exec(
-        str(ROOT / "scripts" / "clients-install"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(ROOT / "scripts" / "clients-install"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), 1800)
     if proc.returncode != 0:
         unavailable("scripts/clients-install failed (is the npm registry reachable?):\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from tests.clients.cases import CASES, QUIET, REPLY, Case
 from tests.clients.configs import dashboard_config, dashboard_snippets, document_config
+from tests.clients.conftest import unavailable
 from tests.clients.stage import VERSIONS, Stage, node_bin_dir, node_modules
 
 pytestmark = pytest.mark.clients
@@ -100,7 +102,7 @@ async def test_client_turn_through_the_relay(stage: Stage, case: Case, tmp_path)
     for row in rows:
         tokens = row["tokens"]
         assert row["status"] == 200 and row["outcome"] == "ok", row
-        assert row["endpoint"] == case.rows.endpoint and row["model"] in case.rows.models, row
+        assert row["endpoint"] in case.rows.endpoints and row["model"] in case.rows.models, row
         assert row["key_name"] == f"demo-{case.group}", row
         read = tokens["input"] + tokens["cache_write_5m"] + tokens["cache_write_1h"] + tokens["cache_read"]
         assert read > 0, row
@@ -115,6 +117,8 @@ async def test_client_turn_through_the_relay(stage: Stage, case: Case, tmp_path)
 
 
 async def test_every_tab_names_the_version_the_suite_checks():
+    if shutil.which("node") is None:
+        unavailable("node is not installed (Debian: apt-get install nodejs)")
     tabs = await dashboard_snippets("sk-test", "claude")
     assert all(tab["checked"] for tab in tabs.values()), tabs
     for tab, pin in {"claude-code": "claude-code", "vscode": "claude-code", "opencode": "opencode",
