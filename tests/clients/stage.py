@@ -22,7 +22,6 @@ CACHE = Path(os.environ.get("JIULIU_CLIENTS_CACHE")
              or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jiuliu-clients")
 PORT = 3000  # the namespace is private: the document's port is always free there
 BASE = f"http://127.0.0.1:{PORT}"
-USER = {"email": "demo@demo.jiuliu", "password": "demo-password"}  # server/demo.py
 
 
 def node_modules(name: str) -> Path:
@@ -82,7 +81,8 @@ class Stage:
             "ip", "netns", "exec", self.netns, sys.executable, "-m", "server.cli", "serve", "--demo",
             "--port", str(PORT), cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=self._log)
         assert self.relay.stdout is not None
-        banner = []
+        banner: list[str] = []
+        user: dict[str, str] = {}
         while "codex" not in self.keys:
             line = (await asyncio.wait_for(self.relay.stdout.readline(), 90)).decode()
             if not line:
@@ -92,8 +92,11 @@ class Stage:
             match = re.match(r"\s+(claude|codex) key:\s+(sk-\S+)", line)
             if match:
                 self.keys[match.group(1)] = match.group(2)
+            login = re.match(r"\s+demo user login:\s+(\S+) / (\S+)", line)  # generated per run
+            if login:
+                user = {"email": login.group(1), "password": login.group(2)}
         self._drain = asyncio.ensure_future(self.relay.stdout.read())  # the relay must never block on it
-        status, body = await self.api("POST", "/api/user/login", body=USER)
+        status, body = await self.api("POST", "/api/user/login", body=user)
         assert status == 200, body
         self.token = body["token"]
         # The demo's own first call is written by the next usage flush: let it land before any case
