@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import signal
 import sys
 import time
@@ -58,6 +59,7 @@ class Stage:
     keys: dict[str, str] = field(default_factory=dict)  # "claude" / "codex" → sk-…
     relay: asyncio.subprocess.Process | None = None
     token: str = ""
+    metrics_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     _drain: asyncio.Task | None = None
     _log: Any = None
 
@@ -73,7 +75,8 @@ class Stage:
         """Namespace with only ``lo`` up, then the demo relay inside it; keys from its banner."""
         await self._ip("netns", "add", self.netns)
         await self._ip("netns", "exec", self.netns, "ip", "link", "set", "lo", "up")
-        env = {**os.environ, "JIULIU_DATA_DIR": str(self.workdir / "data"), "JIULIU_LOG_LEVEL": "warning"}
+        env = {**os.environ, "JIULIU_DATA_DIR": str(self.workdir / "data"), "JIULIU_LOG_LEVEL": "warning",
+               "JIULIU_METRICS_TOKEN": self.metrics_token}
         env.pop("MONGO_URL", None)
         env.pop("JIULIU_MONGO_URL", None)
         self._log = (self.workdir / "relay.log").open("wb")
@@ -156,9 +159,12 @@ class Stage:
 
     async def relayed_requests(self) -> float:
         """How many relay calls finished, from /metrics (any route, group and status)."""
-        argv = ["ip", "netns", "exec", self.netns, "curl", "-sS", BASE + "/metrics"]
-        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        argv = ["ip", "netns", "exec", self.netns, "curl", "-sS", "--fail", BASE + "/metrics",
+                "-H", f"Authorization: Bearer {self.metrics_token}"]
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0 and b"jiuliu_requests_total" in out, err.decode(errors="replace")
         return sum(float(line.rsplit(" ", 1)[1]) for line in out.decode().splitlines()
                    if line.startswith("jiuliu_requests_total{"))
 
