@@ -47,6 +47,7 @@ class Case:
     form: str = ""  # which of the document's forms, where it gives several
     snippet: str = ""  # run the tab's code itself with this interpreter: "bash", "python" or "node"
     extra_env: dict[str, str] = field(default_factory=dict)
+    expect_output: str = ""  # text the client must print besides the emulator's reply
 
     def argv(self) -> list[str]:
         return [str(client_bin(self.client)), *self.args]
@@ -75,6 +76,13 @@ CASES = [
          group="codex", rows=CODEX_TURN),
     Case("codex-dashboard", "codex", "dashboard", ("exec", "--skip-git-repo-check", *CODEX_QUIET, PROMPT),
          group="codex", tab="codex", rows=CODEX_TURN),
+    # Codex compacts remotely (a compaction_trigger turn) once the context passes 3,000 tokens; the
+    # emulator's account-bound compaction item must come back and the follow-up turn be served.
+    Case("codex-document-compaction", "codex", "document",
+         ("exec", "--skip-git-repo-check", *CODEX_QUIET, "-c", "model_auto_compact_token_limit=3000",
+          "please use_tool"),
+         group="codex", rows=Rows(3, frozenset({"/responses"}), frozenset({"gpt-5.4"})),
+         expect_output="context compacted"),
     Case("opencode-document", "opencode", "document", ("run", PROMPT), rows=OPENCODE_TURN),
     Case("opencode-dashboard", "opencode", "dashboard", ("run", PROMPT), tab="opencode", rows=OPENCODE_TURN),
     Case("openclaw-document", "openclaw", "document", ("agent", "--local", "-m", PROMPT),

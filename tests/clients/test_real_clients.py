@@ -96,6 +96,7 @@ async def test_client_turn_through_the_relay(stage: Stage, case: Case, tmp_path)
         assert await stage.balance() == balance
         return
     assert run.returncode == 0 and REPLY in run.output, run.describe()
+    assert case.expect_output in run.output, run.describe()
     assert case.rows is not None
     rows = await _settled(stage, seen, balance, case.rows.count)
     assert len(rows) == case.rows.count, rows  # one row per upstream call, none twice
