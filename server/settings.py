@@ -44,6 +44,8 @@ class Settings:
     upstream_connect_timeout: float = 10.0
     upstream_first_byte_timeout: float = 120.0
     upstream_idle_timeout: float = 300.0
+    upstream_proxy: str = field(default="", repr=False)
+    upstream_ca_file: str = ""
     max_attempts: int = 3
     abort_drain: float = 5.0
     sticky_ttl: int = 3600
@@ -75,6 +77,7 @@ class Settings:
         for name in SECRET_FIELDS:
             out[name] = "***" if out[name] else ""
         out["mongo_url"] = mask_url(self.mongo_url)
+        out["upstream_proxy"] = mask_url(self.upstream_proxy)
         return out
 
     def replace(self, **changes: Any) -> "Settings":
@@ -114,6 +117,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError("workers: at least 1")
     if s.public_url and urlsplit(s.public_url).scheme not in ("http", "https"):
         raise SettingsError(f"public_url: {s.public_url!r} must start with http:// or https://")
+    if s.upstream_proxy:
+        from server.relay.upstream_proxy import parse_proxy
+        try:
+            parse_proxy(s.upstream_proxy)
+        except ValueError as exc:
+            raise SettingsError(f"upstream_proxy: {exc} (got {mask_url(s.upstream_proxy)!r})") from None
+    if s.upstream_ca_file and not Path(s.upstream_ca_file).expanduser().is_file():
+        raise SettingsError(f"upstream_ca_file: {s.upstream_ca_file!r} is not a readable PEM file")
     try:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:

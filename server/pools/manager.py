@@ -22,6 +22,7 @@ from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds
 from server.pools.state import AccountState
 from server.refresh import Refresher
 from server.relay.upstream_client import UpstreamTimeout, forward_headers
+from server.relay.upstream_errors import UpstreamConfigError, UpstreamError
 from server.storage.db import Storage
 from server.storage.upstreams import UpstreamStore
 
@@ -212,7 +213,9 @@ class PoolManager:
         error = ""
         http_status: int | None = None
         try:
-            response = await asyncio.wait_for(client.request("GET", url, headers), timeout)
+            # Through the account's own proxy, like its relayed calls.
+            response = await asyncio.wait_for(
+                client.request("GET", url, headers, proxy=client.proxy_for(doc)), timeout)
             try:
                 http_status = response.status
                 body = await asyncio.wait_for(response.read(), timeout)
@@ -221,10 +224,12 @@ class PoolManager:
             status = str(http_status)
             if http_status >= 400:
                 error = body[:300].decode("utf-8", "replace")
+        except UpstreamConfigError as exc:
+            status, error = "config", str(exc)
         except (UpstreamTimeout, asyncio.TimeoutError) as exc:
             status, error = "timeout", str(exc) or "timed out"
-        except OSError as exc:
-            status, error = "connect", type(exc).__name__
+        except (OSError, UpstreamError) as exc:
+            status, error = "connect", str(exc) or type(exc).__name__
         latency = round((time.monotonic() - started) * 1000, 1)
         ok = http_status is not None and http_status < 400
         if ok:

@@ -70,6 +70,7 @@ DEFAULT_RULES: tuple[ErrorRule, ...] = (
     ErrorRule("5xx", "cooldown", 30, name="server error"),
     ErrorRule("connect", "cooldown", 30, name="connection failed"),
     ErrorRule("timeout", "cooldown", 30, name="timed out"),
+    ErrorRule("config", "disable", name="account configuration unusable (URL, port, key, proxy)"),
 )
 
 FALLBACK = ErrorRule("*", "cooldown", 30, name="unclassified")
@@ -87,8 +88,8 @@ def classify(rules: Iterable[ErrorRule], status: str, error_type: str = "", mess
 def rule_from_dict(data: Mapping[str, Any]) -> ErrorRule:
     """Validate an operator's rule."""
     status = str(data.get("status", "")).strip()
-    if not (re.fullmatch(r"[1-5][0-9x]{2}", status) or status in ("connect", "timeout", "stream_error")):
-        raise ValueError("status: a code like 429, a class like 5xx, or connect/timeout/stream_error")
+    if not (re.fullmatch(r"[1-5][0-9x]{2}", status) or status in ("connect", "timeout", "stream_error", "config")):
+        raise ValueError("status: a code like 429, a class like 5xx, or connect/timeout/stream_error/config")
     action = data.get("action")
     if action not in ACTIONS:
         raise ValueError(f"action: one of {', '.join(ACTIONS)}")

@@ -28,8 +28,9 @@ from server.relay.encrypted import ContextKeeper
 from server.relay.guard import Guard
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
-from server.relay.http11 import Response
 from server.relay.upstream_client import RETURNED_HEADERS, UpstreamClient, UpstreamTimeout, forward_headers, origin
+from server.relay.upstream_errors import UpstreamConfigError, UpstreamEncodingError, UpstreamProxyError
+from server.relay.upstream_response import UpstreamResponse as Response
 from server.settings import Settings
 from server.web.envelopes import sse_error_event
 
@@ -127,14 +128,23 @@ class Proxy:
         body = ctx.body_bytes
         if ctx.upstream_model != ctx.model:
             body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
-        url = origin(account.doc["base_url"].rstrip("/") + ctx.path)
         headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
         try:
-            response = await self.client.request("POST", url, headers, body)
+            url = origin(account.doc["base_url"].rstrip("/") + ctx.path)
+            response = await self.client.request("POST", url, headers, body,
+                                                 proxy=self.client.proxy_for(account.doc))
+        except UpstreamConfigError as exc:
+            # The account's own configuration (URL, port, key, proxy): its fault, not the client's.
+            return await self._fail(account, Failure("config", message=str(exc), http_status=502))
+        except UpstreamEncodingError as exc:
+            raise _undecodable(ctx, exc) from None
         except UpstreamTimeout as exc:
             return await self._fail(account, Failure("timeout", message=str(exc), http_status=504))
+        except UpstreamProxyError as exc:
+            return await self._fail(account, Failure("connect", message=str(exc), http_status=502))
         except (OSError, asyncio.TimeoutError) as exc:
-            return await self._fail(account, Failure("connect", message=type(exc).__name__, http_status=502))
+            return await self._fail(account, Failure("connect", message=str(exc) or type(exc).__name__,
+                                                     http_status=502))
         sink.attach_upstream(response)
         try:
             ctx.upstream_request_id = response.headers.get("request-id") or response.headers.get("x-request-id")
@@ -157,7 +167,7 @@ class Proxy:
                             response: Response, sink: ClientSink) -> Failure | None:
         try:
             raw = await response.read()
-        except (OSError, asyncio.TimeoutError):
+        except (OSError, asyncio.TimeoutError, UpstreamEncodingError):
             raw = b""
         error_type, message = _error_fields(raw)
         repair = ctx.guard.rejected(response.status, error_type, message) if ctx.guard is not None else None
@@ -177,6 +187,8 @@ class Proxy:
                      response: Response, sink: ClientSink) -> Failure | None:
         try:
             raw = await response.read()
+        except UpstreamEncodingError as exc:
+            raise _undecodable(ctx, exc) from None
         except (OSError, asyncio.TimeoutError) as exc:
             return await self._fail(account, Failure("connect", message=f"body: {type(exc).__name__}", http_status=502))
         try:
@@ -217,6 +229,12 @@ class Proxy:
                 else:
                     async with asyncio.timeout_at(commit_by):
                         chunk = await response.content.readany()
+            except UpstreamEncodingError as exc:
+                if not committed:
+                    raise _undecodable(ctx, exc) from None
+                ctx.outcome, ctx.error_class = "upstream_error", "encoding"
+                await sink.send(sse_error_event(family, RelayError("上游响应无法解码", type="api_error")))
+                break
             except (asyncio.TimeoutError, OSError) as exc:
                 if sink.client_gone:
                     break
@@ -335,9 +353,17 @@ class _CloseLater:
             self._timer.cancel()
 
 
+def _undecodable(ctx: RelayContext, exc: Exception) -> RelayError:
+    """A body the relay cannot decode: a clear 502, and no cooldown (it says nothing of health)."""
+    ctx.outcome, ctx.error_class = "upstream_error", "encoding"
+    log.warning("upstream %s: %s", ctx.account_name, exc)
+    return RelayError("上游响应的内容编码无法解码,请稍后重试", status=502, type="api_error")
+
+
 def _failure_class(failure: Failure) -> str:
     """What a client may learn of an upstream failure: its class, never the upstream's text."""
-    return {"timeout": "上游超时", "connect": "上游连接失败", "stream_error": "上游流中断"}.get(
+    return {"timeout": "上游超时", "connect": "上游连接失败", "stream_error": "上游流中断",
+            "config": "上游账号配置错误"}.get(
         failure.status, f"上游返回 {failure.status}")
 
 
