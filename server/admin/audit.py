@@ -2,7 +2,7 @@
 
     {_id: "aud_…", ts, admin_id, action: "upstream.create" …, target, before, after}
 
-Secrets never reach it: API keys are reduced to a masked suffix, passwords, hashes, tokens and
+Secrets never reach it: API keys are reduced to a masked suffix, proxy passwords to ``***``, passwords, hashes, tokens and
 redeem codes to ``***``."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from server.accounts.times import iso
 from server.ids import new_id
+from server.relay.upstream_proxy import mask_proxy
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
@@ -26,6 +27,8 @@ def mask(value: Any) -> Any:
             if name == "api_key":
                 key = str(item or "")
                 out["api_key"] = ("…" + key[-4:]) if len(key) >= 8 else "***"
+            elif name in ("proxy", "upstream_proxy") and isinstance(item, str):
+                out[name] = mask_proxy(item)
             elif name in SECRET_FIELDS:
                 out[name] = "***"
             else:

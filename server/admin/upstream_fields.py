@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from server.accounts import fields as f
 from server.errors import BadRequest
+from server.relay.upstream_proxy import check_proxy_setting
 from server.storage.upstreams import PROTOCOLS
 
 EDITABLE = ("name", "groups", "protocol", "base_url", "api_key", "weight", "priority", "enabled",
-            "models", "model_map", "max_concurrency", "notes")
+            "models", "model_map", "max_concurrency", "notes", "proxy")
 _NAME = re.compile(r"[\w.@-]{1,64}")
 _MODEL = r"[A-Za-z0-9._:/@*?\[\]-]+"
 
@@ -31,7 +32,34 @@ def _base_url(body: Mapping[str, Any]) -> str:
         raise BadRequest("base_url 必须是 http:// 或 https:// 开头的地址", field="base_url")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise BadRequest("base_url 不能包含查询参数、片段或用户名密码", field="base_url")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or not url.isascii() or any(c.isspace() or ord(c) < 0x20 for c in url):
+        raise BadRequest("base_url 的端口必须在 1–65535 之间,且地址只能包含可见的 ASCII 字符"
+                         "(国际化域名请写成 xn-- 形式)", field="base_url")
     return url.rstrip("/")
+
+
+def _api_key(body: Mapping[str, Any]) -> str:
+    key = f.text(body, "api_key", max_len=1000, min_len=1)
+    # It travels in an HTTP header: visible ASCII only (no spaces, no CJK or full-width look-alikes).
+    if not all(0x21 <= ord(c) <= 0x7e for c in key):
+        raise BadRequest("api_key 只能包含可见的 ASCII 字符(不能有空白、中文或全角字符)", field="api_key")
+    return key
+
+
+def _proxy(body: Mapping[str, Any]) -> str:
+    value = body["proxy"]
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest("proxy 必须是字符串", field="proxy")
+    try:
+        return check_proxy_setting(value)
+    except ValueError as exc:
+        raise BadRequest(f"proxy {exc}(留空 = 使用全局代理,direct = 不使用代理)", field="proxy") from None
 
 
 def _model_map(body: Mapping[str, Any]) -> dict[str, str]:
@@ -78,9 +106,7 @@ def parse_upstream(body: Mapping[str, Any], *, partial: bool, known_groups: set[
     if "base_url" in body:
         out["base_url"] = _base_url(body)
     if body.get("api_key") not in (None, ""):
-        out["api_key"] = f.text(body, "api_key", max_len=1000, min_len=1)
-        if any(c.isspace() for c in out["api_key"]):
-            raise BadRequest("api_key 不能包含空白字符", field="api_key")
+        out["api_key"] = _api_key(body)
     if "weight" in body:
         out["weight"] = f.integer(body, "weight", minimum=1, maximum=1000)
     if "priority" in body:
@@ -93,6 +119,8 @@ def parse_upstream(body: Mapping[str, Any], *, partial: bool, known_groups: set[
         out["model_map"] = _model_map(body)
     if "max_concurrency" in body:
         out["max_concurrency"] = f.integer(body, "max_concurrency", minimum=0, maximum=100_000)
+    if "proxy" in body:
+        out["proxy"] = _proxy(body)
     if "notes" in body:
         out["notes"] = f.text(body, "notes", required=False, max_len=2000, visible=False)
     return out

@@ -13,6 +13,7 @@ from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.admin.upstream_fields import parse_upstream
 from server.errors import Conflict, NotFound
+from server.relay.upstream_proxy import mask_proxy
 from server.storage.rollups import RollupStore, bucket_start
 from server.storage.ledger import utcnow
 from server.storage.upstreams import HEALTHY, public_view
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from server.deps import Deps
 
 FIELDS = ("id", "name", "groups", "protocol", "base_url", "api_key_masked", "weight", "priority",
-          "enabled", "models", "model_map", "max_concurrency", "notes")
+          "enabled", "models", "model_map", "max_concurrency", "notes", "proxy")
 
 
 def today_start() -> dt.datetime:
@@ -93,12 +94,20 @@ class UpstreamAdmin:
     async def update(self, admin_id: str, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
         before = await self._get(account_id)
         fields = parse_upstream(body, partial=True, known_groups=await self._known_groups())
+        if "***" in fields.get("proxy", "") and fields["proxy"] == mask_proxy(str(before.get("proxy") or "")):
+            fields["proxy"] = before["proxy"]  # the form sent back the masked URL: keep the password
         try:
             after = await self.deps.upstreams.update(account_id, fields) if fields else before
         except DuplicateKeyError:
             raise Conflict("已存在同名的上游账号", field="name") from None
         if after is None:
             raise NotFound("上游账号不存在")
+        state = after.get("state") or {}
+        if (state.get("status") == "disabled" and str(state.get("reason", "")).startswith("disabled after config")
+                and {"base_url", "api_key", "proxy"} & set(fields)):
+            # Disabled for its own configuration, which the operator just changed: try it again.
+            await self.deps.upstreams.set_state(account_id, HEALTHY["status"])
+            after = await self._get(account_id)
         await self.deps.pools.reload()
         await self.audit.record(admin_id, "upstream.update", account_id, before, after)
         return await self.get(account_id)

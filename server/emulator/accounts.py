@@ -34,6 +34,7 @@ KNOB_TYPES: dict[str, tuple[type, ...]] = {
     # Where an "eof" or "stall" cuts a stream: after this many content deltas (0: right after
     # the first event, message_start / response.created); None: eof after half, stall after 0.
     "cut_after": (int, type(None)),
+    "wire": (str,),
 }
 
 #: Per-request override headers and the knob each one replaces.
@@ -74,6 +75,7 @@ class EmulatorAccount:
     web_searches: int = 0
     speed: str = ""  # Anthropic: "fast" reports usage.speed = "fast"
     cut_after: int | None = None  # content deltas before an eof/stall cut
+    wire: str = ""  # wire quirks, comma list: gzip, early-hints, folded-headers, bare-lf (server.emulator.wirestyle)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -117,7 +119,10 @@ def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
             raise KnobError(f"unknown knob {key!r}; known: {', '.join(KNOB_TYPES)}")
         if isinstance(value, bool) or not isinstance(value, types):
             raise KnobError(f"knob {key!r} has the wrong type")
-        if key == "fault":
+        if key == "wire":
+            from server.emulator.wirestyle import parse_wire
+            parse_wire(value)
+        elif key == "fault":
             value = value or None
             if value is not None and value not in FAULTS:
                 raise KnobError(f"unknown fault {value!r}; known: {', '.join(FAULTS)}")

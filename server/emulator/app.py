@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import signal
+import ssl as ssl_module
 import time
 from typing import Any, Coroutine, Iterable
 from urllib.parse import unquote
@@ -111,13 +112,14 @@ def make_emulator_app(accounts: Iterable[EmulatorAccount]) -> EmulatorApp:
 class EmulatorServer:
     """A running emulator: its port, base URL and state; ``stop()`` closes every connection."""
 
-    def __init__(self, server: HttpServer, state: EmulatorState, host: str, port: int) -> None:
+    def __init__(self, server: HttpServer, state: EmulatorState, host: str, port: int,
+                 scheme: str = "http") -> None:
         self.server = server
         self.state = state
         self.host = host
         self.port = port
         shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-        self.base_url = f"http://{shown}:{port}"
+        self.base_url = f"{scheme}://{shown}:{port}"
 
     async def stop(self) -> None:
         """Stop listening, then close open connections (stalled streams end here)."""
@@ -125,13 +127,15 @@ class EmulatorServer:
 
 
 async def start_emulator(accounts: Iterable[EmulatorAccount], host: str = "127.0.0.1",
-                         port: int = 0) -> EmulatorServer:
-    """Serve the emulator in the running event loop (port 0: a free one)."""
+                         port: int = 0, ssl: "ssl_module.SSLContext | None" = None) -> EmulatorServer:
+    """Serve the emulator in the running event loop (port 0: a free one); with ``ssl`` (a
+    server context, e.g. from a ``trustme`` CA) it is an https upstream."""
     app = make_emulator_app(accounts)
     server = HttpServer(app.dispatch)
     sockets = tornado.netutil.bind_sockets(port, host)
-    await server.listen(sockets)
-    return EmulatorServer(server, app.emulator_state, host, sockets[0].getsockname()[1])
+    await server.listen(sockets, ssl=ssl)
+    return EmulatorServer(server, app.emulator_state, host, sockets[0].getsockname()[1],
+                          "https" if ssl is not None else "http")
 
 
 def run_emulator(host: str, port: int, accounts: list[EmulatorAccount]) -> None:

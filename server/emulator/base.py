@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
+from server.emulator.wirestyle import EARLY_HINTS, WireStyle, request_wire
 from server.emulator.accounts import EmulatorAccount, Knobs, KnobError, consume_fault, request_knobs
 from server.emulator.faults import (
     ANTHROPIC, GATEWAY_502_BODY, STREAM_ONLY_FAULTS, anthropic_error_body, fault_status,
@@ -162,6 +163,11 @@ class ApiHandler(EmulatorHandler):
             account = self.authenticate()
             body = self.json_body()
             knobs = request_knobs(account, self.request.headers)
+            wire = request_wire(account.wire, self.request.headers)
+            if wire:
+                self.conn.style = WireStyle(wire)
+                if "early-hints" in wire:
+                    self.conn.interim(EARLY_HINTS)
             stream = self.streams and body.get("stream") is True
             fault = knobs.fault
             if fault in STREAM_ONLY_FAULTS and not stream:

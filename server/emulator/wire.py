@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl as ssl_module
 import struct
 from typing import Any, Callable, Coroutine, Iterable
 
+from server.emulator.wirestyle import WireStyle
 from server.emulator.http1 import (
     BAD_REQUEST, CONTINUE, MAX_HEADER_SIZE, Headers, HttpError, Request, body_framing, chunked_body, head_end,
     http_date, parse_head, status_line,
@@ -175,6 +177,7 @@ class Connection(asyncio.BufferedProtocol):
         self.busy = True
         self.request = request
         self.started = self.complete = self.chunked = False
+        self.style: WireStyle | None = None  # wire quirks a handler asked for (server.emulator.wirestyle)
         self.head_only = request.method == "HEAD"
         connection = dict.get(request.headers, "connection")
         connection = connection.lower() if connection is not None else None
@@ -218,8 +221,13 @@ class Connection(asyncio.BufferedProtocol):
         and Connection are added here."""
         if self.closed:
             return
-        head = f"{headers}Content-Length: {len(body)}\r\n{self._tail}\r\n".encode("latin-1")
-        self.transport.write(status_line(status) + (head if self.head_only else head + body))
+        if self.style is not None:
+            body = self.style.whole(body)
+            head = self.style.head(status_line(status), f"{headers}Content-Length: {len(body)}\r\n{self._tail}") \
+                + self.style.blank()
+        else:
+            head = status_line(status) + f"{headers}Content-Length: {len(body)}\r\n{self._tail}\r\n".encode("latin-1")
+        self.transport.write(head if self.head_only else head + body)
         self.status = status
         self.started = self.complete = True
 
@@ -231,13 +239,20 @@ class Connection(asyncio.BufferedProtocol):
         if not self.chunked:
             self.keep_alive = False
         tail = self._tail + ("Transfer-Encoding: chunked\r\n" if self.chunked else "")
-        self.transport.write(status_line(status) + f"{headers}{tail}\r\n".encode("latin-1"))
+        if self.style is not None:
+            self.transport.write(self.style.head(status_line(status), f"{headers}{tail}") + self.style.blank())
+        else:
+            self.transport.write(status_line(status) + f"{headers}{tail}\r\n".encode("latin-1"))
         self.status = status
         self.started = True
 
     def write_chunk(self, data: bytes) -> None:
         if self.closed or not data or self.head_only:
             return
+        if self.style is not None:
+            data = self.style.chunk(data)
+            if not data:
+                return
         if self.chunked:
             data = b"%x\r\n%b\r\n" % (len(data), data)
         self.transport.write(data)
@@ -248,11 +263,18 @@ class Connection(asyncio.BufferedProtocol):
             return
         if self.head_only:
             data = b""
+        elif self.style is not None:
+            data = self.style.chunk(data, final=True)
         if self.chunked:
             self.transport.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data) if data else b"0\r\n\r\n")
         elif data:
             self.transport.write(data)
         self.complete = True
+
+    def interim(self, data: bytes) -> None:
+        """A whole 1xx answer before the real one (``103 Early Hints``)."""
+        if not self.closed and not self.started:
+            self.transport.write(data)
 
     def write_raw(self, data: bytes) -> None:
         """Bytes as they are (a deliberately broken response)."""
@@ -322,11 +344,13 @@ class HttpServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._all_gone: asyncio.Future | None = None
 
-    async def listen(self, sockets: Iterable[socket.socket], backlog: int = 1024) -> None:
+    async def listen(self, sockets: Iterable[socket.socket], backlog: int = 1024,
+                     ssl: "ssl_module.SSLContext | None" = None) -> None:
+        """Serve on ``sockets``; with ``ssl`` (a server context) as an https listener."""
         loop = asyncio.get_running_loop()
         for sock in sockets:
             self._servers.append(await loop.create_server(lambda: Connection(self), sock=sock,
-                                                          backlog=backlog))
+                                                          backlog=backlog, ssl=ssl))
 
     def forget(self, conn: Connection) -> None:
         self.connections.discard(conn)

@@ -3,7 +3,8 @@
 Document: ``{_id: "ups_…", name, groups: [..], protocol: "anthropic"|"openai", base_url,
 api_key (write-only: never returned by any API, never logged), weight, priority, enabled,
 models: [glob, …] (empty = all), model_map: {client model: upstream model}, max_concurrency
-(0 = unlimited), notes, created_at, updated_at, state: {status: "healthy"|"cooling"|"disabled",
+(0 = unlimited), notes, proxy ("" = the global ``upstream_proxy``, "direct", or a proxy URL whose
+password is masked wherever shown), created_at, updated_at, state: {status: "healthy"|"cooling"|"disabled",
 reason, cooldown_until: epoch seconds, since}}``. ``state`` is shared by every relay process.
 
 ``api_key`` is sealed at rest (``server.secret_box``): this store encrypts it on the way in and
@@ -17,6 +18,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from server.ids import new_id
+from server.relay.upstream_proxy import mask_proxy
 from server.storage.db import Storage
 from server.storage.exact import exact
 from server.storage.ledger import utcnow
@@ -30,6 +32,7 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k != "api_key"}
     key = doc.get("api_key") or ""
     out["api_key_masked"] = ("…" + key[-4:]) if len(key) >= 8 else "…"
+    out["proxy"] = mask_proxy(str(doc.get("proxy") or ""))
     out["id"] = doc["_id"]
     return out
 

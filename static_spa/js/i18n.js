@@ -109,6 +109,7 @@ const zh = {
 
   'pools.subtitle': '上游账号的健康状态、延迟与错误率,每 10 秒刷新', 'pools.add': '添加账号', 'pools.addTitle': '添加上游账号',
   'pools.editTitle': '编辑上游账号 {name}', 'pools.name': '名称', 'pools.protocol': '协议', 'pools.baseUrl': 'Base URL',
+  'pools.proxy': '出站代理', 'pools.proxyPlaceholder': '留空 = 全局代理', 'pools.proxyHint': 'http://[用户:密码@]主机:端口、socks5:// 或 socks5h://;留空使用全局 upstream_proxy,direct 表示直连',
   'pools.baseUrlHint': '上游服务根地址,不带 /v1', 'pools.apiKey': 'API Key', 'pools.writeOnly': '只写字段:不会回显;留空则保持不变',
   'pools.writeOnlyNew': '只写字段:保存后不会再显示', 'pools.keepKey': '留空保持不变(当前 {masked})', 'pools.groups': '服务的分组',
   'pools.weight': '权重', 'pools.priority': '优先级', 'pools.priorityHint': '数值越大越优先', 'pools.maxConcurrency': '最大并发',
@@ -274,6 +275,7 @@ const en = {
 
   'pools.subtitle': 'Health, latency and errors of upstream accounts, refreshed every 10 s', 'pools.add': 'Add account', 'pools.addTitle': 'Add an upstream account',
   'pools.editTitle': 'Edit upstream account {name}', 'pools.name': 'Name', 'pools.protocol': 'Protocol', 'pools.baseUrl': 'Base URL',
+  'pools.proxy': 'Outbound proxy', 'pools.proxyPlaceholder': 'empty = the global proxy', 'pools.proxyHint': 'http://[user:pass@]host:port, socks5:// or socks5h://; empty uses the global upstream_proxy, direct bypasses it',
   'pools.baseUrlHint': 'The upstream root, without /v1', 'pools.apiKey': 'API key', 'pools.writeOnly': 'Write-only: never shown; leave empty to keep it',
   'pools.writeOnlyNew': 'Write-only: not shown again after saving', 'pools.keepKey': 'Leave empty to keep (now {masked})', 'pools.groups': 'Groups served',
   'pools.weight': 'Weight', 'pools.priority': 'Priority', 'pools.priorityHint': 'Higher goes first', 'pools.maxConcurrency': 'Max concurrency',

@@ -37,6 +37,8 @@ function accountForm(groups, account, close) {
   const baseUrl = h('input', { name: 'base_url', type: 'url', required: true, value: a.base_url || '', placeholder: 'https://api.anthropic.com' });
   const apiKey = h('input', { name: 'api_key', type: 'password', autocomplete: 'new-password', required: !editing,
     placeholder: editing ? t('pools.keepKey', { masked: a.api_key_masked || '…' }) : 'sk-ant-…' });
+  // Shown masked (user:***@host); sent back unchanged, the server keeps the stored password.
+  const proxy = h('input', { name: 'proxy', value: a.proxy || '', placeholder: t('pools.proxyPlaceholder'), autocomplete: 'off' });
   const groupBoxes = groups.map((g) => h('label.check', h('input', { type: 'checkbox', name: 'groups', value: g.name,
     checked: (a.groups || []).includes(g.name) || (!editing && g.name === 'claude') }), ` ${g.name}`, g.protocol ? h('span.muted', ` (${g.protocol})`) : null));
   const weight = h('input', { name: 'weight', type: 'number', min: '1', max: '1000', value: String(a.weight ?? 1) });
@@ -54,6 +56,7 @@ function accountForm(groups, account, close) {
     field(t('pools.name'), name), field(t('pools.protocol'), protocol),
     field(t('pools.baseUrl'), baseUrl, t('pools.baseUrlHint')),
     field(t('pools.apiKey'), apiKey, editing ? t('pools.writeOnly') : t('pools.writeOnlyNew')),
+    field(t('pools.proxy'), proxy, t('pools.proxyHint')),
     h('fieldset.field.span-2', h('legend', t('pools.groups')), h('div.check-row', groupBoxes)),
     field(t('pools.weight'), weight), field(t('pools.priority'), priority, t('pools.priorityHint')),
     field(t('pools.maxConcurrency'), maxConc, t('pools.zeroUnlimited')), field(t('pools.models'), models, t('keys.modelsHint')),
@@ -77,6 +80,7 @@ function accountForm(groups, account, close) {
       groups: groupBoxes.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value),
       weight: Number(weight.value || 1), priority: Number(priority.value || 0), max_concurrency: Number(maxConc.value || 0),
       models: models.value.split(/[\s,]+/).filter(Boolean), model_map: map, notes: notes.value, enabled: enabled.checked,
+      proxy: proxy.value.trim(),
     };
     if (apiKey.value.trim()) body.api_key = apiKey.value.trim();
     submit.disabled = true;
@@ -165,7 +169,8 @@ export async function render(root, ctx) {
         h('span.badge', { class: { healthy: 'badge-ok', cooling: 'badge-warn', disabled: 'badge-bad' }[hl.status] || 'badge-neutral' },
           t('status.' + hl.status))),
       h('div.pool-meta.muted.small', `${a.protocol} · ${(a.groups || []).join(', ') || '—'} · ${t('pools.weight')} ${a.weight ?? 1} · ${t('pools.priority')} ${a.priority ?? 0}`),
-      h('div.pool-meta.small', h('code', a.base_url || ''), ' ', h('span.muted', t('pools.key') + ' ' + (a.api_key_masked || '…'))),
+      h('div.pool-meta.small', h('code', a.base_url || ''), ' ', h('span.muted', t('pools.key') + ' ' + (a.api_key_masked || '…')),
+        a.proxy ? h('span.muted', ' · ' + t('pools.proxy') + ' ', h('code.pool-proxy', a.proxy)) : null),
       hl.reason && hl.status !== 'healthy' ? h('p.pool-reason', { role: 'note' }, t('pools.reason') + ': ' + hl.reason) : null,
       countdown,
       h('dl.pool-stats',
