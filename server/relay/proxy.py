@@ -100,6 +100,8 @@ class Proxy:
             if failure.repair and await guard.after_failure(failure.repair, failure.message, account):
                 continue  # the repaired request goes where the guard says (never cooled)
             last = failure
+            if failure.status == "config":
+                ctx.attempts -= 1  # nothing was sent: an unusable account costs no attempt
             ctx.usage = Usage()
             ctx.error_class = failure.status if not failure.error_type else f"{failure.status}:{failure.error_type}"
             if sink.client_gone:

@@ -24,13 +24,13 @@ from server.relay.upstream_proxy import mask_proxy
 
 T = TypeVar("T")
 
-try:  # SOCKS failures come from python-socks, not through aiohttp's hierarchy
-    from python_socks import ProxyError as _SocksError
-    from python_socks import ProxyConnectionError as _SocksConnect
-    from python_socks import ProxyTimeoutError as _SocksTimeout
-    SOCKS_ERRORS: tuple[type[BaseException], ...] = (_SocksError, _SocksConnect, _SocksTimeout)
-except ImportError:  # pragma: no cover - aiohttp-socks is a dependency
-    SOCKS_ERRORS = ()
+# SOCKS failures come from python-socks / aiohttp-socks, not through aiohttp's hierarchy.
+import aiohttp_socks  # noqa: E402
+import python_socks  # noqa: E402
+
+SOCKS_ERRORS: tuple[type[BaseException], ...] = (
+    python_socks.ProxyError, python_socks.ProxyConnectionError, python_socks.ProxyTimeoutError,
+    aiohttp_socks.ProxyError, aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError)
 
 
 def translate(exc: BaseException, t: Timeouts, phase: str, *, by_total: bool, expired: bool,

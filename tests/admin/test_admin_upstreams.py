@@ -10,7 +10,7 @@ from tests.admin.support import error, ok
 LIVE = {"status", "inflight", "stats_5m", "stats_1h", "last_error", "sticky_sessions", "tokens_today",
         "requests_today", "upstream_cost_today"}
 FIELDS = {"id", "name", "groups", "protocol", "base_url", "api_key_masked", "weight", "priority", "enabled",
-          "models", "model_map", "max_concurrency", "notes", "state", "live", "created_at", "updated_at"}
+          "models", "model_map", "max_concurrency", "notes", "proxy", "state", "live", "created_at", "updated_at"}
 
 
 def account(emu, name: str = "e1", **fields):
