@@ -84,3 +84,14 @@ def test_settings_are_frozen():
     s = Settings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.port = 1  # type: ignore[misc]
+
+
+def test_upstream_proxy_is_checked_and_never_printed_with_its_password() -> None:
+    s = Settings(upstream_proxy="socks5h://relay:pa55word@127.0.0.1:1080")
+    assert "pa55word" not in repr(s) and "pa55word" not in str(s.safe_summary())
+    assert s.safe_summary()["upstream_proxy"] == "socks5h://relay:***@127.0.0.1:1080"
+    for bad in ("ftp://127.0.0.1:21", "http://127.0.0.1", "socks5://127.0.0.1:99999"):
+        with pytest.raises(SettingsError, match="upstream_proxy"):
+            Settings(upstream_proxy=bad)
+    with pytest.raises(SettingsError, match="upstream_ca_file"):
+        Settings(upstream_ca_file="/nonexistent/ca.pem")

@@ -14,7 +14,9 @@ the client's credentials are replaced by the account's."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import math
 import re
 import ssl
 from typing import Any, Mapping
@@ -187,14 +189,18 @@ class UpstreamClient:
     # -- the call -------------------------------------------------------------------------
     async def request(self, method: str, url: str | URL, headers: Mapping[str, str],
                       body: bytes | None = None, *, timeouts: Timeouts | None = None,
-                      proxy: Any = DEFAULT) -> UpstreamResponse:
+                      head_timeout: float | None = None, proxy: Any = DEFAULT) -> UpstreamResponse:
         """Send one request; returns once the response head is in, or raises an ``UpstreamError``.
 
-        ``proxy``: a proxy URL, None for a direct connection, or (default) the global setting;
-        callers with an account pass ``client.proxy_for(account_doc)``."""
+        ``timeouts``: the bounds by phase (default ``self.timeouts``, from the settings).
+        ``head_timeout`` overrides only the head bound (``math.inf``: none, for a call the caller
+        bounds as a whole). ``proxy``: a proxy URL, None for a direct connection, or (default)
+        the global setting; callers with an account pass ``client.proxy_for(account_doc)``."""
         target = origin(url)
         check_credentials(headers)
         t = timeouts or self.timeouts
+        if head_timeout is not None:
+            t = dataclasses.replace(t, head=head_timeout if math.isfinite(head_timeout) else None)
         proxy_url = self.proxy if proxy is DEFAULT else proxy
         checked = self._checked_proxy(proxy_url) if proxy_url else None
         session, http_proxy = self._route(checked)

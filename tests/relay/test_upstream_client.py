@@ -423,7 +423,7 @@ async def test_head_timeout_and_total_timeout_are_distinct() -> None:
     def make(srv):
         async def script(reader, writer):
             await srv.read_request(reader)
-            if len(srv.requests) == 2:  # the second call: the head comes, the body never ends
+            if len(srv.requests) == 3:  # the third call: the head comes, the body never ends
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{")
                 await writer.drain()
             await release.wait()
@@ -435,6 +435,8 @@ async def test_head_timeout_and_total_timeout_are_distinct() -> None:
         with pytest.raises(UpstreamHeadTimeout) as head:
             await http.request("POST", srv.url(), {}, b"{}", timeouts=Timeouts(connect=5, head=0.3, idle=60))
         assert head.value.phase == "head" and head.value.sent
+        with pytest.raises(UpstreamHeadTimeout):  # the head bound alone, other phases as configured
+            await http.request("POST", srv.url(), {}, b"{}", head_timeout=0.3)
         # Non-streaming: one bound for head and body together.
         response = await http.request("POST", srv.url(), {}, b"{}",
                                       timeouts=Timeouts(connect=5, head=None, total=0.4, idle=None))
