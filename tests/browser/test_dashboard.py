@@ -178,11 +178,19 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     await dashboard.deps.upstreams.set_state(cooling["_id"], "cooling", "upstream 529: overloaded",
                                              time.time() + 300)
     await dashboard.deps.pools.reload()
+    # An account unusable by its own configuration (stored before validation) is taken out on its
+    # first use with the reason shown; its proxy's password never is.
+    [broken] = await add_upstreams(dashboard.deps, emu, ["a3"], "claude", "anthropic",
+                                   base_url="http://127.0.0.1:99999", proxy="http://ops:hunter2pw@127.0.0.1:3128")
+    assert not (await dashboard.deps.pools.probe(broken["_id"], dashboard.deps.upstream_client))["ok"]
 
     # Add an upstream account; its key field is write-only.
     await page.goto(base + "/admin/pools")
     cooling_card = page.locator("article.pool-card", has_text="a2")
     await cooling_card.wait_for()
+    broken_text = await page.locator("article.pool-card", has_text="a3").inner_text()
+    assert "端口必须在 1–65535 之间" in broken_text and "ops:***@127.0.0.1:3128" in broken_text
+    assert "hunter2pw" not in await page.content()
     assert await cooling_card.locator(".health-dot.dot-cooling").count() == 1
     cooling_text = await cooling_card.inner_text()
     assert "upstream 529: overloaded" in cooling_text and re.search(r"冷却剩余 [45]m \d\ds", cooling_text)
