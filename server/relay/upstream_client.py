@@ -215,9 +215,9 @@ class UpstreamClient:
         masked = checked.masked if checked else ""
         try:
             async with asyncio.timeout_at(bound) as scope:
-                resp = await session._request(method, target, headers=headers, data=body,
-                                              proxy=http_proxy, timeout=client_timeout,
-                                              allow_redirects=False, compress=None)
+                resp = await session.request(method, target, headers=headers, data=body,
+                                             proxy=http_proxy, timeout=client_timeout,
+                                             allow_redirects=False)
         except UpstreamError:
             raise
         except BaseException as exc:  # noqa: BLE001 - every library error becomes one of ours

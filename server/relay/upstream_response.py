@@ -9,9 +9,12 @@ back to the pool) and ``close()`` (drop the connection now). A decoded body's
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Awaitable, TypeVar
 
 import aiohttp
+import aiohttp_socks
+import python_socks
 from aiohttp import client_exceptions as ce
 from aiohttp.http_exceptions import ContentEncodingError
 
@@ -25,9 +28,6 @@ from server.relay.upstream_proxy import mask_proxy
 T = TypeVar("T")
 
 # SOCKS failures come from python-socks / aiohttp-socks, not through aiohttp's hierarchy.
-import aiohttp_socks  # noqa: E402
-import python_socks  # noqa: E402
-
 SOCKS_ERRORS: tuple[type[BaseException], ...] = (
     python_socks.ProxyError, python_socks.ProxyConnectionError, python_socks.ProxyTimeoutError,
     aiohttp_socks.ProxyError, aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError)
@@ -52,11 +52,13 @@ def translate(exc: BaseException, t: Timeouts, phase: str, *, by_total: bool, ex
         return UpstreamProxyError(f"proxy {proxy} refused the tunnel: {exc.status} {exc.message}"[:300])
     if isinstance(exc, ce.ClientProxyConnectionError) or (SOCKS_ERRORS and isinstance(exc, SOCKS_ERRORS)):
         return UpstreamProxyError(f"proxy {proxy}: {text}")
-    if isinstance(exc, (ce.ClientConnectorCertificateError, ce.ClientSSLError, ssl_errors())):
+    if isinstance(exc, (ce.ClientConnectorCertificateError, ce.ClientSSLError, ssl.SSLError)):
         return UpstreamConnectError(f"TLS{via}: {text}")
     if isinstance(exc, ce.ClientConnectorError):
         return UpstreamConnectError(f"connect{via}: {text}")
     if isinstance(exc, ce.ServerDisconnectedError):
+        if phase == "body":
+            return UpstreamProtocolError(f"upstream closed the connection mid-answer{via}")
         return UpstreamDisconnected(f"upstream closed the connection before the answer{via}")
     if isinstance(exc, ce.ClientPayloadError):
         cause = exc.__cause__ or exc.__context__
@@ -74,11 +76,6 @@ def translate(exc: BaseException, t: Timeouts, phase: str, *, by_total: bool, ex
     if isinstance(exc, Exception):
         return UpstreamProtocolError(f"{type(exc).__name__}: {text}")
     raise exc
-
-
-def ssl_errors() -> type[BaseException]:
-    import ssl
-    return ssl.SSLError
 
 
 class UpstreamResponse:
