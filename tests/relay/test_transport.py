@@ -351,3 +351,29 @@ async def test_undecodable_answer_is_a_clear_502_and_does_not_cool(relay, key):
         assert (await state(relay, doc["_id"]))["status"] == "healthy"
     finally:
         server.close()
+
+
+async def test_an_answer_the_parser_refuses_is_the_upstreams_transport_error(relay, emus, key):
+    """A duplicated Content-Length (RFC 9112 lets a client refuse it; aiohttp does): fail over,
+    the account cools like a connect failure, the client never sees a 500."""
+    plain, _ = emus
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                     b"Content-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        odd = await account(relay, "dup-length", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+                            priority=10)  # tried first
+        await account(relay, "good1", plain.base_url)
+        r = await call(relay, key)
+        assert r.status_code == 200, r.text
+        st = await state(relay, odd["_id"])
+        assert st["status"] == "cooling" and st["reason"].startswith("connect"), st
+        assert plain.state.requests["good1"] == 1
+    finally:
+        server.close()
