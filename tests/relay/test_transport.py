@@ -174,15 +174,16 @@ async def test_https_upstream_direct_verified_against_the_configured_ca(relay, e
     assert (await state(relay, doc["_id"]))["status"] == "healthy"
 
 
-@pytest.mark.parametrize("scheme, target, logged", [
-    ("http", "https", "http"),       # CONNECT tunnel, TLS inside
-    ("http", "http", "http"),        # absolute-form request
-    ("socks5", "https", "socks5"),   # names resolved by the relay
-    ("socks5h", "https", "socks5"),  # names resolved by the proxy
-    ("socks5", "http", "socks5"),
+@pytest.mark.parametrize("scheme, target, logged, dest", [
+    ("http", "https", "http", "localhost"),         # CONNECT tunnel, TLS inside
+    ("http", "http", "http", "localhost"),          # absolute-form request
+    ("socks5", "https", "socks5", "127.0.0.1"),     # the name resolved by the relay
+    ("socks5h", "https", "socks5", "localhost"),    # the name resolved by the proxy
+    ("socks5", "http", "socks5", "127.0.0.1"),
 ])
-async def test_calls_go_through_the_accounts_proxy(relay, emus, proxy, key, scheme, target, logged):
+async def test_calls_go_through_the_accounts_proxy(relay, emus, proxy, key, scheme, target, logged, dest):
     plain, tls = emus
+    proxy.lines.clear()
     emu = tls if target == "https" else plain
     url = tls_url(emu) if target == "https" else emu.base_url.replace("127.0.0.1", "localhost")
     await account(relay, "p2", url, proxy=f"{scheme}://127.0.0.1:{proxy.port}")
@@ -191,15 +192,16 @@ async def test_calls_go_through_the_accounts_proxy(relay, emus, proxy, key, sche
         assert r.status_code == 200, r.text
         if stream:
             assert [n for n, _ in parse_sse(r.content)][-1] == "message_stop"
-    # The proxy saw the connection to the emulator's port (by name: the relay did not resolve it
-    # for socks5h, and sends names for CONNECT and absolute-form anyway).
-    line = await proxy.wait_for(f"{logged} ", f":{emu.port}")
+    # The proxy saw the connection to the emulator: by name where the proxy resolves it (CONNECT,
+    # absolute-form, socks5h), by address where the relay did (socks5).
+    line = await proxy.wait_for(f"{logged} ", f"-> {dest}:{emu.port}")
     assert line.startswith(logged)
     assert emu.state.requests["p2"] == 2
 
 
 async def test_global_proxy_setting_and_direct_override(storage, ca, emus, proxy):
     plain, _ = emus
+    proxy.lines.clear()
     relay = await RelayUnderTest.start(storage, upstream_ca_file=ca[1],
                                        upstream_proxy=f"socks5h://127.0.0.1:{proxy.port}")
     try:
@@ -213,7 +215,7 @@ async def test_global_proxy_setting_and_direct_override(storage, ca, emus, proxy
         assert relay.deps.upstream_client.proxy_for(direct) is None
         result = await relay.deps.pools.probe(via["_id"], relay.deps.upstream_client)
         assert result["ok"], result
-        await proxy.wait_for("socks5 ", f"localhost:{plain.port}")
+        await proxy.wait_for("socks5 ", f"-> localhost:{plain.port}")  # resolved by the proxy (socks5h)
     finally:
         await relay.stop()
 
