@@ -207,8 +207,6 @@ async def test_global_proxy_setting_and_direct_override(storage, ca, emus, proxy
     try:
         for doc in await relay.deps.upstreams.list():
             await relay.deps.upstreams.delete(doc["_id"])
-        # A host name only the proxy can resolve would prove it; "localhost" resolved by the proxy
-        # and a per-account "direct" that bypasses it are what is observable here.
         via = await account(relay, "p3", plain.base_url.replace("127.0.0.1", "localhost"))
         assert relay.deps.upstream_client.proxy_for(via) == f"socks5h://127.0.0.1:{proxy.port}"
         direct = {**via, "proxy": "direct"}
@@ -216,6 +214,18 @@ async def test_global_proxy_setting_and_direct_override(storage, ca, emus, proxy
         result = await relay.deps.pools.probe(via["_id"], relay.deps.upstream_client)
         assert result["ok"], result
         await proxy.wait_for("socks5 ", f"-> localhost:{plain.port}")  # resolved by the proxy (socks5h)
+    finally:
+        await relay.stop()
+    # A dead global proxy: accounts that inherit it fail, a "direct" one does not use it.
+    relay = await RelayUnderTest.start(storage, upstream_proxy=f"http://127.0.0.1:{free_port()}")
+    try:
+        for doc in await relay.deps.upstreams.list():
+            await relay.deps.upstreams.delete(doc["_id"])
+        inherits = await account(relay, "p3", plain.base_url)
+        direct = await account(relay, "p4", plain.base_url, proxy="direct")
+        failed = await relay.deps.pools.probe(inherits["_id"], relay.deps.upstream_client)
+        assert not failed["ok"] and "proxy" in failed["error"]
+        assert (await relay.deps.pools.probe(direct["_id"], relay.deps.upstream_client))["ok"]
     finally:
         await relay.stop()
 
