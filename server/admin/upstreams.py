@@ -103,8 +103,8 @@ class UpstreamAdmin:
         if after is None:
             raise NotFound("上游账号不存在")
         state = after.get("state") or {}
-        if (state.get("status") == "disabled" and str(state.get("reason", "")).startswith("disabled after config")
-                and {"base_url", "api_key", "proxy"} & set(fields)):
+        broken = state.get("status") == "disabled" and str(state.get("reason", "")).startswith("disabled after config")
+        if broken and {"base_url", "api_key", "proxy"} & set(fields):
             # Disabled for its own configuration, which the operator just changed: try it again.
             await self.deps.upstreams.set_state(account_id, HEALTHY["status"])
             after = await self._get(account_id)

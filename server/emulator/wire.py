@@ -223,10 +223,11 @@ class Connection(asyncio.BufferedProtocol):
             return
         if self.style is not None:
             body = self.style.whole(body)
-            head = self.style.head(status_line(status), f"{headers}Content-Length: {len(body)}\r\n{self._tail}") \
-                + self.style.blank()
+            fields = f"{headers}Content-Length: {len(body)}\r\n{self._tail}"
+            head = self.style.head(status_line(status), fields) + self.style.blank()
         else:
-            head = status_line(status) + f"{headers}Content-Length: {len(body)}\r\n{self._tail}\r\n".encode("latin-1")
+            fields = f"{headers}Content-Length: {len(body)}\r\n{self._tail}\r\n"
+            head = status_line(status) + fields.encode("latin-1")
         self.transport.write(head if self.head_only else head + body)
         self.status = status
         self.started = self.complete = True
@@ -240,7 +241,8 @@ class Connection(asyncio.BufferedProtocol):
             self.keep_alive = False
         tail = self._tail + ("Transfer-Encoding: chunked\r\n" if self.chunked else "")
         if self.style is not None:
-            self.transport.write(self.style.head(status_line(status), f"{headers}{tail}") + self.style.blank())
+            head = self.style.head(status_line(status), f"{headers}{tail}")
+            self.transport.write(head + self.style.blank())
         else:
             self.transport.write(status_line(status) + f"{headers}{tail}\r\n".encode("latin-1"))
         self.status = status

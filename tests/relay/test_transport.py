@@ -263,13 +263,14 @@ async def test_proxy_credentials_are_masked_and_kept_through_the_admin_api(relay
     created = ok(await admin.post("/api/admin/upstreams", body), 201)
     assert created["proxy"] == "socks5://user:***@127.0.0.1:1080"
     # The form sends the masked value back unchanged: the stored password stays.
-    edited = ok(await admin.patch(f"/api/admin/upstreams/{created['id']}", {"proxy": created["proxy"], "weight": 2}))
+    path = f"/api/admin/upstreams/{created['id']}"
+    edited = ok(await admin.patch(path, {"proxy": created["proxy"], "weight": 2}))
     assert edited["proxy"] == created["proxy"]
     stored = await relay.deps.upstreams.get(created["id"])
     assert stored["proxy"] == f"socks5://user:{SECRET}@127.0.0.1:1080"
     audit = ok(await admin.get("/api/admin/audit?limit=20"))
     assert SECRET not in orjson.dumps(audit).decode() and "user:***@" in orjson.dumps(audit).decode()
-    assert ok(await admin.patch(f"/api/admin/upstreams/{created['id']}", {"proxy": "direct"}))["proxy"] == "direct"
+    assert ok(await admin.patch(path, {"proxy": "direct"}))["proxy"] == "direct"
 
 
 @pytest.mark.parametrize("fields, field", [
@@ -312,7 +313,8 @@ async def test_misconfigured_accounts_fail_over_and_show_why(relay, emus, key, a
     listing = {a["name"]: a for a in ok(await admin.get("/api/admin/upstreams"))["data"]}
     for doc, words in ((port, "端口"), (latin, "api_key"), (prox, "代理")):
         shown = listing[doc["name"]]["state"]
-        assert shown["status"] == "disabled" and "config" in shown["reason"] and words in shown["reason"], shown
+        assert shown["status"] == "disabled", shown
+        assert "config" in shown["reason"] and words in shown["reason"], shown
     assert plain.state.requests["good1"] + plain.state.requests["good2"] == 30
     # Fixing the configuration puts the account back in rotation.
     fixed = ok(await admin.patch(f"/api/admin/upstreams/{latin['_id']}", {"api_key": "emu-key-good1"}))

@@ -101,7 +101,8 @@ async def serve(make: Callable[[Scripted], Script], ssl_ctx: ssl.SSLContext | No
 
 
 async def test_content_length_answers_reuse_one_connection() -> None:
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nRequest-Id: r1\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nRequest-Id: r1\r\n"
+              b"Content-Length: 11\r\n\r\n{\"ok\":true}")
     srv = await serve(answering(*[answer] * 5))
     http = client()
     try:
@@ -286,7 +287,8 @@ async def test_zstd_answers_are_decoded() -> None:
     from backports import zstd  # the library aiohttp decodes zstd with before Python 3.14
 
     packed = zstd.compress(BODY)
-    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(packed), packed)
     srv = await serve(answering(answer))
     http = client()
     try:
@@ -525,7 +527,8 @@ async def test_https_upstream_verified_and_pooled() -> None:
     stranger = client(other_ctx)
     try:
         for i in range(3):
-            response = await http.request("POST", srv.url(host="localhost", scheme="https"), {}, b'{"n":%d}' % i)
+            url = srv.url(host="localhost", scheme="https")
+            response = await http.request("POST", url, {}, b'{"n":%d}' % i)
             assert response.status == 200 and await response.read() == b'{"n":%d}' % i
             response.release()
         assert srv.connections == 1
