@@ -539,3 +539,24 @@ async def test_https_upstream_verified_and_pooled() -> None:
         await http.close()
         await stranger.close()
         await srv.__aexit__()
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h"])
+async def test_a_proxy_that_accepts_and_never_answers_is_a_connect_timeout(scheme: str) -> None:
+    """The tunnel's handshake (CONNECT or SOCKS) is part of connecting: bounded by the connect
+    timeout, nothing sent to the upstream, the proxy named (without its password)."""
+    def make(srv):
+        async def script(reader, writer):
+            await reader.read()
+        return script
+
+    srv = await serve(make)
+    http = client(connect=0.3, head=5)
+    try:
+        with pytest.raises(UpstreamConnectTimeout) as info:
+            await http.request("POST", "https://localhost:9/v1/messages", {}, b"{}",
+                               proxy=f"{scheme}://ops:pw123@127.0.0.1:{srv.port}")
+        assert not info.value.sent and "ops:***@" in str(info.value) and "pw123" not in str(info.value)
+    finally:
+        await http.close()
+        await srv.__aexit__()
