@@ -22,7 +22,7 @@ from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds
 from server.pools.state import AccountState
 from server.refresh import Refresher
 from server.relay.upstream_client import UpstreamTimeout, forward_headers
-from server.relay.upstream_errors import UpstreamConfigError, UpstreamError
+from server.relay.upstream_errors import UpstreamConfigError, UpstreamEncodingError, UpstreamError
 from server.storage.db import Storage
 from server.storage.upstreams import UpstreamStore
 
@@ -228,12 +228,14 @@ class PoolManager:
             status, error = "config", str(exc)
         except (UpstreamTimeout, asyncio.TimeoutError) as exc:
             status, error = "timeout", str(exc) or "timed out"
+        except UpstreamEncodingError as exc:  # an answer it cannot decode: no verdict on the account
+            status, error = "encoding", str(exc)
         except (OSError, UpstreamError) as exc:
             status, error = "connect", str(exc) or type(exc).__name__
         latency = round((time.monotonic() - started) * 1000, 1)
         ok = http_status is not None and http_status < 400
         if ok:
             await self._set(account, "healthy", "", 0.0)
-        else:
+        elif status != "encoding":
             await self.report_failure(account, status, "", error, phase="before", latency_ms=latency)
         return {"ok": ok, "status": http_status, "latency_ms": latency, "error": error or None}
