@@ -7,8 +7,8 @@ models: [glob, …] (empty = all), model_map: {client model: upstream model}, ma
 password is masked wherever shown), created_at, updated_at, state: {status: "healthy"|"cooling"|"disabled",
 reason, cooldown_until: epoch seconds, since}}``. ``state`` is shared by every relay process.
 
-``api_key`` is sealed at rest (``server.secret_box``): this store encrypts it on the way in and
-decrypts it on the way out, so every caller sees the clear key in memory only."""
+``api_key`` and ``proxy`` are sealed at rest (``server.secret_box``): this store encrypts them on
+the way in and decrypts them on the way out, so every caller sees the clear values in memory only."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ from server.storage.ledger import utcnow
 
 PROTOCOLS = ("anthropic", "openai")
 HEALTHY = {"status": "healthy", "reason": "", "cooldown_until": 0.0}
+
+
+# Sealed at rest: the key, and a proxy URL (it may carry a password; "" and "direct" stay clear).
+SEALED_FIELDS = ("api_key", "proxy")
+
+
+def _secret(value: Any) -> bool:
+    return isinstance(value, str) and value not in ("", "direct")
 
 
 def public_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -46,15 +54,18 @@ class UpstreamStore:
 
     def _open(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
         box = self.storage.box
-        if doc is not None and box is not None and isinstance(doc.get("api_key"), str):
-            doc["api_key"] = box.decrypt(doc["api_key"])
+        if doc is not None and box is not None:
+            for name in SEALED_FIELDS:
+                if isinstance(doc.get(name), str):
+                    doc[name] = box.decrypt(doc[name])
         return doc
 
     def _seal(self, fields: dict[str, Any]) -> dict[str, Any]:
         box = self.storage.box
-        if box is None or not isinstance(fields.get("api_key"), str) or not fields["api_key"]:
+        if box is None:
             return fields
-        return {**fields, "api_key": box.encrypt(fields["api_key"])}
+        sealed = {name: box.encrypt(fields[name]) for name in SEALED_FIELDS if _secret(fields.get(name))}
+        return {**fields, **sealed} if sealed else fields
 
     async def list(self) -> list[dict[str, Any]]:
         return [self._open(d) async for d in self.storage.upstreams.find({}).sort("name", 1)]
@@ -86,12 +97,13 @@ class UpstreamStore:
         if box is None:
             return 0
         changed = 0
-        async for doc in self.storage.upstreams.find({}, {"api_key": 1}):
-            old = doc.get("api_key")
-            if box.needs_rotation(old):
-                result = await self.storage.upstreams.update_one(
-                    {"_id": doc["_id"], "api_key": exact(old)}, {"$set": {"api_key": box.reseal(old)}})
-                changed += result.modified_count
+        async for doc in self.storage.upstreams.find({}, {name: 1 for name in SEALED_FIELDS}):
+            for name in SEALED_FIELDS:
+                old = doc.get(name)
+                if _secret(old) and box.needs_rotation(old):
+                    result = await self.storage.upstreams.update_one(
+                        {"_id": doc["_id"], name: exact(old)}, {"$set": {name: box.reseal(old)}})
+                    changed += result.modified_count
         if changed:
             self.version += 1
         return changed
