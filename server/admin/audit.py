@@ -2,8 +2,8 @@
 
     {_id: "aud_…", ts, admin_id, action: "upstream.create" …, target, before, after}
 
-Secrets never reach it: API keys are reduced to a masked suffix, proxy passwords to ``***``, passwords, hashes, tokens and
-redeem codes to ``***``."""
+Secrets never reach it: API keys are reduced to a masked suffix; proxy passwords, passwords,
+hashes, tokens and redeem codes to ``***``."""
 
 from __future__ import annotations
 
