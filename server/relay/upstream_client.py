@@ -19,6 +19,7 @@ import functools
 import math
 import re
 import ssl
+import warnings
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -106,6 +107,16 @@ def check_credentials(headers: Mapping[str, str]) -> None:
         value = headers.get(name)
         if value is not None and not _TOKEN.fullmatch(value.removeprefix("Bearer ")):
             raise UpstreamConfigError("api_key 只能包含可见的 ASCII 字符(不能有空白、中文或全角字符)")
+
+
+def _large_payload(body: bytes) -> aiohttp.payload.BytesPayload:
+    """A body over 1 MiB (Claude Code's long conversations) as aiohttp's bytes payload, without
+    its ResourceWarning: the transport buffers the write without blocking the loop, and the
+    bytes are already in memory (bounded by ``max_body_bytes``); a BytesIO would read it back
+    through a thread per chunk."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return aiohttp.payload.BytesPayload(body)
 
 
 class UpstreamClient:
@@ -213,9 +224,12 @@ class UpstreamClient:
         if total_at is not None and (bound is None or total_at <= bound):
             bound, by_total = total_at, True
         masked = checked.masked if checked else ""
+        data: Any = body
+        if body is not None and len(body) > aiohttp.payload.TOO_LARGE_BYTES_BODY:
+            data = _large_payload(body)
         try:
             async with asyncio.timeout_at(bound) as scope:
-                resp = await session.request(method, target, headers=headers, data=body,
+                resp = await session.request(method, target, headers=headers, data=data,
                                              proxy=http_proxy, timeout=client_timeout,
                                              allow_redirects=False)
         except UpstreamError:

@@ -560,3 +560,20 @@ async def test_a_proxy_that_accepts_and_never_answers_is_a_connect_timeout(schem
     finally:
         await http.close()
         await srv.__aexit__()
+
+
+async def test_a_large_body_is_sent_whole_without_a_warning() -> None:
+    """Claude Code's long conversations exceed aiohttp's 1 MiB "large raw bytes" mark; they go
+    out as one Content-Length body (and the warnings-as-errors test run would fail on a warning)."""
+    body = b'{"pad":"' + b"x" * (3 * 1024 * 1024) + b'"}'
+    srv = await serve(answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
+    http = client()
+    try:
+        response = await http.request("POST", srv.url(), {}, body)
+        assert response.status == 200 and await response.read() == b"{}"
+        response.release()
+        head, sent = srv.requests[0].split(b"\r\n\r\n", 1)
+        assert sent == body and b"content-length: %d" % len(body) in head.lower()
+    finally:
+        await http.close()
+        await srv.__aexit__()
