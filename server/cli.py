@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=int, default=8081)
     emu.add_argument("--anthropic-accounts", type=int, default=2)
     emu.add_argument("--openai-accounts", type=int, default=2)
+    emu.add_argument("--tls-cert", default="", help="PEM certificate: serve https (an https upstream)")
+    emu.add_argument("--tls-key", default="", help="PEM private key of --tls-cert (if not in the same file)")
 
     admin = sub.add_parser("admin", help="operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging("info")
         from server.emulator import default_accounts, run_emulator
 
-        run_emulator(args.host, args.port, default_accounts(args.anthropic_accounts, args.openai_accounts))
+        run_emulator(args.host, args.port, default_accounts(args.anthropic_accounts, args.openai_accounts),
+                     args.tls_cert, args.tls_key)
         return 0
     try:
         settings = _settings(args)

@@ -138,11 +138,17 @@ async def start_emulator(accounts: Iterable[EmulatorAccount], host: str = "127.0
                           "https" if ssl is not None else "http")
 
 
-def run_emulator(host: str, port: int, accounts: list[EmulatorAccount]) -> None:
-    """Serve until SIGINT/SIGTERM (``jiuliu emulator``)."""
+def run_emulator(host: str, port: int, accounts: list[EmulatorAccount], tls_cert: str = "",
+                 tls_key: str = "") -> None:
+    """Serve until SIGINT/SIGTERM (``jiuliu emulator``); https with ``tls_cert`` (PEM, and
+    ``tls_key`` unless the certificate file holds the key too)."""
+    context: ssl_module.SSLContext | None = None
+    if tls_cert:
+        context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_cert, tls_key or None)
 
     async def main() -> None:
-        emulator = await start_emulator(accounts, host, port)
+        emulator = await start_emulator(accounts, host, port, ssl=context)
         log.info("upstream emulator on %s (Anthropic /v1/messages, OpenAI /v1/responses); accounts: %s",
                  emulator.base_url, ", ".join(a.name for a in accounts))
         stopping = asyncio.Event()

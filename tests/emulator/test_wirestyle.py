@@ -102,3 +102,32 @@ async def test_https_listener():
         assert raw.startswith(b"HTTP/1.1 200 ") and b'"type":"message"' in raw
     finally:
         await emu.stop()
+
+
+async def test_cli_serves_https_with_a_certificate(tmp_path):
+    """``jiuliu emulator --tls-cert`` (the key in the same PEM): an https upstream for manual tests."""
+    import socket
+    import sys
+
+    ca = trustme.CA()
+    pem = tmp_path / "emu.pem"
+    ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from server.cli import main; raise SystemExit(main())",
+        "emulator", "--port", str(port), "--tls-cert", str(pem),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            while b"upstream emulator on https://" not in (line := await proc.stdout.readline()):
+                assert line, "the emulator exited"
+        raw = await raw_call(port, ssl_ctx=client_ctx)
+        assert raw.startswith(b"HTTP/1.1 401 ")  # https works; k1 is not one of the CLI's accounts
+    finally:
+        proc.terminate()
+        await proc.wait()
