@@ -94,7 +94,9 @@ async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, header
         if quota and (key.get("totals") or {}).get("cost", 0) >= quota:
             raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
     request_id = new_id("req")
-    await deps.limits.check_rate(key["_id"], int(key.get("rate_limit") or 0))
+    # A key without a limit of its own (0) gets the operator's default: it cannot lift it.
+    rate = int(key.get("rate_limit") or 0) or (await deps.runtime_settings.get()).default_rate_limit
+    await deps.limits.check_rate(key["_id"], rate)
     stream = bool(body.get("stream")) and billable
     return RelayContext(
         request_id=request_id, protocol=protocol, path=path, endpoint=endpoint, key=key, user=user,
