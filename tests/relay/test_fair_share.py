@@ -90,7 +90,7 @@ async def test_one_user_with_four_unread_streams_leaves_room_for_others(relay, p
 
 async def test_a_client_that_stops_reading_is_cut_and_billed_as_an_abort(relay, pool, emu):
     for name in ("a1", "a2"):  # one fast, long answer: far more than the socket buffers hold
-        emu.state.patch(name, {"output_tokens": 150_000, "delta_interval_ms": 0})
+        emu.state.patch(name, {"output_tokens": 50_000, "delta_interval_ms": 0})
     user = await make_user(relay.deps.storage)
     key = await make_key(relay.deps.storage, user["_id"], "claude")
     reader, writer = await _unread_stream(relay, key)
