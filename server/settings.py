@@ -66,7 +66,7 @@ class Settings:
     user_pool_share: float = 0.5
     user_max_concurrency: int = 8
     client_write_timeout: float = 60.0
-    hold_output_tokens: int = 8192
+    hold_output_cap: int = 8192
     overdraft: int = 0
 
     def __post_init__(self) -> None:
@@ -133,7 +133,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("overdraft: micro-units a user may go below zero; 0 or more")
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
                  "login_ip_attempts", "encrypted_context_ttl", "dashboard_max_body_bytes", "user_max_concurrency",
-                 "hold_output_tokens"):
+                 "hold_output_cap"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
     if s.encrypted_context_max_wait < 0:

@@ -4,7 +4,7 @@ user's balance and the key's spend quota before it reaches an upstream; the hold
 
 Estimate: the whole body counted as input (one token per ``INPUT_BYTES_PER_TOKEN`` bytes, at the
 full input price: no cache discount assumed) plus the output up to ``min(max_tokens,
-hold_output_tokens)`` at the output price, with the group's multiplier. A request is refused
+hold_output_cap)`` at the output price, with the group's multiplier. A request is refused
 when ``balance − held − estimate < −overdraft``; a key with a quota when ``spent + held ≥ quota``.
 So with estimates that cover the real cost the balance never ends below ``−overdraft``, and a
 quota is passed by at most the last request admitted under it.
@@ -68,7 +68,7 @@ class HoldService:
 
     async def take(self, ctx: "RelayContext") -> None:
         """Hold the estimate on the key and the user, or raise the seed's refusal."""
-        amount = estimate(ctx, self.settings.hold_output_tokens)
+        amount = estimate(ctx, self.settings.hold_output_cap)
         expires = time.time() + HOLD_LEASE
         key, user_id = ctx.key, ctx.user["_id"]
         outcome = await self.store.take_key(key["_id"], ctx.request_id, amount,

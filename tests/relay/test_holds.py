@@ -38,7 +38,7 @@ async def _one_estimate(relay, key_doc, user) -> int:
     ctx = RelayContext(request_id="req_x", protocol="anthropic", path="/v1/messages", endpoint="/v1/messages",
                        key=key_doc, user=user, group={"_id": "claude"}, model=MSG["model"], body=MSG,
                        body_bytes=orjson.dumps(MSG), stream=True, headers={}, rule=rule)
-    return estimate(ctx, relay.settings.hold_output_tokens)
+    return estimate(ctx, relay.settings.hold_output_cap)
 
 
 async def test_fifty_streams_from_one_cent_end_no_lower_than_one_estimate(relay, pool, emu):
