@@ -71,18 +71,23 @@ class HoldService:
         amount = estimate(ctx, self.settings.hold_output_cap)
         expires = time.time() + HOLD_LEASE
         key, user_id = ctx.key, ctx.user["_id"]
-        outcome = await self.store.take_key(key["_id"], ctx.request_id, amount,
-                                            int(key.get("spend_quota") or 0), expires)
+        # One take at a time per user in this process (its keys included): the compare-and-set
+        # updates then only race other processes, never each other.
+        async with self._lock(user_id):
+            outcome = await self.store.take_key(key["_id"], ctx.request_id, amount,
+                                                int(key.get("spend_quota") or 0), expires)
+            result = "ok"
+            if outcome == "ok":
+                result, _doc = await self.store.take_user(user_id, ctx.request_id, amount,
+                                                          self.settings.overdraft, expires)
+                if result != "ok":
+                    await self.store.release("api_keys", key["_id"], {ctx.request_id: amount})
         if outcome != "ok":
             self._refused(key["_id"], user_id)
             if outcome == "quota":
                 raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
             raise Unauthorized("API Key 已禁用")
-        async with self._lock(user_id):
-            result, _doc = await self.store.take_user(user_id, ctx.request_id, amount,
-                                                      self.settings.overdraft, expires)
         if result != "ok":
-            await self.store.release("api_keys", key["_id"], {ctx.request_id: amount})
             self._refused(key["_id"], user_id)
             if result == "insufficient":
                 raise InsufficientBalance()

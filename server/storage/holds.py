@@ -48,7 +48,7 @@ class HoldStore:
                 return "missing", None
             if doc.get("status") != "active":
                 return "disabled", doc
-            allowed = _overdraft(doc, overdraft)
+            allowed = user_overdraft(doc, overdraft)
             held = int(doc.get("held") or 0)
             if int(doc.get("balance") or 0) - held - amount < -allowed:
                 return "insufficient", doc
@@ -133,7 +133,8 @@ class HoldStore:
         return int(doc.get("balance") or 0) - int(doc.get("held") or 0), str(doc.get("status"))
 
 
-def _overdraft(doc: dict[str, Any], default: int) -> int:
+def user_overdraft(doc: dict[str, Any], default: int) -> int:
+    """What a user may go below zero: their own ``overdraft`` if the operator set one, else the default."""
     value = doc.get("overdraft")
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
