@@ -12,7 +12,8 @@ Taking a hold is one conditional update that also checks the cover::
 
 ``held`` must equal the value read (compare-and-set), ``balance`` only needs to be large
 enough, so a usage flush moving the balance never makes a take retry; only concurrent takes and
-releases of one user do (serialised per process by a lock). Releasing is
+releases of one user do (serialised per process by a lock). The first try starts from the fields
+this process saw last, so a user's next call usually costs one round trip. Releasing is
 ``{_id, holds.<id>: present} → $inc held: −amount, $unset holds.<id>``: idempotent, a second
 release matches nothing. A crashed process's holds are released by the repair job (their
 charge is already in the usage rows, or their lease ran out)."""
@@ -26,6 +27,7 @@ from pymongo import ReturnDocument
 from server.storage.db import Storage
 
 TAKE_TRIES = 64  # compare-and-set rounds before a take gives up (only other processes race here)
+MONEY = {"balance": 1, "held": 1, "status": 1, "overdraft": 1}
 
 
 def _held_is(value: int, present: bool) -> dict[str, Any]:
@@ -37,32 +39,52 @@ class HoldStore:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        # The money fields of each user as this process last saw them (after its own takes and
+        # releases): the first compare-and-set tries them, so a user's next request usually
+        # costs one round trip. Never trusted for a refusal: those are decided on a fresh read.
+        self._seen: dict[str, dict[str, Any]] = {}
 
     async def take_user(self, user_id: str, hold_id: str, amount: int, overdraft: int,
                         expires: float) -> tuple[str, dict[str, Any] | None]:
-        """("ok" | "insufficient" | "disabled" | "missing", the user's money fields after)."""
+        """("ok" | "insufficient" | "disabled" | "missing" | "busy", the user's money fields after)."""
         users = self.storage.users
-        doc = await users.find_one({"_id": user_id}, {"balance": 1, "held": 1, "status": 1, "overdraft": 1})
+        doc, fresh = self._seen.get(user_id), False
         for _ in range(TAKE_TRIES):
-            if doc is None:
-                return "missing", None
-            if doc.get("status") != "active":
-                return "disabled", doc
+            if doc is None or not fresh and not _covers(doc, amount, overdraft):
+                if fresh:
+                    break
+                doc, fresh = await self._read(user_id), True
+                continue
+            if not _covers(doc, amount, overdraft):
+                break
             allowed = user_overdraft(doc, overdraft)
             held = int(doc.get("held") or 0)
-            if int(doc.get("balance") or 0) - held - amount < -allowed:
-                return "insufficient", doc
             after = await users.find_one_and_update(
                 {"$and": [{"_id": user_id}, {"status": "active"}, _held_is(held, "held" in doc),
                           {"balance": {"$gte": held + amount - allowed}},
                           {f"holds.{hold_id}": {"$exists": False}}]},
                 {"$inc": {"held": amount}, "$set": {f"holds.{hold_id}": {"a": amount, "x": expires}}},
-                projection={"balance": 1, "held": 1, "status": 1, "overdraft": 1},
-                return_document=ReturnDocument.AFTER)
+                projection=MONEY, return_document=ReturnDocument.AFTER)
             if after is not None:
+                self._remember(user_id, after)
                 return "ok", after
-            doc = await users.find_one({"_id": user_id}, {"balance": 1, "held": 1, "status": 1, "overdraft": 1})
-        return "busy", doc
+            doc, fresh = await self._read(user_id), True
+        else:
+            return "busy", doc
+        if doc is None:
+            return "missing", None
+        return ("disabled" if doc.get("status") != "active" else "insufficient"), doc
+
+    async def _read(self, user_id: str) -> dict[str, Any] | None:
+        doc = await self.storage.users.find_one({"_id": user_id}, MONEY)
+        if doc is not None:
+            self._remember(user_id, doc)
+        return doc
+
+    def _remember(self, user_id: str, doc: dict[str, Any]) -> None:
+        if len(self._seen) >= 50_000 and user_id not in self._seen:
+            self._seen.clear()
+        self._seen[user_id] = doc
 
     async def take_key(self, key_id: str, hold_id: str, amount: int, quota: int,
                        expires: float) -> str:
@@ -96,10 +118,13 @@ class HoldStore:
         if not holds:
             return 0
         coll = self.storage.collection(collection)
-        together = await coll.update_one(
+        together = await coll.find_one_and_update(
             {"$and": [{"_id": doc_id}, *({f"holds.{h}": {"$exists": True}} for h in holds)]},
-            {"$inc": {"held": -sum(holds.values())}, "$unset": {f"holds.{h}": "" for h in holds}})
-        if together.modified_count:
+            {"$inc": {"held": -sum(holds.values())}, "$unset": {f"holds.{h}": "" for h in holds}},
+            projection=MONEY, return_document=ReturnDocument.AFTER)
+        if together is not None:
+            if collection == "users":
+                self._remember(doc_id, together)
             return len(holds)
         released = 0  # some were released already (the repair job): one by one
         for hold_id, amount in holds.items():
@@ -131,6 +156,12 @@ class HoldStore:
         if doc is None:
             return None
         return int(doc.get("balance") or 0) - int(doc.get("held") or 0), str(doc.get("status"))
+
+
+def _covers(doc: dict[str, Any], amount: int, overdraft: int) -> bool:
+    """Whether an active user's balance less what is held covers ``amount`` (with credit)."""
+    return doc.get("status") == "active" and \
+        int(doc.get("balance") or 0) - int(doc.get("held") or 0) - amount >= -user_overdraft(doc, overdraft)
 
 
 def user_overdraft(doc: dict[str, Any], default: int) -> int:

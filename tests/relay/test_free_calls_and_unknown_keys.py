@@ -91,3 +91,29 @@ async def test_a_flood_of_invalid_keys_costs_no_database_work(relay, pool, comma
             assert {a.status_code for a in answers} == {401}
     lookups = sum(n for (name, coll), n in commands.seen.items() if coll == "api_keys")
     assert lookups == 0, commands.seen
+
+
+async def test_a_hold_costs_one_round_trip_per_document_in_steady_state(relay, pool, commands):
+    """Taking the holds of a user's next call: one update of the key and one of the user (the
+    compare-and-set starts from what this process saw last); settling: one of each per flush."""
+    user = await make_user(relay.deps.storage)
+    key = await make_key(relay.deps.storage, user["_id"], "claude")
+    body = {**COUNT, "max_tokens": 16}
+    async with relay.client() as http:
+        first = await http.post("/v1/messages", json=body, headers={"x-api-key": key})
+        await relay.deps.recorder.wait_recorded(first.headers["x-jiuliu-request-id"])
+        await relay.deps.recorder.flush()
+        commands.seen.clear()
+        started = asyncio.get_running_loop().time()
+        for _ in range(5):
+            r = await http.post("/v1/messages", json=body, headers={"x-api-key": key})
+            assert r.status_code == 200
+            await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+            await relay.deps.recorder.flush()
+    elapsed = asyncio.get_running_loop().time() - started
+    on_users = {name: n for (name, coll), n in commands.seen.items() if coll == "users"}
+    # Per call: the hold (findAndModify) and the settle (findAndModify); the ledger's own balance
+    # update is one more findAndModify. No reads of the user document for the hold (the key
+    # cache re-reads it once per cache_ttl, 5 s, on a slow machine).
+    assert on_users.get("find", 0) <= int(elapsed // relay.deps.keys.cache_ttl), commands.seen
+    assert on_users.get("findAndModify", 0) == 5 * 3, commands.seen
