@@ -51,8 +51,9 @@ async def test_dashboard_limit_is_64_kib_even_for_chunked_bodies(relay):
 async def test_relay_routes_keep_the_large_limit(relay):
     async with relay.client() as http:
         big = {"model": "m", "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}
-        r = await http.post("/v1/messages", json=big, headers={"x-api-key": "sk-unknown"})
-        assert r.status_code == 401  # read in full and refused for the key, not for its size
+        for path in ("/v1/messages", "/messages", "/v1/responses", "/responses", "/messages/count_tokens"):
+            r = await http.post(path, json=big, headers={"x-api-key": "sk-unknown"})
+            assert r.status_code == 401, path  # read in full and refused for the key, not for its size
         small = await http.post("/api/user/login", content=b"{" + b" " * 70_000 + b"}",
                                 headers={"content-type": "application/json"})
         assert small.status_code == 413 and small.json()["error"]["type"] == "request_too_large"

@@ -5,7 +5,8 @@ the login page, buffered before any handler runs. Here each request gets its own
 timeout as soon as its headers arrive (Tornado's per-connection ``set_max_body_size`` /
 ``set_body_timeout``, called from ``find_handler``, which runs before the body is read):
 
-* relay routes (``/v1/*``, ``/responses``): ``max_body_bytes`` and ``body_read_timeout``;
+* relay routes (``/v1/*`` and every other path a ``RelayHandler`` serves: ``/messages``,
+  ``/responses``): ``max_body_bytes`` and ``body_read_timeout``;
 * everything else (dashboard API, login, static files): ``dashboard_max_body_bytes`` (64 KiB)
   and at most 10 s to send it.
 
@@ -26,8 +27,18 @@ from server.web.base import BaseHandler
 SMALL_BODY_TIMEOUT = 10.0
 
 
+def _relay_paths() -> frozenset[str]:
+    """Every path a ``RelayHandler`` serves (``/v1/messages``, ``/messages``, ``/responses`` …)."""
+    from server.relay.handlers import RelayHandler, default_handlers
+
+    return frozenset(route[0] for route in default_handlers if route[1] is RelayHandler)
+
+
+RELAY_PATHS = _relay_paths()
+
+
 def is_relay_path(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/responses"
+    return path in RELAY_PATHS or path.startswith("/v1/")
 
 
 class TooLargeHandler(BaseHandler):
@@ -61,7 +72,7 @@ class LimitedApplication(tornado.web.Application):
                 request.headers["Content-Length"] = "0"
                 if hasattr(connection, "_disconnect_on_finish"):
                     connection._disconnect_on_finish = True
-                if family == "anthropic" and request.path.startswith(("/v1/responses", "/responses")):
+                if family == "anthropic" and request.path in ("/v1/responses", "/responses"):
                     family = "openai"
                 return self.get_handler_delegate(request, TooLargeHandler, {"family": family, "limit": limit})
         return super().find_handler(request, **kwargs)
