@@ -69,6 +69,9 @@ class HoldService:
     async def take(self, ctx: "RelayContext") -> None:
         """Hold the estimate on the key and the user, or raise the seed's refusal."""
         amount = estimate(ctx, self.settings.hold_output_cap)
+        if amount <= 0:  # a free model: nothing to set aside, but the switches still hold
+            await self._check_active(ctx)
+            return
         expires = time.time() + HOLD_LEASE
         key, user_id = ctx.key, ctx.user["_id"]
         # One take at a time per user in this process (its keys included): the compare-and-set
@@ -106,6 +109,11 @@ class HoldService:
 
     async def check_free(self, ctx: "RelayContext") -> None:
         """A free call (count_tokens): the key active and balance − held positive, read now."""
+        if await self._check_active(ctx) <= 0:
+            raise InsufficientBalance()
+
+    async def _check_active(self, ctx: "RelayContext") -> int:
+        """The user and the key active now (read, not cached); returns balance − held."""
         seen = await self.store.available(ctx.user["_id"])
         if seen is None:
             raise Unauthorized("无效的 API Key")
@@ -116,8 +124,7 @@ class HoldService:
         if not await self.store.key_active(ctx.key["_id"]):
             self._refused(ctx.key["_id"], ctx.user["_id"])
             raise Unauthorized("API Key 已禁用")
-        if available <= 0:
-            raise InsufficientBalance()
+        return available
 
     def _refused(self, key_id: str, user_id: str) -> None:
         if self.on_refused is not None:

@@ -188,3 +188,27 @@ async def test_settle_is_idempotent_and_repair_releases_what_a_crash_left(relay,
     key_after = await relay.deps.storage.api_keys.find_one({"_id": key_doc["_id"]})
     assert doc["held"] == 0 and not doc.get("holds") and key_after["held"] == 0
     assert HOLD_LEASE >= 600  # a lease shorter than a long stream would free money still in use
+
+
+async def test_a_free_model_holds_nothing_but_still_checks_the_switches(relay, pool):
+    import orjson
+    import pytest
+
+    from server.billing.pricing import PriceRule
+    from server.errors import Forbidden
+
+    user = await make_user(relay.deps.storage, balance=10)
+    await make_key(relay.deps.storage, user["_id"], "claude")
+    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    ctx = RelayContext(request_id="req_free_model", protocol="anthropic", path="/v1/messages",
+                       endpoint="/v1/messages", key=key_doc, user=user, group={"_id": "claude"},
+                       model="free-model", body=MSG, body_bytes=orjson.dumps(MSG), stream=True, headers={},
+                       rule=PriceRule.build("free-*", 0, 0))
+    await relay.deps.holds.take(ctx)
+    assert ctx.hold == 0
+    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    key_after = await relay.deps.storage.api_keys.find_one({"_id": key_doc["_id"]})
+    assert not doc.get("holds") and not key_after.get("holds")  # nothing left for a settle to miss
+    await relay.deps.storage.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
+    with pytest.raises(Forbidden):
+        await relay.deps.holds.take(ctx)
