@@ -1,4 +1,4 @@
-"""``/api/admin/users``: search, detail, disable/enable and balance adjustments."""
+"""``/api/admin/users``: search, detail, disable/enable, balance adjustments and overdraft."""
 
 from __future__ import annotations
 
@@ -34,9 +34,17 @@ class UserAdjustHandler(AdminHandler):
                                                             self.get_json_body()))
 
 
+class UserOverdraftHandler(AdminHandler):
+    @admin_required
+    async def post(self, user_id: str) -> None:
+        self.write_json(await self.deps.admin.users.set_overdraft(self.admin_id, path_id(user_id),
+                                                                  self.get_json_body()))
+
+
 default_handlers = [
     (r"/api/admin/users", UsersHandler),
     (r"/api/admin/users/([^/]+)", UserHandler),
     (r"/api/admin/users/([^/]+)/(disable|enable)", UserStatusHandler),
     (r"/api/admin/users/([^/]+)/adjust", UserAdjustHandler),
+    (r"/api/admin/users/([^/]+)/overdraft", UserOverdraftHandler),
 ]

@@ -109,7 +109,9 @@ def main() -> int:
         keys = asyncio.run(seed(db.url, "bench", f"http://127.0.0.1:{emu_port}"))
         env = {**os.environ, "MONGO_URL": db.url, "JIULIU_DB_NAME": "bench", "JIULIU_LOG_LEVEL": "warning",
                "JIULIU_DATA_DIR": str(tmp), "JIULIU_BCRYPT_ROUNDS": "4",
-               "JIULIU_METRICS_OPEN": "true"}
+               "JIULIU_METRICS_OPEN": "true",
+               # one bench user drives every connection: its fair share is the whole pool
+               "JIULIU_USER_MAX_CONCURRENCY": "1000000", "JIULIU_USER_POOL_SHARE": "1"}
         def start_relay(n: int) -> procs.Proc:
             port = procs.free_port()
             name = "relay" if n == 1 else f"relay-w{n}"

@@ -39,6 +39,8 @@ async def seed(url: str, db_name: str, emu_url: str) -> dict[str, str]:
         await storage.groups.update_one({"_id": name}, {"$setOnInsert": {
             "name": name, "protocol": protocol, "multiplier_ppm": 1_000_000, "description": "", "created_at": now}},
             upsert=True)
+    # The operator of a benchmark lets keys without a limit of their own run unlimited.
+    await storage.settings.update_one({"_id": "runtime"}, {"$set": {"default_rate_limit": 0}}, upsert=True)
     keys = {}
     for group in ("claude", "codex"):
         secret = f"sk-bench-{group}-" + "x" * 32

@@ -13,6 +13,7 @@ from server.settings import Settings
 from server.relay import handlers as relay_handlers
 from server.web import health, metrics
 from server.web.base import NotFoundHandler
+from server.web.body_limits import LimitedApplication
 from server.web.spa import spa_handlers
 from server.web.unknown import UnknownEndpointHandler
 
@@ -34,7 +35,7 @@ def make_app(settings: Settings, deps: Deps) -> tornado.web.Application:
     ]
     routes += spa_handlers()
     check_admin_routes(routes)  # refuse to start with an /api/admin method lacking @admin_required
-    return tornado.web.Application(
+    return LimitedApplication(
         routes,
         deps=deps,
         settings_obj=settings,

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from server.billing.charges import ChargeService
     from server.pools.manager import PoolManager
     from server.pools.sticky import StickyStore
+    from server.billing.holds import HoldService
+    from server.relay.fairshare import FairShare
     from server.relay.limits import KeyLimits
     from server.relay.encrypted import ContextKeeper
     from server.relay.proxy import Proxy
@@ -74,6 +76,8 @@ class Deps:
     sticky: "StickyStore | None" = None
     upstream_client: "UpstreamClient | None" = None
     limits: "KeyLimits | None" = None
+    fairshare: "FairShare | None" = None
+    holds: "HoldService | None" = None
     proxy: "Proxy | None" = None
     context: "ContextKeeper | None" = None  # encrypted context / thinking signature handling
     recorder: "UsageRecorder | None" = None

@@ -62,6 +62,14 @@ class Settings:
     login_ip_attempts: int = 20
     metrics_open: bool = False
     secrets_key: str = field(default="", repr=False)
+    # Limits that hold under load (issue 14): body sizes per route, fair share, holds.
+    dashboard_max_body_bytes: int = 65536
+    body_read_timeout: float = 60.0
+    user_pool_share: float = 0.5
+    user_max_concurrency: int = 8
+    client_write_timeout: float = 60.0
+    hold_output_cap: int = 8192
+    overdraft: int = 0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -130,15 +138,20 @@ def _validate(s: Settings) -> None:
     except ValueError as exc:
         raise SettingsError(f"trusted_proxies: {exc}; give a comma-separated list of CIDRs, "
                             "e.g. \"10.0.0.0/8, 127.0.0.1/32\"") from None
+    if not 0 < s.user_pool_share <= 1:
+        raise SettingsError("user_pool_share: a fraction of a group's capacity, above 0 and at most 1")
+    if s.overdraft < 0:
+        raise SettingsError("overdraft: micro-units a user may go below zero; 0 or more")
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
-                 "login_ip_attempts", "encrypted_context_ttl"):
+                 "login_ip_attempts", "encrypted_context_ttl", "dashboard_max_body_bytes", "user_max_concurrency",
+                 "hold_output_cap"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
     if s.encrypted_context_max_wait < 0:
         raise SettingsError("encrypted_context_max_wait: must be 0 or more seconds")
     for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout", "abort_drain",
                  "upstream_first_byte_timeout", "upstream_idle_timeout", "usage_flush_interval",
-                 "health_probe_interval"):
+                 "health_probe_interval", "body_read_timeout", "client_write_timeout"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number of seconds")
 

@@ -24,7 +24,10 @@ from server.metrics import Metrics
 from server.pools.manager import PoolManager
 from server.pools.sticky import StickyStore
 from server.relay.encrypted import ContextKeeper
+from server.billing.holds import HoldService
+from server.relay.fairshare import FairShare
 from server.relay.limits import KeyLimits
+from server.storage.holds import HoldStore
 from server.relay.proxy import Proxy
 from server.relay.recorder import UsageRecorder
 from server.relay.upstream_client import UpstreamClient
@@ -102,6 +105,11 @@ def _relay(deps: Deps) -> None:
     deps.context = ContextKeeper(deps.pools, ContextMarkStore(deps.storage), settings.encrypted_context_ttl,
                                  settings.encrypted_context_max_wait, settings.max_attempts, deps.clock)
     deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context)
+    deps.fairshare = FairShare(settings, deps.pools)
+    deps.holds = HoldService(HoldStore(deps.storage), settings)
+    deps.holds.on_refused = lambda key_id, user_id: (deps.keys.invalidate(key_id=key_id),
+                                                     deps.keys.invalidate(user_id=user_id))
+    deps.charges.settle = deps.holds.settle
     deps.recorder = UsageRecorder(deps.charges, settings.usage_flush_interval)
     deps.recorder.start()
     # Shutdown runs these in reverse: flush usage first, then close the upstream client.

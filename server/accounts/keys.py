@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Sequence
 
 from server.accounts.times import as_utc, from_epoch
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from server.deps import Clock
 
 KEY_PREFIX = "sk-"
+UNKNOWN_TTL = 30.0  # seconds an unknown key hash is answered 401 from memory
+UNKNOWN_SIZE = 50_000  # unknown hashes remembered at most (~6 MB)
 MAX_SECRET_LENGTH = 200
 INVALID_KEY = "无效的 API Key"
 
@@ -69,6 +72,10 @@ class KeyService:
         self._cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
         self._flight = SingleFlight()
         self._reloads: dict[str, asyncio.Task] = {}  # key hash -> its background reload
+        # Hashes of presented keys that do not exist -> until when that answer stands: a flood
+        # of invalid keys repeats costs no database work. Bounded; a key created here is never
+        # in it (its hash could not have been presented before it existed).
+        self._unknown: OrderedDict[str, float] = OrderedDict()
 
     async def create(self, user_id: str, *, name: str, group: str | None = None,
                      rate_limit: int | None = None, max_concurrency: int = 0,
@@ -136,7 +143,14 @@ class KeyService:
             if key_hash not in self._reloads:
                 self._reloads[key_hash] = asyncio.get_running_loop().create_task(self._refresh(key_hash))
         else:
-            key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
+            if self._unknown.get(key_hash, 0.0) > now:
+                raise Unauthorized(INVALID_KEY)  # looked up a moment ago and not there: no database work
+            try:
+                key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
+            except Unauthorized as exc:
+                if exc.message == INVALID_KEY:
+                    self._forget_unknown_later(key_hash, now)
+                raise
             self._remember(key_hash, now + self.cache_ttl, key, user)
         expires_at = as_utc(key.get("expires_at"))
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
@@ -173,6 +187,12 @@ class KeyService:
         if user.get("status") != "active":
             raise Forbidden("账户已被禁用")
         return key, user
+
+    def _forget_unknown_later(self, key_hash: str, now: float) -> None:
+        self._unknown[key_hash] = now + UNKNOWN_TTL
+        self._unknown.move_to_end(key_hash)
+        while len(self._unknown) > UNKNOWN_SIZE:
+            self._unknown.popitem(last=False)
 
     def _remember(self, key_hash: str, until: float, key: dict[str, Any], user: dict[str, Any]) -> None:
         if len(self._cache) >= self.cache_size:

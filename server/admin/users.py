@@ -15,6 +15,7 @@ from server.admin.audit import AuditLog
 from server.billing.money import MoneyError, to_micro
 from server.errors import BadRequest, NotFound
 from server.ids import new_id
+from server.storage.holds import user_overdraft
 from server.storage.ledger import make_entry, utcnow
 from server.storage.usage_queries import UsageQueries
 
@@ -74,8 +75,38 @@ class UserAdmin:
         now = utcnow()
         keys = [key_view(k, now) for k in await self.deps.keys.list_for_user(user_id)]
         rows, total = await self.usage.page(user_id, limit=20, offset=0)
-        return {**user_view(user), "keys": keys, "recent_usage": [usage_view(r) for r in rows],
-                "usage_total": total}
+        return {**user_view(user), **self._credit(user), "keys": keys,
+                "recent_usage": [usage_view(r) for r in rows], "usage_total": total}
+
+    def _credit(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Money held by requests in flight and the overdraft the relay allows this user."""
+        return {**money("held", int(user.get("held") or 0)),
+                **money("overdraft", user_overdraft(user, self.deps.settings.overdraft)),
+                "overdraft_is_default": "overdraft" not in user}
+
+    async def set_overdraft(self, admin_id: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Let a user's balance go below zero by up to ``amount`` (a decimal string; null: the
+        default). Admission refuses a request its hold would take past it."""
+        value = body.get("amount", "missing")
+        if value is None:
+            amount = None
+        elif isinstance(value, bool) or not isinstance(value, (str, int)) or \
+                (isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)):
+            raise BadRequest("amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认", field="amount")
+        else:
+            try:
+                amount = to_micro(value)
+            except MoneyError:
+                raise BadRequest("amount 最多 6 位小数", field="amount") from None
+            if amount > MAX_ADJUST:
+                raise BadRequest("amount 不超过 1000000", field="amount")
+        before = await self._user(user_id)
+        after = await self.deps.user_store.set_overdraft(user_id, amount)
+        if after is None:
+            raise NotFound("用户不存在")
+        self.deps.keys.invalidate(user_id=user_id)
+        await self.audit.record(admin_id, "user.overdraft", user_id, self._credit(before), self._credit(after))
+        return {**user_view(after), **self._credit(after)}
 
     async def set_status(self, admin_id: str, user_id: str, status: str) -> dict[str, Any]:
         """Disable (sessions end via ``token_version``; cached key lookups are dropped so the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -51,6 +51,7 @@ class UsageRecord:
     key_name: str = ""
     ts: dt.datetime = field(default_factory=utcnow)
     repairs: list[str] = field(default_factory=list)  # what the relay changed to keep a session alive
+    hold: int = 0  # what admission held for this request: released once the charge is in
     _cost: Cost | None = field(default=None, repr=False, compare=False)
 
     def base_cost(self) -> int:
@@ -112,6 +113,8 @@ class ChargeService:
         # Called with a user id whose balance a flush took to zero or below, so admission
         # caches (the key resolver's) stop admitting that user at once rather than after their TTL.
         self.on_exhausted: Callable[[str], None] | None = None
+        # Releases the admission holds of charged records (server.billing.holds); wired at start.
+        self.settle: Callable[[list[UsageRecord]], Awaitable[None]] | None = None
 
     async def charge(self, record: UsageRecord) -> dict[str, Any]:
         """Charge one request; a second call with the same request id is a no-op."""
@@ -152,6 +155,8 @@ class ChargeService:
                 dup = {err["index"] for err in errors}
                 fresh = [d for i, d in enumerate(docs) if i not in dup]
         await self._count(fresh)
+        if self.settle is not None:
+            await self.settle(records)  # after the charge: balance − held is never too generous
         return docs
 
     async def _count(self, docs: list[dict[str, Any]]) -> None:

@@ -31,6 +31,7 @@ log = logging.getLogger("jiuliu.emulator")
 
 Frame = tuple[bool, bytes]  # (is a content delta, SSE bytes)
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+WRITE_CHUNK = 64 * 1024  # bytes of a stream queued at most before waiting for the reader
 JSON = "application/json"
 HTML = "text/html; charset=UTF-8"
 METHOD_NOT_ALLOWED = (b"<html><title>405: Method Not Allowed</title>"
@@ -222,6 +223,22 @@ class ApiHandler(EmulatorHandler):
             return
         self.send_json(body)
 
+    async def _unpaced(self, frames: list[Frame]) -> None:
+        """A long unpaced stream, written a chunk at a time as the reader takes it: an unread
+        stream holds one chunk in the transport, not the whole answer (F12)."""
+        pending: list[bytes] = []
+        size = 0
+        for _, data in frames:
+            pending.append(data)
+            size += len(data)
+            if size > WRITE_CHUNK:
+                self._flush(pending)
+                size = 0
+                await self.conn.drain()
+                if self.conn.closed:
+                    return
+        self.conn.end_chunked(b"".join(pending))
+
     def _flush(self, pending: list[bytes]) -> None:
         """Send what is pending as one chunk (the headers first, on the first flush)."""
         conn = self.conn
@@ -234,10 +251,14 @@ class ApiHandler(EmulatorHandler):
     async def play(self, frames: list[Frame], knobs: Knobs, fault: str | None,
                    error_frame: Callable[[int], bytes]) -> None:
         """Send a stream with pacing; ``stall``, ``eof`` and the stream errors cut it short.
-        Without pacing the whole stream is one write with a Content-Length (as before)."""
+        Without pacing a short stream is one write with a Content-Length (as before); a long one
+        goes in chunks of ``WRITE_CHUNK``, each after the reader took the last (back-pressure)."""
         if fault is None and knobs.ttft <= 0 and knobs.interval <= 0:  # the benchmark's case
-            self.reply(200, SSE_CONTENT_TYPE, b"".join([data for _, data in frames]),
-                       self.id_line + "Cache-Control: no-cache\r\n")
+            if sum(len(data) for _, data in frames) <= WRITE_CHUNK:
+                self.reply(200, SSE_CONTENT_TYPE, b"".join([data for _, data in frames]),
+                           self.id_line + "Cache-Control: no-cache\r\n")
+                return
+            await self._unpaced(frames)  # long: in chunks, each waiting for the reader (back-pressure)
             return
         stop, tail = len(frames), None
         if fault in ("stall", "stream_error"):
@@ -250,6 +271,7 @@ class ApiHandler(EmulatorHandler):
             tail = error_frame
         first = True
         pending: list[bytes] = []
+        pending_bytes = 0
         for i in range(stop):
             is_delta, data = frames[i]
             if is_delta:
@@ -257,10 +279,18 @@ class ApiHandler(EmulatorHandler):
                 first = False
                 if delay > 0:
                     self._flush(pending)
+                    pending_bytes = 0
                     await self.conn.drain()
                     if not await self.pause(delay):
                         return
             pending.append(data)
+            pending_bytes += len(data)
+            if pending_bytes > WRITE_CHUNK:  # never more than a chunk queued for a slow reader
+                self._flush(pending)
+                pending_bytes = 0
+                await self.conn.drain()
+                if self.conn.closed:
+                    return
         if tail is not None:
             pending.append(tail(stop))
         if fault == "stall":

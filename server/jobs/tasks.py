@@ -58,6 +58,7 @@ class MaintenanceJobs:
         """Re-drive half-applied ledger entries, then drop old idempotency marks."""
         repaired = await self.deps.ledger.repair_pending()
         repaired += await self.deps.redeem.repair()
+        repaired += await self.deps.holds.repair()  # holds a crashed process left behind
         pruned = await self.deps.ledger.prune_marks()
         return {"repaired": repaired, "pruned_marks": pruned}
 

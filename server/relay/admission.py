@@ -13,6 +13,7 @@ from server.ids import new_id
 from server.jsonbody import parse_json_object
 from server.pools.sticky import session_key
 from server.relay.context import RelayContext
+from server.storage.holds import user_overdraft
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -88,13 +89,15 @@ async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, header
     if rule is None and billable:
         raise BadRequest(f"模型 {model} 暂不支持(未配置价格)", type="not_found_error", field="model")
     if billable:
-        if user.get("balance", 0) <= 0:
-            raise InsufficientBalance()
+        if user.get("balance", 0) + user_overdraft(user, deps.settings.overdraft) <= 0:
+            raise InsufficientBalance()  # a cheap first look; the hold decides (server.billing.holds)
         quota = key.get("spend_quota") or 0
         if quota and (key.get("totals") or {}).get("cost", 0) >= quota:
             raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
     request_id = new_id("req")
-    await deps.limits.check_rate(key["_id"], int(key.get("rate_limit") or 0))
+    # A key without a limit of its own (0) gets the operator's default: it cannot lift it.
+    rate = int(key.get("rate_limit") or 0) or (await deps.runtime_settings.get()).default_rate_limit
+    await deps.limits.check_rate(key["_id"], rate)
     stream = bool(body.get("stream")) and billable
     return RelayContext(
         request_id=request_id, protocol=protocol, path=path, endpoint=endpoint, key=key, user=user,

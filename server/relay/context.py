@@ -68,6 +68,7 @@ class RelayContext:
     repairs: list[str] = field(default_factory=list)
     guard: Any = None
     watch: Any = None
+    hold: int = 0  # micro-units held against the balance at admission (server.billing.holds)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

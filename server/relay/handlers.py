@@ -4,6 +4,7 @@ protocol's envelope."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from server.billing.charges import UsageRecord
 from server.billing.usage import Usage
 from server.errors import BadRequest, RelayError
 from server.relay.admission import admit, authenticate
+from server.relay.fairshare import Share
 from server.web.base import BaseHandler, dumps
 from server.web.envelopes import error_body
 
@@ -45,16 +47,29 @@ class RelayHandler(BaseHandler):
         self.set_header("x-jiuliu-request-id", self._ctx.request_id)
 
     async def send(self, data: bytes) -> bool:
+        """Write and wait for the client to take it, at most ``client_write_timeout``: a client
+        that stops reading is cut (the proxy then closes the upstream and bills an abort), so
+        it neither holds an upstream slot for ever nor lets buffers grow (one chunk at a time)."""
         if self._gone:
             return False
         self.write(data)
+        flushed = self.flush()
         try:
-            await self.flush()
+            await asyncio.wait_for(asyncio.shield(flushed), self.deps.settings.client_write_timeout)
         except tornado.iostream.StreamClosedError:
             self._gone = True
+        except asyncio.TimeoutError:
+            flushed.add_done_callback(_retrieve)
+            log.info("request %s: client stopped reading for %.0f s; cut", self._ctx.request_id,
+                     self.deps.settings.client_write_timeout)
+            self._gone = True
+            self.request.connection.close()
         return not self._gone
 
     def end(self, data: bytes = b"") -> None:
+        share = getattr(self, "_share", None)
+        if share is not None:
+            share.release()  # the upstream is done: free the place before the client can ask again
         if self._gone or self._finished:
             return
         self.finish(data or None)
@@ -92,8 +107,7 @@ class RelayHandler(BaseHandler):
                                       endpoint=self.request.path, headers=headers, raw=self.request.body,
                                       client_ip=self.client_ip(), billable=self.billable)
         # count_tokens is free but not unlimited: it takes a concurrency slot like any call.
-        slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
-                                              ctx.request_id)
+        share, slot = await self._take_places(ctx)
         try:
             await self.deps.proxy.relay(ctx, self)
         except RelayError as err:
@@ -110,10 +124,32 @@ class RelayHandler(BaseHandler):
         finally:
             if self.billable:
                 self._record(ctx)  # first: nothing after this line may cost a charge
-            try:
-                await self.deps.limits.release(slot, ctx.request_id)
-            except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
-                log.exception("could not release concurrency slot %s", slot)
+            share.release()
+            await self._release_slot(slot, ctx.request_id)
+
+    async def _take_places(self, ctx) -> tuple[Share, str | None]:
+        """The user's fair share of the pool, the key's concurrency slot, then the money: a
+        hold on balance and quota (billable), or a fresh balance check (count_tokens)."""
+        share = self._share = self.deps.fairshare.acquire(ctx.user["_id"], ctx.group["_id"])
+        slot = None
+        try:
+            slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
+                                                  ctx.request_id)
+            if self.billable:
+                await self.deps.holds.take(ctx)
+            else:
+                await self.deps.holds.check_free(ctx)
+        except BaseException:
+            share.release()
+            await self._release_slot(slot, ctx.request_id)
+            raise
+        return share, slot
+
+    async def _release_slot(self, slot: str | None, request_id: str) -> None:
+        try:
+            await self.deps.limits.release(slot, request_id)
+        except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
+            log.exception("could not release concurrency slot %s", slot)
 
     def _record(self, ctx) -> None:
         usage = ctx.usage if ctx.rule is not None else Usage()
@@ -125,10 +161,16 @@ class RelayHandler(BaseHandler):
             attempts=ctx.attempts, latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms,
             account_id=ctx.account_id, account_name=ctx.account_name, upstream_model=ctx.upstream_model,
             upstream_request_id=ctx.upstream_request_id, client_ip=ctx.client_ip,
-            user_agent=ctx.user_agent, session_hash=ctx.session, repairs=list(ctx.repairs))
+            user_agent=ctx.user_agent, session_hash=ctx.session, repairs=list(ctx.repairs), hold=ctx.hold)
         self.deps.recorder.record(record)
         if self.deps.metrics is not None:
             self.deps.metrics.observe_request(ctx.endpoint, record)
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Collect the abandoned flush's outcome (a closed stream) so it is not reported as lost."""
+    if not future.cancelled():
+        future.exception()
 
 
 class ModelsHandler(BaseHandler):

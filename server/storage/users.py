@@ -92,6 +92,12 @@ class UserStore:
         return await self.storage.users.find_one_and_update(
             {"_id": user_id}, update, projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
+    async def set_overdraft(self, user_id: str, amount: int | None) -> dict[str, Any] | None:
+        """The operator's credit line for one user in micro-units (None: back to the default)."""
+        update: dict[str, Any] = {"$set": {"overdraft": amount}} if amount is not None else {"$unset": {"overdraft": ""}}
+        return await self.storage.users.find_one_and_update(
+            {"_id": user_id}, update, projection=PUBLIC, return_document=ReturnDocument.AFTER)
+
     async def list(self, limit: int, offset: int,
                    query: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], int]:
         """Users, newest first, and their count (operator API)."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DASHBOARD_MAX_BODY = 1024 * 1024
+DASHBOARD_MAX_BODY = 64 * 1024  # the connection refuses more before reading (server.web.body_limits)
 
 
 def json_default(obj: Any) -> Any:

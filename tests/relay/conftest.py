@@ -17,6 +17,8 @@ async def emu():
 @pytest_asyncio.fixture(scope="module")
 async def pool(relay, emu):
     await relay.deps.prices.seed_if_empty()
+    # These tests are not about rates: keys without a limit of their own (0) stay unlimited.
+    await relay.deps.runtime_settings.update(default_rate_limit=0)
     claude = await add_upstreams(relay.deps, emu, ["a1", "a2"], "claude", "anthropic")
     codex = await add_upstreams(relay.deps, emu, ["o1", "o2"], "codex", "openai")
     return {"claude": claude, "codex": codex}

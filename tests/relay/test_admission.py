@@ -99,7 +99,8 @@ async def test_concurrency_limit(relay, pool, emu, user):
 
 
 async def test_exhausted_balance_is_refused_without_waiting_for_caches(relay, pool):
-    poor = await make_user(relay.deps.storage, balance=100)  # less than one call costs
+    # Enough for one call's hold (input counted in full, output up to max_tokens), not two.
+    poor = await make_user(relay.deps.storage, balance=400)
     key = await make_key(relay.deps.storage, poor["_id"], "claude")
     async with relay.client() as http:
         first = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
@@ -109,7 +110,7 @@ async def test_exhausted_balance_is_refused_without_waiting_for_caches(relay, po
         second = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
     assert second.status_code == 402 and second.json()["error"]["type"] == "insufficient_balance"
     balance, total = await relay.deps.ledger.balance_and_sum(poor["_id"])
-    assert balance < 0 and balance == 100 + total  # seeded 100, then the admitted call in full
+    assert 0 <= balance < 400 and balance == 400 + total  # seeded 400, then the admitted call in full
 
 
 @pytest.mark.parametrize("body, field", [

@@ -117,8 +117,9 @@ async def test_round_robin_spreads_evenly(relay, pool, emu, claude_key):
             body = {**MSG, "messages": [{"role": "user", "content": f"distinct {i}"}]}
             r = await http.post("/v1/messages", json=body, headers={"x-api-key": claude_key})
             assert r.status_code == 200
-        for start in range(0, 1000, 50):
-            await asyncio.gather(*[one(i) for i in range(start, start + 50)])
+        share = relay.settings.user_max_concurrency  # one user's fair share of an unlimited pool
+        for start in range(0, 1000, share):
+            await asyncio.gather(*[one(i) for i in range(start, start + share)])
     a1, a2 = emu.state.requests["a1"], emu.state.requests["a2"]
     assert a1 + a2 == 1000 and abs(a1 - 500) <= 25
 
@@ -151,12 +152,14 @@ async def test_parallel_turns_of_one_session_settle_on_one_account(relay, pool, 
     headers = {"x-api-key": claude_key, "x-claude-code-session-id": "parallel-session-1"}
     emu.state.reset()
     async with relay.client() as http:
+        share = relay.settings.user_max_concurrency  # as many parallel turns as one user may hold
+
         async def worker() -> None:
-            for _ in range(20):
+            for _ in range(320 // share):
                 r = await http.post("/v1/messages", json=MSG, headers=headers)
                 assert r.status_code == 200
 
-        await asyncio.gather(*[worker() for _ in range(16)])
+        await asyncio.gather(*[worker() for _ in range(share)])
     a1, a2 = emu.state.requests["a1"], emu.state.requests["a2"]
     assert a1 + a2 == 320
     # Only the first wave, sent before any binding existed, may land on the other account.

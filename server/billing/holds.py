@@ -1,0 +1,160 @@
+"""Money that cannot run away: every billable request holds an estimate of its cost against the
+user's balance and the key's spend quota before it reaches an upstream; the hold is settled
+(released) once the real charge is in the ledger.
+
+Estimate: the whole body counted as input (one token per ``INPUT_BYTES_PER_TOKEN`` bytes, at the
+full input price: no cache discount assumed) plus the output up to ``min(max_tokens,
+hold_output_cap)`` at the output price, with the group's multiplier. A request is refused
+when ``balance − held − estimate < −overdraft``; a key with a quota when ``spent + held ≥ quota``.
+So with estimates that cover the real cost the balance never ends below ``−overdraft``, and a
+quota is passed by at most the last request admitted under it.
+
+Settling happens in the usage flush right after the charge (``ChargeService.charge_many``): the
+charge lands first, then the hold goes, so ``balance − held`` is never too generous in between.
+A request whose process crashed is settled by the repair job: its hold goes as soon as its usage
+row exists, or when its lease (``HOLD_LEASE``) runs out.
+
+Leases (for the throughput work): a process may later take one larger hold per user (a lease
+of budget ``L``) and admit that user's requests against it locally; the meaning stays "money
+set aside, counted in ``held``", and the bound becomes ``balance ≥ −overdraft − Σ over processes
+of the unused part of their leases`` — no worse than today's per-request bound when ``L`` is one
+request's estimate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from server.billing.pricing import compute_cost
+from server.billing.usage import Usage
+from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
+from server.storage.holds import HoldStore
+
+if TYPE_CHECKING:
+    from server.billing.charges import UsageRecord
+    from server.relay.context import RelayContext
+    from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INPUT_BYTES_PER_TOKEN = 3  # English runs ~4 bytes a token, CJK ~3: 3 over-counts JSON, not text
+HOLD_LEASE = 3600.0  # seconds before the repair job releases a hold whose request never reported
+
+
+def estimate(ctx: "RelayContext", output_cap: int) -> int:
+    """The micro-units held for ``ctx``: input in full, output up to the cap."""
+    if ctx.rule is None:
+        return 0
+    body = ctx.body
+    asked = body.get("max_tokens") if ctx.protocol == "anthropic" else body.get("max_output_tokens")
+    output = output_cap
+    if isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
+        output = min(asked, output_cap)
+    usage = Usage(input=math.ceil(len(ctx.body_bytes) / INPUT_BYTES_PER_TOKEN), output=output)
+    return compute_cost(usage, ctx.rule, ctx.multiplier_ppm).total
+
+
+class HoldService:
+    """Takes holds at admission, settles them after the charge, repairs crashed ones."""
+
+    def __init__(self, store: HoldStore, settings: "Settings") -> None:
+        self.store = store
+        self.settings = settings
+        self._locks: dict[str, asyncio.Lock] = {}  # one take at a time per user in this process
+        self.on_refused: Any = None  # (key_id, user_id) -> None: drop cached lookups (wiring)
+
+    async def take(self, ctx: "RelayContext") -> None:
+        """Hold the estimate on the key and the user, or raise the seed's refusal."""
+        amount = estimate(ctx, self.settings.hold_output_cap)
+        if amount <= 0:  # a free model: nothing to set aside, but the switches still hold
+            await self._check_active(ctx)
+            return
+        expires = time.time() + HOLD_LEASE
+        key, user_id = ctx.key, ctx.user["_id"]
+        # One take at a time per user in this process (its keys included): the compare-and-set
+        # updates then only race other processes, never each other.
+        async with self._lock(user_id):
+            outcome = await self.store.take_key(key["_id"], ctx.request_id, amount,
+                                                int(key.get("spend_quota") or 0), expires)
+            result = "ok"
+            if outcome == "ok":
+                result, _doc = await self.store.take_user(user_id, ctx.request_id, amount,
+                                                          self.settings.overdraft, expires)
+                if result != "ok":
+                    await self.store.release("api_keys", key["_id"], {ctx.request_id: amount})
+        if outcome != "ok":
+            self._refused(key["_id"], user_id)
+            if outcome == "quota":
+                raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
+            raise Unauthorized("API Key 已禁用")
+        if result != "ok":
+            self._refused(key["_id"], user_id)
+            if result == "insufficient":
+                raise InsufficientBalance()
+            if result == "busy":
+                raise RateLimited("并发请求过多,请稍后再试", retry_after=1)
+            raise Forbidden("账户已被禁用") if result == "disabled" else Unauthorized("无效的 API Key")
+        ctx.hold = amount
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            if len(self._locks) >= 10_000:  # bounded: forget the idle ones
+                self._locks = {u: held for u, held in self._locks.items() if held.locked()}
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+    async def check_free(self, ctx: "RelayContext") -> None:
+        """A free call (count_tokens): the key active and balance − held positive, read now."""
+        if await self._check_active(ctx) <= 0:
+            raise InsufficientBalance()
+
+    async def _check_active(self, ctx: "RelayContext") -> int:
+        """The user and the key active now (read, not cached); returns balance − held."""
+        seen = await self.store.available(ctx.user["_id"])
+        if seen is None:
+            raise Unauthorized("无效的 API Key")
+        available, status = seen
+        if status != "active":
+            self._refused(ctx.key["_id"], ctx.user["_id"])
+            raise Forbidden("账户已被禁用")
+        if not await self.store.key_active(ctx.key["_id"]):
+            self._refused(ctx.key["_id"], ctx.user["_id"])
+            raise Unauthorized("API Key 已禁用")
+        return available
+
+    def _refused(self, key_id: str, user_id: str) -> None:
+        if self.on_refused is not None:
+            self.on_refused(key_id, user_id)
+
+    async def settle(self, records: list["UsageRecord"]) -> None:
+        """Release the holds of charged requests (idempotent: a re-driven flush releases nothing)."""
+        by_user: dict[str, dict[str, int]] = {}
+        by_key: dict[str, dict[str, int]] = {}
+        for record in records:
+            if record.hold:
+                by_key.setdefault(record.key_id, {})[record.request_id] = record.hold
+                by_user.setdefault(record.user_id, {})[record.request_id] = record.hold
+        for key_id, holds in by_key.items():
+            await self.store.release("api_keys", key_id, holds)
+        for user_id, holds in by_user.items():
+            await self.store.release("users", user_id, holds)
+
+    async def repair(self) -> int:
+        """Release holds whose request is charged (the process crashed before settling) or
+        whose lease ran out (the process crashed before charging); returns how many."""
+        now = time.time()
+        released = 0
+        for collection in ("api_keys", "users"):
+            for doc in await self.store.with_holds(collection):
+                holds = {h: v for h, v in (doc.get("holds") or {}).items() if isinstance(v, dict)}
+                charged = await self.store.charged(holds)
+                due = {h: int(v.get("a") or 0) for h, v in holds.items()
+                       if h in charged or float(v.get("x") or 0) < now}
+                released += await self.store.release(collection, doc["_id"], due)
+        if released:
+            log.warning("hold repair: released %d holds left by stopped requests", released)
+        return released
