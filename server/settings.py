@@ -43,6 +43,7 @@ class Settings:
     shutdown_grace: float = 15.0
     upstream_connect_timeout: float = 10.0
     upstream_first_byte_timeout: float = 120.0
+    upstream_response_timeout: float = 600.0
     upstream_idle_timeout: float = 300.0
     upstream_proxy: str = field(default="", repr=False)
     upstream_ca_file: str = ""
@@ -151,7 +152,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("encrypted_context_max_wait: must be 0 or more seconds")
     for name in ("embedded_db_start_timeout", "shutdown_grace", "upstream_connect_timeout", "abort_drain",
                  "upstream_first_byte_timeout", "upstream_idle_timeout", "usage_flush_interval",
-                 "health_probe_interval", "body_read_timeout", "client_write_timeout"):
+                 "health_probe_interval", "body_read_timeout", "client_write_timeout",
+                 "upstream_response_timeout"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number of seconds")
 

@@ -134,6 +134,6 @@ class UpstreamAdmin:
     async def test(self, admin_id: str, account_id: str) -> dict[str, Any]:
         """One probe now; its outcome updates the account's health like any other."""
         await self._get(account_id)
-        result = await self.deps.pools.probe(account_id, self.deps.upstream_client)
+        result = await self.deps.pools.probe(account_id, self.deps.upstream_client, by_operator=True)
         await self.audit.record(admin_id, "upstream.test", account_id, None, result)
         return result

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from server.emulator.faults import FAULTS
+from server.emulator.oddities import SSE_FORMATS
 
 #: Knob fields a PATCH may set, with the type each must have.
 KNOB_TYPES: dict[str, tuple[type, ...]] = {
@@ -35,6 +36,8 @@ KNOB_TYPES: dict[str, tuple[type, ...]] = {
     # the first event, message_start / response.created); None: eof after half, stall after 0.
     "cut_after": (int, type(None)),
     "wire": (str,),
+    "retry_after_raw": (str, type(None)),  # sent verbatim by the 429 fault (e.g. "inf"); see oddities
+    "sse_format": (str, type(None)),  # see oddities.SSE_FORMATS
 }
 
 #: Per-request override headers and the knob each one replaces.
@@ -76,6 +79,8 @@ class EmulatorAccount:
     speed: str = ""  # Anthropic: "fast" reports usage.speed = "fast"
     cut_after: int | None = None  # content deltas before an eof/stall cut
     wire: str = ""  # wire quirks, comma list: gzip, early-hints, folded-headers, bare-lf (server.emulator.wirestyle)
+    retry_after_raw: str | None = None
+    sse_format: str | None = None
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -108,6 +113,8 @@ class Knobs:
     web_searches: int = 0
     speed: str = ""
     cut_after: int | None = None
+    retry_after_raw: str | None = None
+    sse_format: str | None = None
 
 
 def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,6 +133,12 @@ def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
             value = value or None
             if value is not None and value not in FAULTS:
                 raise KnobError(f"unknown fault {value!r}; known: {', '.join(FAULTS)}")
+        elif key == "sse_format":
+            value = value or None
+            if value is not None and value not in SSE_FORMATS:
+                raise KnobError(f"unknown sse_format {value!r}; known: {', '.join(SSE_FORMATS[1:])}")
+        elif key == "retry_after_raw":
+            value = value or None
         elif isinstance(value, str):
             if len(value) > 40:
                 raise KnobError(f"knob {key!r} is too long")
@@ -178,6 +191,8 @@ def request_knobs(account: EmulatorAccount, headers: Mapping[str, str]) -> Knobs
         web_searches=values["web_searches"],
         speed=values["speed"],
         cut_after=values["cut_after"],
+        retry_after_raw=account.retry_after_raw,
+        sse_format=account.sse_format,
     )
 
 

@@ -24,6 +24,7 @@ from server.emulator.faults import (
     ANTHROPIC, GATEWAY_502_BODY, STREAM_ONLY_FAULTS, anthropic_error_body, fault_status,
     openai_error_body, rate_limit_headers,
 )
+from server.emulator.oddities import ACCOUNT_FAULTS, account_fault, organization_header, reformat
 from server.emulator.state import EmulatorState
 from server.emulator.wire import Connection, Request, http_date
 
@@ -88,7 +89,7 @@ class EmulatorHandler(Handler):
         super().__init__(state, request, conn)
         self.request_id = "req_" + os.urandom(12).hex()
         self.id_line = (f"Request-Id: {self.request_id}\r\n" if self.protocol == ANTHROPIC
-                        else f"X-Request-Id: {self.request_id}\r\n")
+                        else f"X-Request-Id: {self.request_id}\r\n") + organization_header(self.protocol)
 
     async def pause(self, seconds: float | None) -> bool:
         """Sleep (None: until the client leaves); False if the client went away meanwhile."""
@@ -181,6 +182,10 @@ class ApiHandler(EmulatorHandler):
             if fault == "reset":
                 self.reset_connection()
                 return
+            if fault in ACCOUNT_FAULTS:
+                status, etype, code, message = account_fault(fault, self.protocol, account.name)
+                self.send_api_error(ApiError(status, message, etype=etype, code=code))
+                return
             status = fault_status(fault) if fault else None
             if status is not None:
                 self.send_status_fault(status, knobs)
@@ -202,6 +207,8 @@ class ApiHandler(EmulatorHandler):
             self.reply(502, "text/html", GATEWAY_502_BODY, self.id_line)
             return
         headers = rate_limit_headers(self.protocol, knobs.retry_after) if status == 429 else {}
+        if status == 429 and knobs.retry_after_raw is not None:
+            headers = {"retry-after": knobs.retry_after_raw}
         self.send_api_error(ApiError(status, headers=headers))
 
     async def finish_body(self, body: bytes, fault: str | None, delay: float = 0.0) -> None:
@@ -253,6 +260,9 @@ class ApiHandler(EmulatorHandler):
         """Send a stream with pacing; ``stall``, ``eof`` and the stream errors cut it short.
         Without pacing a short stream is one write with a Content-Length (as before); a long one
         goes in chunks of ``WRITE_CHUNK``, each after the reader took the last (back-pressure)."""
+        if knobs.sse_format:
+            frames = [(is_delta, reformat(data, knobs.sse_format)) for is_delta, data in frames]
+            error_frame = _reformatted(error_frame, knobs.sse_format)
         if fault is None and knobs.ttft <= 0 and knobs.interval <= 0:  # the benchmark's case
             if sum(len(data) for _, data in frames) <= WRITE_CHUNK:
                 self.reply(200, SSE_CONTENT_TYPE, b"".join([data for _, data in frames]),
@@ -312,6 +322,10 @@ def _after_deltas(frames: list[Frame], n: int) -> int:
         return 1
     deltas = [i for i, (is_delta, _) in enumerate(frames) if is_delta]
     return deltas[min(n, len(deltas)) - 1] + 1 if deltas else len(frames)
+
+
+def _reformatted(error_frame: Callable[[int], bytes], fmt: str) -> Callable[[int], bytes]:
+    return lambda sent: reformat(error_frame(sent), fmt)
 
 
 def _after_half_the_deltas(frames: list[Frame]) -> int:

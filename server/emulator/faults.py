@@ -29,6 +29,8 @@ import orjson
 STATUS_FAULTS = ("400", "401", "403", "429", "500", "502", "503", "529")
 STREAM_ONLY_FAULTS = frozenset({"stream_error", "stream_error_late"})
 FAULTS: tuple[str, ...] = STATUS_FAULTS + ("reset", "stall", "eof", "stream_error", "stream_error_late")
+# The account's own errors (credit, quota, disabled organisation): see ``oddities``.
+FAULTS += ("credit_low", "insufficient_quota", "org_disabled", "400_org")
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"

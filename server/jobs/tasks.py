@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from server.jobs.rollups import roll_up_recent
@@ -35,12 +36,15 @@ class MaintenanceJobs:
         self._filters = UsageFilters(deps.storage)
 
     async def health_probes(self) -> dict[str, Any]:
-        """Probe every enabled account that is healthy or cooling; cooled accounts that answer
-        come back at once, failing ones go through the error rules."""
+        """Probe every enabled account that is healthy or cooling after a transport error;
+        those that answer come back at once, failing ones go through the error rules. An
+        account resting until a reset time (a 429's ``retry-after``, a rule's duration) is left
+        alone until then: a probe could not end that rest early, only spend its limit."""
         pools = self.deps.pools
         await pools.reload()
+        now = time.time()
         targets = [a.id for a in pools.accounts.values()
-                   if a.doc.get("enabled", True) and (a.doc.get("state") or {}).get("status") != "disabled"]
+                   if a.doc.get("enabled", True) and _probe_due(a.doc.get("state") or {}, now)]
         results = await asyncio.gather(*(self._probe_one(i, len(targets)) for i in targets))
         return {"probed": len(targets), "ok": sum(1 for r in results if r.get("ok"))}
 
@@ -94,12 +98,19 @@ class MaintenanceJobs:
             {"$set": {"status": "expired"}})
         return {"expired": result.modified_count}
 
-
     async def login_attempts(self) -> dict[str, int]:
         """Forget login counters that are unlocked and quiet for longer than any reset period
         (a guesser spraying random emails would otherwise grow the collection without bound)."""
         store = LoginAttemptStore(self.deps.storage)
         return {"deleted": await store.prune(self.deps.clock.now() - LOGIN_QUIET)}
+
+
+def _probe_due(state: dict[str, Any], now: float) -> bool:
+    if state.get("status") == "disabled":
+        return False
+    if state.get("status") == "cooling" and state.get("cooldown_until", 0) > now:
+        return state.get("kind") == "transport"
+    return True
 
 
 def register(scheduler: Scheduler, jobs: MaintenanceJobs, probe_interval: float) -> None:

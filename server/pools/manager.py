@@ -18,11 +18,14 @@ from typing import Any, Callable, Iterable
 
 
 from server.billing.pricing import find_rule
-from server.pools.rules import DEFAULT_RULES, ErrorRule, classify, reset_seconds, rule_from_dict
+from server.pools.rules import (
+    DEFAULT_RULES, TRANSPORT_STATUSES, ErrorRule, classify, reset_seconds, rule_from_dict,
+)
 from server.pools.state import AccountState
 from server.refresh import Refresher
-from server.relay.upstream_client import UpstreamTimeout, forward_headers
-from server.relay.upstream_errors import UpstreamConfigError, UpstreamEncodingError, UpstreamError
+from server.relay.failures import UPSTREAM_ERRORS, describe, exception_kind
+from server.relay.upstream_client import forward_headers
+from server.relay.upstream_errors import UpstreamEncodingError
 from server.storage.db import Storage
 from server.storage.upstreams import UpstreamStore
 
@@ -90,17 +93,19 @@ class PoolManager:
         return tuple(rules) or DEFAULT_RULES
 
     # -- selection ------------------------------------------------------------------------
-    def eligible(self, group: str, model: str, exclude: Iterable[str] = ()) -> list[AccountState]:
+    def eligible(self, group: str, model: str, exclude: Iterable[str] = (),
+                 scope: str = "") -> list[AccountState]:
         excluded = set(exclude)
         return [a for a in self.accounts.values()
                 if a.id not in excluded and a.status == "healthy" and a.serves(group, model)
-                and a.has_capacity()]
+                and a.has_capacity() and not (scope and a.scope_cooling(scope))]
 
     async def select(self, group: str, model: str, exclude: Iterable[str] = (),
-                     sticky: str | None = None) -> AccountState | None:
-        """The account for the next attempt, or None if the pool has nobody left."""
+                     sticky: str | None = None, scope: str = "") -> AccountState | None:
+        """The account for the next attempt, or None if the pool has nobody left. ``scope``
+        names a separately limited endpoint (``count_tokens``) whose own cooldowns apply."""
         await self.ensure_fresh()
-        candidates = self.eligible(group, model, exclude)
+        candidates = self.eligible(group, model, exclude, scope)
         if not candidates:
             return None
         if sticky:
@@ -149,8 +154,11 @@ class PoolManager:
 
     async def report_failure(self, account: AccountState, status: str, error_type: str = "",
                              message: str = "", headers: dict[str, str] | None = None,
-                             phase: str = "before", latency_ms: float = 0.0) -> ErrorRule:
-        """Classify a failure, apply its action to the account, and return the rule."""
+                             phase: str = "before", latency_ms: float = 0.0, scope: str = "") -> ErrorRule:
+        """Classify a failure, apply its action to the account, and return the rule.
+
+        ``scope``: a 429 of a separately limited endpoint (``count_tokens``) rests the account
+        for that endpoint only (in this process), never for messages."""
         rule = classify(self.rules, status, error_type, message, phase)
         error_class = f"{status}:{error_type}" if error_type else status
         account.record(rule.action == "pass", latency_ms, None, None if rule.action == "pass" else error_class)
@@ -164,15 +172,36 @@ class PoolManager:
         else:
             seconds = rule.seconds
             if rule.action == "cooldown_reset":
-                seconds = reset_seconds(headers or {}, time.time()) or rule.seconds
-            await self._set(account, "cooling", reason, time.time() + seconds)
+                found = reset_seconds(headers or {}, time.time())
+                seconds = rule.seconds if found is None else found
+            until = time.time() + seconds
+            if scope and status == "429":
+                account.scope_until[scope] = max(account.scope_until.get(scope, 0.0), until)
+                log.warning("upstream %s: %s on %s → rests %.0f s for %s only", account.name,
+                            error_class, scope, seconds, scope)
+                return rule
+            state = account.doc.get("state") or {}
+            kind = "transport" if status in TRANSPORT_STATUSES else "status"
+            if state.get("status") == "cooling" and state.get("cooldown_until", 0) > until:
+                # A shorter cooldown never cuts a longer one short (a probe's 500 during a
+                # 429's reset window); the longer one's kind stays too.
+                until, kind = state["cooldown_until"], state.get("kind") or "status"
+            await self._set(account, "cooling", reason, until, kind)
         log.warning("upstream %s: %s → %s", account.name, error_class, rule.action)
         return rule
 
-    async def _set(self, account: AccountState, status: str, reason: str, until: float) -> None:
+    def note_slow(self, account: AccountState, latency_ms: float, error_class: str) -> None:
+        """An answer that did not come in the client's time: counted, never blamed (no
+        cooldown: a slow generation says nothing about the account's health)."""
+        account.record(False, latency_ms, None, error_class)
+        if self.observer is not None:
+            self.observer(account.name, False, error_class, "none")
+
+    async def _set(self, account: AccountState, status: str, reason: str, until: float,
+                   kind: str = "") -> None:
         account.doc["state"] = {"status": status, "reason": reason, "cooldown_until": until,
-                                "since": time.time()}
-        await self.upstreams.set_state(account.id, status, reason, until)
+                                "since": time.time(), "kind": kind}
+        await self.upstreams.set_state(account.id, status, reason, until, kind)
         self._loaded_version = self.upstreams.version  # our own write is already applied locally
 
     async def mark_healthy(self, account: AccountState) -> None:
@@ -186,6 +215,17 @@ class PoolManager:
             account.doc["state"] = {"status": "healthy", "reason": "", "cooldown_until": 0.0,
                                     "since": time.time()}
 
+    async def _end_transport_cooldown(self, account: AccountState) -> None:
+        """A successful probe proves the transport works: it ends a cooldown that a transport
+        error caused (or one already over), never one with a reset time the upstream or a rule
+        set (a 429's ``retry-after``, an overload's rest), nor a disable."""
+        state = account.doc.get("state") or {}
+        if state.get("status") != "cooling":
+            return
+        if await self.upstreams.end_cooldown(account.id, transport_early=True):
+            account.doc["state"] = {"status": "healthy", "reason": "", "cooldown_until": 0.0,
+                                    "since": time.time()}
+
     def live_view(self, account: AccountState) -> dict[str, Any]:
         state = account.doc.get("state") or {}
         return {"status": account.status, "reason": state.get("reason", ""),
@@ -194,9 +234,12 @@ class PoolManager:
                 "stats_1h": account.stats(3600)}
 
     # -- active health ---------------------------------------------------------------------
-    async def probe(self, account_id: str, client: Any, timeout: float = 10.0) -> dict[str, Any]:
-        """One ``GET {base_url}/v1/models`` with the account's credentials; a success marks it
-        healthy, a failure goes through the error rules like a relayed one."""
+    async def probe(self, account_id: str, client: Any, timeout: float = 10.0,
+                    by_operator: bool = False) -> dict[str, Any]:
+        """One ``GET {base_url}/v1/models`` with the account's credentials; a failure goes
+        through the error rules like a relayed one. A success ends a transport-error cooldown
+        (never one with a reset time); an operator's own test also lifts a rule's disable (a
+        401 after the key was fixed), never a running cooldown."""
         await self.ensure_fresh()
         account = self.accounts.get(account_id)
         if account is None:
@@ -224,18 +267,16 @@ class PoolManager:
             status = str(http_status)
             if http_status >= 400:
                 error = body[:300].decode("utf-8", "replace")
-        except UpstreamConfigError as exc:
-            status, error = "config", str(exc)
-        except (UpstreamTimeout, asyncio.TimeoutError) as exc:
-            status, error = "timeout", str(exc) or "timed out"
         except UpstreamEncodingError as exc:  # an answer it cannot decode: no verdict on the account
             status, error = "encoding", str(exc)
-        except (OSError, UpstreamError) as exc:
-            status, error = "connect", str(exc) or type(exc).__name__
+        except UPSTREAM_ERRORS as exc:
+            status, error = exception_kind(exc), describe(exc)
         latency = round((time.monotonic() - started) * 1000, 1)
         ok = http_status is not None and http_status < 400
-        if ok:
+        if ok and by_operator and (account.doc.get("state") or {}).get("status") == "disabled":
             await self._set(account, "healthy", "", 0.0)
+        elif ok:
+            await self._end_transport_cooldown(account)
         elif status != "encoding":
             await self.report_failure(account, status, "", error, phase="before", latency_ms=latency)
         return {"ok": ok, "status": http_status, "latency_ms": latency, "error": error or None}

@@ -28,6 +28,8 @@ class AccountState:
     inflight: int = 0
     outcomes: deque = field(default_factory=lambda: deque(maxlen=2000))
     last_error: str = ""
+    # Per-endpoint rests in this process (``count_tokens`` is limited apart from messages).
+    scope_until: dict[str, float] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -62,6 +64,9 @@ class AccountState:
             return False
         models = self.doc.get("models") or []
         return not models or any(fnmatchcase(model, m) for m in models)
+
+    def scope_cooling(self, scope: str) -> bool:
+        return self.scope_until.get(scope, 0.0) > time.time()
 
     def has_capacity(self) -> bool:
         limit = int(self.doc.get("max_concurrency") or 0)

@@ -34,6 +34,8 @@ class ContextLost(RelayError):
 class Guard:
     """The default: no opaque context; selection as usual."""
 
+    scope = ""  # a separately rate-limited endpoint ("count_tokens"): its own rests apply (pools.select)
+
     def __init__(self, ctx: "RelayContext", pools: "PoolManager", max_attempts: int) -> None:
         self.ctx = ctx
         self.pools = pools
@@ -48,7 +50,7 @@ class Guard:
         forced = self._take_forced()
         if forced is not None:
             return forced
-        return await self.pools.select(group, self.ctx.model, exclude=tried, sticky=preferred)
+        return await self.pools.select(group, self.ctx.model, exclude=tried, sticky=preferred, scope=self.scope)
 
     def rejected(self, status: int, error_type: str, message: str) -> str | None:
         """A failure class if this upstream error is a refusal of the request's opaque context."""

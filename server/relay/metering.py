@@ -85,6 +85,11 @@ class StreamMeter:
             self.finished = True
 
     def _responses(self, name: bytes, data: dict[str, Any]) -> None:
+        if name == b"response.output_item.done":  # parsed: a data-only stream named it by its type
+            item = data.get("item")
+            if isinstance(item, dict) and item.get("type") == "web_search_call":
+                self.searches_seen += 1
+            return
         if name in RESPONSES_DELTA_EVENTS:
             delta = data.get("delta")
             if isinstance(delta, str):

@@ -1,16 +1,22 @@
 """The forward loop: pick an account, send, fail over until the commit point, stream through.
 
 Commit point: until the first content event reaches the client the relay may still switch
-accounts (error status, connect failure, timeout, or an in-stream error event before content).
-Events that may precede content (``message_start``, ``ping``, ``response.created`` …) are held
-back until then, so the client never sees bytes of two upstream responses. After the commit
-point an upstream failure ends the client's stream with the protocol's own error event.
+accounts (error status, connect failure, a stream's head or first content not in time, or an
+in-stream error event before content). Events that may precede content (``message_start``,
+``ping``, ``response.created``, comments …) are held back until then, so the client never sees
+bytes of two upstream responses. After the commit point an upstream failure ends the client's
+stream with the protocol's own error event.
+
+A non-streaming request, once sent, is never sent again for a timeout: its generation may be
+running (and billed by the vendor), so the client gets a 504 in its protocol's envelope,
+billed for what the upstream reported (nothing, if it answered nothing). See ``failures``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +33,11 @@ from server.relay.cache_hints import CacheHints
 from server.relay.encrypted import ContextKeeper
 from server.relay.guard import Guard
 from server.relay.metering import StreamMeter, usage_from_body
+from server.relay.exposure import client_headers, scrub_error
+from server.relay.failures import UPSTREAM_ERRORS, describe, exception_kind, response_budget
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
-from server.relay.upstream_client import RETURNED_HEADERS, UpstreamClient, UpstreamTimeout, forward_headers, origin
-from server.relay.upstream_errors import UpstreamConfigError, UpstreamEncodingError, UpstreamProxyError
+from server.relay.upstream_client import UpstreamClient, forward_headers, origin
+from server.relay.upstream_errors import UpstreamEncodingError
 from server.relay.upstream_response import UpstreamResponse as Response
 from server.settings import Settings
 from server.web.envelopes import sse_error_event
@@ -49,6 +57,7 @@ class Failure:
     message: str = ""
     http_status: int = 503
     repair: str | None = None  # the upstream refused the request's opaque context (server.relay.guard)
+    final: bool = False  # the request may be running upstream: answer the client, try nobody else
 
 
 class Proxy:
@@ -71,6 +80,8 @@ class Proxy:
         guard = ctx.guard = self.context.open(ctx) if self.context is not None else Guard(ctx, self.pools, 0)
         preferred = await guard.prepare(preferred)
         tried: list[str] = []
+        # count_tokens is rate-limited apart from messages: its 429s rest the account for it only.
+        scope = guard.scope = "count_tokens" if ctx.path.startswith("/v1/messages/count_tokens") else ""
         deadline = time.monotonic() + self.settings.upstream_first_byte_timeout * self.settings.max_attempts
         last: Failure | None = None
         while ctx.attempts < self.settings.max_attempts and time.monotonic() < deadline:
@@ -85,7 +96,7 @@ class Proxy:
             account.inflight += 1
             started = time.monotonic()
             try:
-                failure = await self._attempt(ctx, account, sink)
+                failure = await self._attempt(ctx, account, sink, scope)
             finally:
                 account.inflight -= 1
             latency = (time.monotonic() - started) * 1000
@@ -107,6 +118,12 @@ class Proxy:
             if sink.client_gone:
                 ctx.outcome, ctx.status = "client_abort", 499
                 return
+            if failure.final:
+                ctx.outcome = "upstream_error"
+                raise RelayError(f"上游在 {failure.message} 内未返回结果,请求未重发到其他账号(可能仍在上游执行)"
+                                 if failure.status == "response_timeout" else "上游连接中断,响应不完整",
+                                 type="timeout_error" if failure.http_status == 504 else "api_error",
+                                 status=failure.http_status)
         ctx.outcome = "upstream_error"
         if last is None:
             raise UpstreamUnavailable(f"分组 {group} 当前没有可用的上游账号服务模型 {ctx.model}")
@@ -125,39 +142,61 @@ class Proxy:
                  for a in self.pools.group_accounts(group) if a.status == "cooling"]
         return int(min(60, max(1, min(waits, default=1))))
 
-    async def _attempt(self, ctx: RelayContext, account: AccountState, sink: ClientSink) -> Failure | None:
+    async def _attempt(self, ctx: RelayContext, account: AccountState, sink: ClientSink,
+                       scope: str = "") -> Failure | None:
         """One try on one account; None when the client got its answer."""
         body = ctx.body_bytes
         if ctx.upstream_model != ctx.model:
             body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
         headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
+        # Streams: the head must come within upstream_first_byte_timeout (the client's own
+        # bound). Non-streaming: one budget for the whole answer, and none for the head alone.
+        budget = None if ctx.stream else response_budget(self.settings, ctx.headers)
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+        started = time.monotonic()
         try:
-            url = origin(account.doc["base_url"].rstrip("/") + ctx.path)
-            response = await self.client.request("POST", url, headers, body,
-                                                 proxy=self.client.proxy_for(account.doc))
-        except UpstreamConfigError as exc:
-            # The account's own configuration (URL, port, key, proxy): its fault, not the client's.
-            return await self._fail(account, Failure("config", message=str(exc), http_status=502))
+            response = await self._send(account, ctx.path, headers, body, deadline)
         except UpstreamEncodingError as exc:
             raise _undecodable(ctx, exc) from None
-        except UpstreamTimeout as exc:
-            return await self._fail(account, Failure("timeout", message=str(exc), http_status=504))
-        except UpstreamProxyError as exc:
-            return await self._fail(account, Failure("connect", message=str(exc), http_status=502))
-        except (OSError, asyncio.TimeoutError) as exc:
-            return await self._fail(account, Failure("connect", message=str(exc) or type(exc).__name__,
-                                                     http_status=502))
+        except UPSTREAM_ERRORS as exc:
+            kind = exception_kind(exc, waiting=budget is not None)
+            if kind == "response_timeout":
+                return self._response_timeout(account, budget or 0.0, started)
+            return await self._fail(account, Failure(kind, message=describe(exc),
+                                                     http_status=504 if kind == "timeout" else 502))
         sink.attach_upstream(response)
         try:
             ctx.upstream_request_id = response.headers.get("request-id") or response.headers.get("x-request-id")
             if response.status >= 400:
-                return await self._error_status(ctx, account, response, sink)
+                return await self._error_status(ctx, account, response, sink, deadline, scope)
             if ctx.stream and "text/event-stream" in response.headers.get("content-type", ""):
                 return await self._stream(ctx, account, response, sink)
-            return await self._whole(ctx, account, response, sink)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await self._whole(ctx, account, response, sink)
+            except TimeoutError:
+                if budget is None:
+                    raise
+                return self._response_timeout(account, budget, started)
         finally:
             sink.attach_upstream(None)
             response.release()
+
+    async def _send(self, account: AccountState, path: str, headers: dict[str, str], body: bytes,
+                    deadline: float | None) -> Response:
+        """The one call into the upstream client. ``deadline`` (loop time) bounds a
+        non-streaming call as a whole; a stream's head has the client's own head bound."""
+        url = origin(account.doc["base_url"].rstrip("/") + path)
+        async with asyncio.timeout_at(deadline):
+            return await self.client.request("POST", url, headers, body,
+                                             head_timeout=None if deadline is None else math.inf,
+                                             proxy=self.client.proxy_for(account.doc))
+
+    def _response_timeout(self, account: AccountState, budget: float, started: float) -> Failure:
+        """A sent non-streaming request outlived its budget: never resent (the vendor may be
+        generating and billing it), the account not blamed (slow is not broken)."""
+        self.pools.note_slow(account, (time.monotonic() - started) * 1000, "response_timeout")
+        return Failure("response_timeout", message=f"{budget:.0f} 秒", http_status=504, final=True)
 
     async def _fail(self, account: AccountState, failure: Failure, headers: dict[str, str] | None = None,
                     phase: str = "before") -> Failure:
@@ -165,24 +204,25 @@ class Proxy:
                                         headers, phase)
         return failure
 
-    async def _error_status(self, ctx: RelayContext, account: AccountState,
-                            response: Response, sink: ClientSink) -> Failure | None:
+    async def _error_status(self, ctx: RelayContext, account: AccountState, response: Response,
+                            sink: ClientSink, deadline: float | None, scope: str) -> Failure | None:
         try:
-            raw = await response.read()
-        except (OSError, asyncio.TimeoutError, UpstreamEncodingError):
+            async with asyncio.timeout_at(deadline):
+                raw = await response.read()
+        except (*UPSTREAM_ERRORS, asyncio.TimeoutError, UpstreamEncodingError):
             raw = b""
         error_type, message = _error_fields(raw)
         repair = ctx.guard.rejected(response.status, error_type, message) if ctx.guard is not None else None
         if repair is not None:  # never the user's fault, never the account's: no rule, no cooldown
             return Failure(str(response.status), error_type, message, response.status, repair)
         rule = await self.pools.report_failure(account, str(response.status), error_type, message,
-                                               dict(response.headers), "before")
+                                               dict(response.headers), "before", scope=scope)
         if rule.action != "pass":
             return Failure(str(response.status), error_type, message, http_status=response.status)
-        # The client's own mistake: its answer, exactly as the upstream gave it.
+        # The client's own mistake: its answer as the upstream gave it, less the account's identity.
         ctx.status, ctx.outcome, ctx.error_class = response.status, "error", f"{response.status}:{error_type}"
-        sink.start(response.status, _client_headers(response, "application/json"))
-        sink.end(raw)
+        sink.start(response.status, client_headers(response.headers, "application/json"))
+        sink.end(scrub_error(raw, account.doc))
         return None
 
     async def _whole(self, ctx: RelayContext, account: AccountState,
@@ -191,12 +231,17 @@ class Proxy:
             raw = await response.read()
         except UpstreamEncodingError as exc:
             raise _undecodable(ctx, exc) from None
-        except (OSError, asyncio.TimeoutError) as exc:
-            return await self._fail(account, Failure("connect", message=f"body: {type(exc).__name__}", http_status=502))
+        except UPSTREAM_ERRORS as exc:
+            if isinstance(exc, TimeoutError) and not ctx.stream:
+                raise  # the whole-answer budget: a response timeout (see _attempt)
+            # The answer was under way: generated (and billed upstream), so not asked for again.
+            await self._fail(account, Failure("connect", message=f"body: {describe(exc)}"), phase="after")
+            return Failure("connect", message="body cut", http_status=502, final=True)
         try:
             parsed: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return await self._fail(account, Failure("502", message="upstream sent a non-JSON body", http_status=502))
+            await self._fail(account, Failure("502", message="upstream sent a non-JSON body"), phase="after")
+            return Failure("502", message="non-JSON body", http_status=502, final=True)
         ctx.usage = usage_from_body(ctx.protocol, parsed)
         if ctx.protocol == "openai":
             self.cache_hints.remember(account.id, ctx.body, ctx.usage.input + ctx.usage.cache_read)
@@ -204,7 +249,7 @@ class Proxy:
             ctx.watch(b"", parsed)
         ctx.status = response.status
         ctx.ttft_ms = ctx.elapsed_ms()
-        sink.start(response.status, _client_headers(response, "application/json"))
+        sink.start(response.status, client_headers(response.headers, "application/json"))
         sink.end(raw)
         return None
 
@@ -218,7 +263,9 @@ class Proxy:
 
     async def _stream_events(self, ctx: RelayContext, account: AccountState, response: Response,
                              sink: ClientSink, closer: "_CloseLater") -> Failure | None:
-        scanner, meter = SseScanner(), StreamMeter(ctx.protocol, ctx.body)
+        # Anthropic's SDKs drop events without an event: line; a data-only upstream gets them.
+        scanner = SseScanner(add_event_lines=ctx.protocol == "anthropic")
+        meter = StreamMeter(ctx.protocol, ctx.body)
         held: list[bytes] = []
         committed = False
         family = "anthropic" if ctx.protocol == "anthropic" else "openai"
@@ -237,12 +284,12 @@ class Proxy:
                 ctx.outcome, ctx.error_class = "upstream_error", "encoding"
                 await sink.send(sse_error_event(family, RelayError("上游响应无法解码", type="api_error")))
                 break
-            except (asyncio.TimeoutError, OSError) as exc:
+            except UPSTREAM_ERRORS as exc:
                 if sink.client_gone:
                     break
-                status = "timeout" if isinstance(exc, asyncio.TimeoutError) else "connect"
+                status = exception_kind(exc)
                 if not committed:
-                    return await self._fail(account, Failure(status, message=type(exc).__name__, http_status=502))
+                    return await self._fail(account, Failure(status, message=describe(exc), http_status=502))
                 await self._end_committed(ctx, account, sink, family, status, f"上游连接中断({type(exc).__name__})")
                 break
             if not chunk:
@@ -262,7 +309,7 @@ class Proxy:
                         return await self._fail(account, Failure("stream_error", error_type, message, http_status=529))
                     ctx.outcome, ctx.error_class = "upstream_error", f"stream_error:{error_type}"
                     await self.pools.report_failure(account, "stream_error", error_type, message, None, "after")
-                    out.append(raw)
+                    out.append(scrub_error(raw, account.doc))
                     continue
                 if not committed:
                     if name in PREAMBLE_EVENTS and len(held) < MAX_HELD_EVENTS:
@@ -277,7 +324,7 @@ class Proxy:
                     # upstream sends nothing (a stall would otherwise hold it until the
                     # idle timeout, and the row would wait as long).
                     sink.attach_upstream(closer)
-                    sink.start(200, _client_headers(response, "text/event-stream"))
+                    sink.start(200, client_headers(response.headers, "text/event-stream"))
                     out.extend(held)
                     held.clear()
                 out.append(raw)
@@ -324,7 +371,7 @@ class Proxy:
                         return
                     for name, raw, data in scanner.feed(chunk):
                         meter.observe(name, data, raw)
-        except (TimeoutError, OSError):
+        except UPSTREAM_ERRORS:
             return
         finally:
             response.close()
@@ -367,15 +414,6 @@ def _failure_class(failure: Failure) -> str:
     return {"timeout": "上游超时", "connect": "上游连接失败", "stream_error": "上游流中断",
             "config": "上游账号配置错误"}.get(
         failure.status, f"上游返回 {failure.status}")
-
-
-def _client_headers(response: Response, content_type: str) -> dict[str, str]:
-    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in RETURNED_HEADERS}
-    headers["content-type"] = response.headers.get("content-type", content_type)
-    if content_type == "text/event-stream":
-        headers["cache-control"] = "no-cache"
-        headers["x-accel-buffering"] = "no"
-    return headers
 
 
 def _error_fields(raw: bytes) -> tuple[str, str]:

@@ -34,7 +34,7 @@ from server.relay.upstream_proxy import ProxyUrl, parse_proxy, resolve_proxy
 from server.relay.upstream_response import UpstreamResponse, translate
 from server.settings import Settings
 
-__all__ = ["FORWARDED_HEADERS", "RETURNED_HEADERS", "Timeouts", "UpstreamClient", "UpstreamError",
+__all__ = ["FORWARDED_HEADERS", "Timeouts", "UpstreamClient", "UpstreamError",
            "UpstreamResponse", "UpstreamTimeout", "forward_headers", "origin"]
 
 FORWARDED_HEADERS = frozenset({
@@ -45,12 +45,6 @@ FORWARDED_HEADERS = frozenset({
     "x-stainless-helper-method", "x-stainless-stream-helper", "x-stainless-read-timeout",
     "openai-beta", "session-id", "thread-id", "x-client-request-id", "originator",
     "x-codex-turn-metadata", "x-codex-beta-features", "x-codex-window-id", "version",
-})
-
-# Response headers worth passing back to the client; hop-by-hop and length headers never are.
-RETURNED_HEADERS = frozenset({
-    "request-id", "x-request-id", "anthropic-organization-id", "openai-processing-ms",
-    "retry-after", "x-should-retry",
 })
 
 # Encodings this installation decodes (br needs ``brotli``, zstd ``backports.zstd`` before 3.14).

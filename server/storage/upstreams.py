@@ -114,19 +114,25 @@ class UpstreamStore:
         return result.deleted_count == 1
 
     async def set_state(self, account_id: str, status: str, reason: str = "",
-                        cooldown_until: float = 0.0) -> None:
-        """Record health for every process to see."""
+                        cooldown_until: float = 0.0, kind: str = "") -> None:
+        """Record health for every process to see (``kind``: "transport" for a cooldown a
+        transport error caused, which a successful probe may end early)."""
         await self.storage.upstreams.update_one(
             {"_id": account_id},
-            {"$set": {"state": {"status": status, "reason": reason[:500],
+            {"$set": {"state": {"status": status, "reason": reason[:500], "kind": kind,
                                 "cooldown_until": cooldown_until, "since": time.time()}}})
         self.version += 1
 
-    async def end_cooldown(self, account_id: str) -> bool:
-        """healthy again, only if it is still cooling and its cooldown has run out."""
+    async def end_cooldown(self, account_id: str, transport_early: bool = False) -> bool:
+        """healthy again, only if it is still cooling and its cooldown has run out — or, with
+        ``transport_early``, if a transport error caused it."""
         result = await self.storage.upstreams.update_one(
             {"$and": [{"_id": account_id}, {"state.status": "cooling"},
                       {"state.cooldown_until": {"$lt": time.time()}}]},
             {"$set": {"state": {**HEALTHY, "since": time.time()}}})
+        if result.modified_count == 0 and transport_early:
+            result = await self.storage.upstreams.update_one(
+                {"$and": [{"_id": account_id}, {"state.status": "cooling"}, {"state.kind": "transport"}]},
+                {"$set": {"state": {**HEALTHY, "since": time.time()}}})
         self.version += 1
         return result.modified_count == 1

@@ -73,3 +73,26 @@ async def test_prices_crud(admin, relay):
     error(await admin.delete(f"/api/admin/prices/{renamed['id']}"), 404)
     actions = [a["action"] for a in ok(await admin.get("/api/admin/audit?action=price.update"))["data"]]
     assert actions == ["price.update", "price.update"]
+
+
+async def test_error_rules_are_validated_when_saved(admin, relay):
+    before = relay.deps.pools.rules
+    bad = [({"status": "429", "action": "cooldown", "seconds": float("inf")}, "seconds"),
+           ({"status": "429", "action": "cooldown", "seconds": -1}, "seconds"),
+           ({"status": "429", "action": "cooldown", "seconds": 10 ** 9}, "seconds"),
+           ({"status": "429", "action": "cooldown", "sconds": 5}, "sconds"),
+           ({"status": "connect", "action": "pass"}, "action"),
+           ({"status": "400", "action": "pass", "message_pattern": "("}, "message_pattern"),
+           ({"status": "400", "action": "pass", "error_type": 5}, "error_type")]
+    for rule, field in bad:
+        body = {"rules": [{"status": "5xx", "action": "retry"}, rule]}
+        if rule.get("seconds") == float("inf"):
+            response = await admin.http.put("/api/admin/error-rules", headers=admin.headers,
+                                            content=b'{"rules":[{"status":"5xx","action":"retry"},'
+                                                    b'{"status":"429","action":"cooldown","seconds":1e999}]}')
+        else:
+            response = await admin.put("/api/admin/error-rules", body)
+        body = error(response, 400)
+        # JSON has no infinity: 1e999 is refused as a body before any rule is read.
+        assert body.get("field") == f"rules[1].{field}" or rule.get("seconds") == float("inf"), (rule, body)
+    assert relay.deps.pools.rules == before  # a refused write changed nothing

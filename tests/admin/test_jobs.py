@@ -190,9 +190,17 @@ async def test_health_probe_job_brings_cooled_accounts_back(relay, emu):
                                      "base_url": emu.base_url, "api_key": "emu-key-e1"})
     off = await upstreams.create({"name": "probe-off", "groups": ["claude"], "protocol": "anthropic",
                                   "base_url": "http://127.0.0.1:9", "api_key": "emu-key-e2", "enabled": False})
-    await upstreams.set_state(cooled["_id"], "cooling", "500", 4e9)
+    limited = await upstreams.create({"name": "probe-429", "groups": ["claude"], "protocol": "anthropic",
+                                      "base_url": emu.base_url, "api_key": "emu-key-e3"})
+    await upstreams.set_state(cooled["_id"], "cooling", "connect", 4e9, kind="transport")
+    await upstreams.set_state(limited["_id"], "cooling", "429", 4e9, kind="status")
+    before = emu.state.requests.get("e3", 0)
     result = await relay.deps.scheduler.jobs["health_probes"].func()
     assert result["probed"] >= 1 and result["ok"] >= 1
     assert (await upstreams.get(cooled["_id"]))["state"]["status"] == "healthy"
+    # A rest with a reset time (a 429's retry-after) is kept, and the account is not even probed.
+    assert (await upstreams.get(limited["_id"]))["state"]["status"] == "cooling"
+    assert emu.state.requests.get("e3", 0) == before
+    await upstreams.delete(limited["_id"])
     assert (await upstreams.get(off["_id"]))["state"]["status"] == "healthy"  # untouched: not probed
     assert relay.deps.pools.accounts[cooled["_id"]].status == "healthy"

@@ -55,9 +55,13 @@ async def test_operator_scenario(relay, admin, emu):
         assert listing[second["id"]]["live"]["status"] == "healthy"
         assert listing[second["id"]]["live"]["stats_5m"]["requests"] >= 4
 
-        # 4. It recovers; one probe brings it back without waiting for the cooldown.
+        # 4. It recovers. A successful test does not cut the rule's rest short (only a transport
+        # error's cooldown ends on a good probe); the operator's enable brings it back at once.
         emu.state.patch("e1", {"fault": None})
         assert ok(await admin.post(f"/api/admin/upstreams/{first['id']}/test"))["ok"] is True
+        listing = {a["id"]: a for a in ok(await admin.get("/api/admin/upstreams"))["data"]}
+        assert listing[first["id"]]["live"]["status"] == "cooling"
+        ok(await admin.post(f"/api/admin/upstreams/{first['id']}/enable"))
         listing = {a["id"]: a for a in ok(await admin.get("/api/admin/upstreams"))["data"]}
         assert listing[first["id"]]["live"]["status"] == "healthy"
 

@@ -162,7 +162,8 @@ async def test_unpaced_streams_are_one_body_with_a_length(client):
     await client.send(post({**MSG, "stream": True}))
     status, pairs = await client.head()
     events = parse_sse((await client.body(dict(pairs))).decode())
-    assert [k for k, _ in pairs] == ["Content-Type", "Date", "Request-Id", "Cache-Control", "Content-Length"]
+    assert [k for k, _ in pairs] == ["Content-Type", "Date", "Request-Id", "Anthropic-Organization-Id",
+                                   "Cache-Control", "Content-Length"]
     assert dict(pairs)["Content-Type"] == "text/event-stream; charset=utf-8"
     assert events[-1][0] == "message_stop"
 
@@ -172,12 +173,13 @@ async def test_json_headers_keep_tornados_order_and_spelling(client):
     status, pairs = await client.head()
     await client.body(dict(pairs))
     assert status == "HTTP/1.1 200 OK"
-    assert [k for k, _ in pairs] == ["Content-Type", "Date", "Request-Id", "Content-Length"]
+    assert [k for k, _ in pairs] == ["Content-Type", "Date", "Request-Id", "Anthropic-Organization-Id",
+                                   "Content-Length"]
     assert dict(pairs)["Date"].endswith(" GMT") and dict(pairs)["Request-Id"].startswith("req_")
     await client.send(post({"model": "m", "input": "x"}, path="/v1/responses", x_emulator_fault="429"))
     status, pairs = await client.head()
     assert status == "HTTP/1.1 429 Too Many Requests"
-    assert [k for k, _ in pairs][:4] == ["Content-Type", "Date", "X-Request-Id", "Retry-After"]
+    assert [k for k, _ in pairs][:5] == ["Content-Type", "Date", "X-Request-Id", "Openai-Organization", "Retry-After"]
     assert "X-Ratelimit-Reset-Requests" in dict(pairs) and pairs[-1][0] == "Content-Length"
 
 
