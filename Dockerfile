@@ -19,6 +19,7 @@ WORKDIR /app
 COPY setup.cfg pyproject.toml README.md LICENSE ./
 COPY server ./server
 COPY admin_api ./admin_api
+COPY emulator ./emulator
 COPY config ./config
 COPY static_spa ./static_spa
 RUN pip install . \

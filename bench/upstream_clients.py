@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
-from server.emulator import EmulatorAccount, start_emulator  # noqa: E402
+from emulator import EmulatorAccount, start_emulator  # noqa: E402
 from server.relay.upstream_client import UpstreamClient  # noqa: E402
 from server.settings import Settings  # noqa: E402
 

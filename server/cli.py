@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "emulator":
         configure_logging("info")
-        from server.emulator import default_accounts, run_emulator
+        from emulator import default_accounts, run_emulator
 
         run_emulator(args.host, args.port, default_accounts(args.anthropic_accounts, args.openai_accounts),
                      args.tls_cert, args.tls_key)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 import orjson
 
+# The emulator is its own top-level package; only the commands that start it import it.
+from emulator import default_accounts, start_emulator
 from server.accounts.passwords import PasswordHasher
 from server.admin_cli import create_or_promote
 from server.billing.money import format_micro, to_micro
-from server.emulator import default_accounts, start_emulator
 from server.storage.ledger import make_entry
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import pytest_asyncio
 from server.billing.catalogue import catalogue_rules, convert_installed, diff, installed_version
 from server.billing.pricing import PriceRule, compute_cost, find_rule
 from server.billing.usage import Usage
-from server.emulator.models import ANTHROPIC_MODELS, OPENAI_MODELS
+from emulator.models import ANTHROPIC_MODELS, OPENAI_MODELS
 
 
 @pytest_asyncio.fixture(scope="module")

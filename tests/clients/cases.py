@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from tests.clients.stage import client_bin
 
 PROMPT = "Say hello"
-REPLY = "Hello from the Jiuliu"  # the emulator's first words (server/emulator/content.py)
+REPLY = "Hello from the Jiuliu"  # the emulator's first words (emulator/content.py)
 TOOL_PROMPT = "please use_tool:Bash"  # the emulator calls Bash with `echo jiuliu-emulator-tool-call`
 
 QUIET = {  # what keeps each client from contacting vendor hosts (fixtures README)

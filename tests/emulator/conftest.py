@@ -12,7 +12,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from server.emulator import EmulatorAccount, start_emulator
+from emulator import EmulatorAccount, start_emulator
 from tests.emulator.helpers import KEY_A, KEY_B
 
 

@@ -6,7 +6,7 @@ import anthropic
 import pytest
 import pytest_asyncio
 
-from server.emulator import PromptCache, anthropic_usage, count_input_tokens
+from emulator import PromptCache, anthropic_usage, count_input_tokens
 from tests.emulator.helpers import KEY_A, anthropic_headers, parse_sse
 
 WEATHER = {"name": "get_weather", "description": "Weather for a city",

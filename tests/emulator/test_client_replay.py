@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from server.emulator import count_input_tokens
+from emulator import count_input_tokens
 from tests.client_fixtures import CAPTURES, FIXTURES
 from tests.emulator.helpers import KEY_A, parse_sse
 

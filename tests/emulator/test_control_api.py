@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from server.emulator import EmulatorAccount, default_accounts, make_emulator_app
+from emulator import EmulatorAccount, default_accounts, make_emulator_app
 from tests.emulator.helpers import KEY_A, KEY_B, anthropic_headers, openai_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ async def test_run_emulator_serves_until_sigterm():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = ("from server.emulator import default_accounts, run_emulator; "
+    code = ("from emulator import default_accounts, run_emulator; "
             f"run_emulator('127.0.0.1', {port}, default_accounts(1, 1))")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, cwd=str(ROOT),
                                                 stdout=asyncio.subprocess.DEVNULL,

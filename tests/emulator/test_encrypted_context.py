@@ -90,7 +90,7 @@ async def test_thinking_signature_checked_against_its_text_not_the_account(http)
     assert thinking["type"] == "thinking" and thinking["signature"]
     turn = {**body, "messages": [body["messages"][0], {"role": "assistant", "content": [thinking, {"type": "text", "text": "ok"}]},
                                  {"role": "user", "content": "again"}]}
-    for key in (KEY_A, KEY_B):  # not account-bound (see server/emulator/sealed.py)
+    for key in (KEY_A, KEY_B):  # not account-bound (see emulator/sealed.py)
         assert (await http.post("/v1/messages", json=turn, headers=anthropic_headers(key))).status_code == 200
     changed = orjson.loads(orjson.dumps(turn))
     changed["messages"][1]["content"][0]["thinking"] += " (edited)"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from server.emulator.http1 import (
+from emulator.http1 import (
     MAX_BODY_SIZE, Headers, HttpError, Request, body_framing, chunked_body, head_end, parse_head,
     request_line, status_line,
 )

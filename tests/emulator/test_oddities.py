@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from server.emulator.accounts import KnobError
-from server.emulator.oddities import CREDIT_LOW, ORG_ID
+from emulator.accounts import KnobError
+from emulator.oddities import CREDIT_LOW, ORG_ID
 from tests.emulator.helpers import anthropic_headers, openai_headers
 
 MSG = {"model": "claude-opus-5-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}],

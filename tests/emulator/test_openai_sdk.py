@@ -6,7 +6,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from server.emulator import PromptCache, responses_usage
+from emulator import PromptCache, responses_usage
 from tests.emulator.helpers import KEY_A, openai_headers, parse_sse
 
 FUNC = {"type": "function", "name": "exec_command", "description": "run a command", "strict": False,

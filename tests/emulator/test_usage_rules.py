@@ -1,12 +1,12 @@
-"""The deterministic token rules of ``server.emulator.usage``, without HTTP."""
+"""The deterministic token rules of ``emulator.usage``, without HTTP."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
 
-from server.emulator import PromptCache, anthropic_usage, count_input_tokens, responses_usage, tokens_of
-from server.emulator.usage import TTL_5M
+from emulator import PromptCache, anthropic_usage, count_input_tokens, responses_usage, tokens_of
+from emulator.usage import TTL_5M
 
 EPHEMERAL = {"type": "ephemeral"}
 

@@ -11,7 +11,7 @@ import contextlib
 import orjson
 import pytest
 
-from server.emulator import EmulatorAccount, start_emulator
+from emulator import EmulatorAccount, start_emulator
 from tests.emulator.helpers import KEY_A, parse_sse
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "say hi"}]}

@@ -12,7 +12,7 @@ import zlib
 import pytest
 import trustme
 
-from server.emulator import EmulatorAccount, KnobError, start_emulator
+from emulator import EmulatorAccount, KnobError, start_emulator
 
 BODY = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 16,
                    "messages": [{"role": "user", "content": "hi"}]}).encode()

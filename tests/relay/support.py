@@ -8,7 +8,7 @@ import json
 import secrets
 from typing import Any
 
-from server.emulator import EmulatorAccount, start_emulator
+from emulator import EmulatorAccount, start_emulator
 from server.ids import new_id
 from tests.client_fixtures import FIXTURES
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.emulator import PromptCache, anthropic_usage, responses_usage
-from server.emulator.usage import count_input_tokens
+from emulator import PromptCache, anthropic_usage, responses_usage
+from emulator.usage import count_input_tokens
 
 
 def anthropic_body(case: str, stream: bool, tag: str) -> dict:

@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from server.billing.pricing import PriceRule
-from server.emulator import PromptCache, anthropic_usage, responses_usage
+from emulator import PromptCache, anthropic_usage, responses_usage
 from tests.support import RelayUnderTest
 
 METRICS_TOKEN = "cut-streams-metrics"

@@ -11,8 +11,8 @@ import time
 import orjson
 
 from server.accounts.views import usage_row_view
-from server.emulator.compaction import compaction_item
-from server.emulator.sealed import seal
+from emulator.compaction import compaction_item
+from emulator.sealed import seal
 from tests.relay.support import fixture, parse_sse
 from tests.support import RelayUnderTest
 

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from server.emulator import PromptCache, anthropic_usage, responses_usage
+from emulator import PromptCache, anthropic_usage, responses_usage
 from tests.relay.support import FIXTURES, fixture, parse_sse
 
 

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from server.billing import estimate
-from server.emulator import count_input_tokens
+from emulator import count_input_tokens
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import SseScanner
 from tests.relay.support import FIXTURES, fixture

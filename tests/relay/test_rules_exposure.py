@@ -11,7 +11,7 @@ import time
 import pytest
 import pytest_asyncio
 
-from server.emulator.oddities import CREDIT_LOW, INSUFFICIENT_QUOTA, ORG_ID
+from emulator.oddities import CREDIT_LOW, INSUFFICIENT_QUOTA, ORG_ID
 from server.pools.rules import DEFAULT_RULES, ErrorRule, classify
 from tests.relay.support import add_upstreams, make_key, make_user, start_pool_emulator
 

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 import trustme
 
-from server.emulator import EmulatorAccount, start_emulator
+from emulator import EmulatorAccount, start_emulator
 from tests.admin.support import Api, error, ok, signed_in
 from tests.relay.support import make_key, make_user, parse_sse
 from tests.support import RelayUnderTest

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from server.emulator.faults import FAULTS
-from server.emulator.oddities import SSE_FORMATS
+from emulator.faults import FAULTS
+from emulator.oddities import SSE_FORMATS
 
 #: Knob fields a PATCH may set, with the type each must have.
 KNOB_TYPES: dict[str, tuple[type, ...]] = {
@@ -78,7 +78,7 @@ class EmulatorAccount:
     web_searches: int = 0
     speed: str = ""  # Anthropic: "fast" reports usage.speed = "fast"
     cut_after: int | None = None  # content deltas before an eof/stall cut
-    wire: str = ""  # wire quirks, comma list: gzip, early-hints, folded-headers, bare-lf (server.emulator.wirestyle)
+    wire: str = ""  # wire quirks, comma list: gzip, early-hints, folded-headers, bare-lf (emulator.wirestyle)
     retry_after_raw: str | None = None
     sse_format: str | None = None
 
@@ -127,7 +127,7 @@ def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, types):
             raise KnobError(f"knob {key!r} has the wrong type")
         if key == "wire":
-            from server.emulator.wirestyle import parse_wire
+            from emulator.wirestyle import parse_wire
             parse_wire(value)
         elif key == "fault":
             value = value or None

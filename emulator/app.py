@@ -19,12 +19,12 @@ from urllib.parse import unquote
 
 import tornado.netutil
 
-from server.emulator import anthropic, control, models, responses
-from server.emulator.accounts import EmulatorAccount
-from server.emulator.base import ApiError, EmulatorHandler, Handler
-from server.emulator.models import protocol_of
-from server.emulator.state import EmulatorState
-from server.emulator.wire import Connection, HttpServer, Request
+from emulator import anthropic, control, models, responses
+from emulator.accounts import EmulatorAccount
+from emulator.base import ApiError, EmulatorHandler, Handler
+from emulator.models import protocol_of
+from emulator.state import EmulatorState
+from emulator.wire import Connection, HttpServer, Request
 
 log = logging.getLogger("jiuliu.emulator")
 access_log = logging.getLogger("jiuliu.emulator.access")

@@ -29,15 +29,15 @@ from typing import Any
 
 import orjson
 
-from server.emulator.accounts import EmulatorAccount, Knobs
-from server.emulator.base import ApiError, ApiHandler, Frame, sse
-from server.emulator.compaction import check_encrypted, compaction_item, compaction_stream, wants_compaction
-from server.emulator.content import (
+from emulator.accounts import EmulatorAccount, Knobs
+from emulator.base import ApiError, ApiHandler, Frame, sse
+from emulator.compaction import check_encrypted, compaction_item, compaction_stream, wants_compaction
+from emulator.content import (
     SUMMARY_TEXT, mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json,
 )
-from server.emulator.faults import OPENAI, OPENAI_STREAM_ERROR
-from server.emulator.sealed import seal
-from server.emulator.usage import responses_usage, wants_reasoning
+from emulator.faults import OPENAI, OPENAI_STREAM_ERROR
+from emulator.sealed import seal
+from emulator.usage import responses_usage, wants_reasoning
 
 _JSON_CHUNK = 16  # characters of arguments per function_call_arguments.delta
 _SUMMARY_WORDS = tuple(w if i == 0 else " " + w for i, w in enumerate(SUMMARY_TEXT.split(" ")))

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.emulator.base import ApiError, Frame, sse
-from server.emulator.content import new_id
-from server.emulator.sealed import abbreviated, opens, seal
+from emulator.base import ApiError, Frame, sse
+from emulator.content import new_id
+from emulator.sealed import abbreviated, opens, seal
 
 #: Input item types whose ``encrypted_content`` only the minting account can read.
 ENCRYPTED_TYPES = frozenset({"reasoning", "compaction", "compaction_summary"})

@@ -20,9 +20,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from server.emulator.accounts import KnobError
-from server.emulator.base import HTML, JSON, Handler
-from server.emulator.state import EmulatorState
+from emulator.accounts import KnobError
+from emulator.base import HTML, JSON, Handler
+from emulator.state import EmulatorState
 
 #: Tornado's entity tag of an empty body, which the probe always carried.
 _EMPTY_ETAG = 'Etag: "da39a3ee5e6b4b0d3255bfef95601890afd80709"\r\n'

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 
-from server.emulator.faults import ANTHROPIC
+from emulator.faults import ANTHROPIC
 
 SSE_FORMATS = ("", "data-only", "cr", "crlf", "data-only-cr", "comments")
 ACCOUNT_FAULTS = ("credit_low", "insufficient_quota", "org_disabled", "400_org")

@@ -16,11 +16,11 @@ in their modules.
 
 from __future__ import annotations
 
-from server.emulator.accounts import EmulatorAccount, KnobError, default_accounts
-from server.emulator.app import EmulatorServer, make_emulator_app, run_emulator, start_emulator
-from server.emulator.faults import FAULTS
-from server.emulator.state import EmulatorState, RequestRecord
-from server.emulator.usage import (
+from emulator.accounts import EmulatorAccount, KnobError, default_accounts
+from emulator.app import EmulatorServer, make_emulator_app, run_emulator, start_emulator
+from emulator.faults import FAULTS
+from emulator.state import EmulatorState, RequestRecord
+from emulator.usage import (
     PromptCache, anthropic_usage, count_input_tokens, responses_usage, tokens_of,
 )
 

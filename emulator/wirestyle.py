@@ -9,14 +9,14 @@ An account's ``wire`` knob (or the ``x-emulator-wire`` request header): a comma 
 - ``folded-headers``: one response header is continued on a second line (obs-fold, RFC 9112 §5.2);
 - ``bare-lf``: the response head's lines end in LF alone.
 
-The HTTP/1.1 server applies them when it writes the head and the body (``server.emulator.wire``)."""
+The HTTP/1.1 server applies them when it writes the head and the body (``emulator.wire``)."""
 
 from __future__ import annotations
 
 import zlib
 from typing import Mapping
 
-from server.emulator.accounts import KnobError
+from emulator.accounts import KnobError
 
 STYLES = frozenset({"gzip", "early-hints", "folded-headers", "bare-lf"})
 EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </v1/style.css>; rel=preload; as=style\r\n\r\n"

@@ -20,8 +20,8 @@ import ssl as ssl_module
 import struct
 from typing import Any, Callable, Coroutine, Iterable
 
-from server.emulator.wirestyle import WireStyle
-from server.emulator.http1 import (
+from emulator.wirestyle import WireStyle
+from emulator.http1 import (
     BAD_REQUEST, CONTINUE, MAX_HEADER_SIZE, Headers, HttpError, Request, body_framing, chunked_body, head_end,
     http_date, parse_head, status_line,
 )
@@ -177,7 +177,7 @@ class Connection(asyncio.BufferedProtocol):
         self.busy = True
         self.request = request
         self.started = self.complete = self.chunked = False
-        self.style: WireStyle | None = None  # wire quirks a handler asked for (server.emulator.wirestyle)
+        self.style: WireStyle | None = None  # wire quirks a handler asked for (emulator.wirestyle)
         self.head_only = request.method == "HEAD"
         connection = dict.get(request.headers, "connection")
         connection = connection.lower() if connection is not None else None

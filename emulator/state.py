@@ -13,8 +13,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from server.emulator.accounts import EmulatorAccount, KnobError, validate_knobs
-from server.emulator.usage import PromptCache
+from emulator.accounts import EmulatorAccount, KnobError, validate_knobs
+from emulator.usage import PromptCache
 
 HISTORY_SIZE = 2000
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import orjson
 
-from server.emulator.base import ApiError, EmulatorHandler
-from server.emulator.faults import ANTHROPIC, OPENAI
-from server.emulator.state import EmulatorState
-from server.emulator.wire import Connection, Request
+from emulator.base import ApiError, EmulatorHandler
+from emulator.faults import ANTHROPIC, OPENAI
+from emulator.state import EmulatorState
+from emulator.wire import Connection, Request
 
 ANTHROPIC_MODELS: tuple[tuple[str, str, str], ...] = (
     ("claude-opus-5-5", "Claude Opus 5.5", "2026-05-20T00:00:00Z"),

@@ -25,15 +25,15 @@ from typing import Any
 
 import orjson
 
-from server.emulator.accounts import EmulatorAccount, Knobs
-from server.emulator.base import ApiError, ApiHandler, Frame, sse
-from server.emulator.content import (
+from emulator.accounts import EmulatorAccount, Knobs
+from emulator.base import ApiError, ApiHandler, Frame, sse
+from emulator.content import (
     mentions_use_tool, named_tool, new_id, sample_arguments, text_deltas, text_deltas_json, thinking_deltas,
     thinking_deltas_json,
 )
-from server.emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
-from server.emulator.sealed import minted_here, sign_thinking, thinking_valid
-from server.emulator.usage import THINKING_TOKENS, anthropic_input, anthropic_usage, wants_thinking
+from emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
+from emulator.sealed import minted_here, sign_thinking, thinking_valid
+from emulator.usage import THINKING_TOKENS, anthropic_input, anthropic_usage, wants_thinking
 
 _PING = sse("ping", {"type": "ping"})
 _STOP = sse("message_stop", {"type": "message_stop"})
