@@ -104,8 +104,12 @@ class EmbeddedMongo:
                "--log-file", str(self.log_file)]
         out = os.fdopen(os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         try:
+            # A session of its own: a terminal's Ctrl-C (SIGINT to the whole foreground group)
+            # reaches only the relay, which flushes usage and then stops the database in order;
+            # PR_SET_PDEATHSIG still ends it if the relay dies.
             self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                          stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                          start_new_session=True)
         finally:
             out.close()
 

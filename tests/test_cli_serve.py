@@ -59,6 +59,35 @@ async def test_serve_health_and_clean_stop(tmp_path, sig):
     assert (tmp_path / "jiuliu.db").exists()
 
 
+async def test_ctrl_c_to_the_whole_group_bills_the_last_call(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group: the embedded database must
+    outlive the relay's final usage flush, or the last calls' charges are lost."""
+    port = free_port()
+    env = {**os.environ, "JIULIU_DATA_DIR": str(tmp_path), "JIULIU_LOG_LEVEL": "info"}
+    env.pop("MONGO_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(port),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+    key = ""
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert line, (await proc.stderr.read()).decode()
+        if "claude key:" in line:
+            key = line.split("claude key:")[1].strip()
+        if line.startswith("Codex CLI"):
+            break
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "last"}]}
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"http://127.0.0.1:{port}/v1/messages", json=body,
+                            headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+    assert r.status_code == 200
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "usage flush failed" not in log and "shutdown hook failed" not in log, log
+
+
 async def test_database_death_stops_the_relay(tmp_path):
     proc, _port, _ = await _start(tmp_path)
     os.kill(_embedded_pid(tmp_path), signal.SIGKILL)
