@@ -57,12 +57,12 @@ async def prepare(data_dir: Path) -> None:
     for name in ("usage", "rollups"):
         await storage.db[name].insert_one({"_id": "x"})
         await storage.db[name].delete_one({"_id": "x"})
-    await storage.users.insert_one({
+    await storage.db.users.insert_one({
         "_id": USER_ID, "username": "bench", "email": USER_EMAIL,
         "password_hash": await PasswordHasher(4).hash(USER_PASSWORD), "role": "user", "status": "active",
         "balance": 10**12, "token_version": 0, "created_at": dt.datetime.now(dt.timezone.utc), "ledger_marks": {}})
     for suffix in ("a", "b"):  # the heavy user's two keys (the log's key filter checks ownership)
-        await storage.api_keys.insert_one({
+        await storage.db.api_keys.insert_one({
             "_id": f"key_{USER_ID}_{suffix}", "user_id": USER_ID, "name": suffix, "group": "claude",
             "key_hash": f"bigdb-{suffix}", "prefix": "sk-bigdb", "rate_limit": 0, "max_concurrency": 0,
             "expires_at": None, "models": [], "spend_quota": 0, "status": "active",

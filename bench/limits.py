@@ -48,11 +48,11 @@ SMALL = {"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "
 async def add_user(storage: Storage, balance: int, **key_fields) -> tuple[str, str]:
     uid = "usr_" + secrets.token_hex(6)
     now = dt.datetime.now(dt.timezone.utc)
-    await storage.users.insert_one({"_id": uid, "username": uid, "email": f"{uid}@bench.test", "password_hash": "",
+    await storage.db.users.insert_one({"_id": uid, "username": uid, "email": f"{uid}@bench.test", "password_hash": "",
                                     "role": "user", "status": "active", "balance": balance, "token_version": 0,
                                     "created_at": now, "ledger_marks": {}})
     secret = "sk-" + secrets.token_urlsafe(32)
-    await storage.api_keys.insert_one({
+    await storage.db.api_keys.insert_one({
         "_id": "key_" + secrets.token_hex(6), "user_id": uid, "name": "limits", "group": "claude",
         "key_hash": hashlib.sha256(secret.encode()).hexdigest(), "prefix": secret[:7], "rate_limit": 0,
         "max_concurrency": 0, "expires_at": None, "models": [], "spend_quota": 0, "status": "active",
@@ -130,7 +130,7 @@ async def add_user_cached() -> tuple[str, str]:
 
 
 async def fair_share(port: int, emu_port: int, storage: Storage) -> dict:
-    await storage.upstreams.update_many({"groups": "claude"}, {"$set": {"max_concurrency": 2}})
+    await storage.db.upstreams.update_many({"groups": "claude"}, {"$set": {"max_concurrency": 2}})
     await settle_pool(port)
     set_knobs(emu_port, output_tokens=3000, delta_interval_ms=20)  # ~60 s answers
     _, hog = await add_user(storage, 10**12)
@@ -151,7 +151,7 @@ async def fair_share(port: int, emu_port: int, storage: Storage) -> dict:
                 codes.append(r.status_code)
     for _, writer in streams:
         writer.close()
-    await storage.upstreams.update_many({"groups": "claude"}, {"$set": {"max_concurrency": 0}})
+    await storage.db.upstreams.update_many({"groups": "claude"}, {"$set": {"max_concurrency": 0}})
     await settle_pool(port)
     return {"hog_statuses": sorted(statuses), "others_ok": codes.count(200), "others_total": len(codes),
             "others_p50_ms": round(statistics.median(latencies), 1)}
@@ -164,7 +164,7 @@ async def money(port: int, emu_port: int, storage: Storage) -> dict:
         rs = await asyncio.gather(*[http.post("/v1/messages", json={**STREAM, "messages": [
             {"role": "user", "content": f"turn {i}"}]}, headers={"x-api-key": key}) for i in range(50)])
         await asyncio.sleep(1.5)  # usage flushes every 0.5 s
-        balance = (await storage.users.find_one({"_id": uid}))["balance"]
+        balance = (await storage.db.users.find_one({"_id": uid}))["balance"]
         quota_uid, quota_key = await add_user(storage, 10**12, spend_quota=50_000)
         codes = []
         for wave in range(8):
@@ -172,8 +172,8 @@ async def money(port: int, emu_port: int, storage: Storage) -> dict:
                 {"role": "user", "content": f"w{wave} {i}"}]}, headers={"x-api-key": quota_key}) for i in range(20)])
             codes += [r.status_code for r in batch]
         await asyncio.sleep(1.5)
-    key_doc = await storage.api_keys.find_one({"user_id": quota_uid})
-    costs = [row["cost"] async for row in storage.usage.find({"key_id": key_doc["_id"]})]
+    key_doc = await storage.db.api_keys.find_one({"user_id": quota_uid})
+    costs = [row["cost"] async for row in storage.db.usage.find({"key_id": key_doc["_id"]})]
     set_knobs(emu_port, **FAST)
     return {"f5_statuses": dict(Counter(r.status_code for r in rs)), "f4_statuses": dict(Counter(codes)),
             "f5_final_balance_micro": balance,

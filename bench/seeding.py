@@ -32,26 +32,26 @@ async def seed(url: str, db_name: str, emu_url: str) -> dict[str, str]:
     await PriceStore(storage).seed_if_empty()
     now = dt.datetime.now(dt.timezone.utc)
     password_hash = await PasswordHasher(4).hash(USER_PASSWORD)
-    await storage.users.insert_one({"_id": USER_ID, "username": "bench", "email": USER_EMAIL,
+    await storage.db.users.insert_one({"_id": USER_ID, "username": "bench", "email": USER_EMAIL,
                                     "password_hash": password_hash, "role": "user", "status": "active",
                                     "balance": 10**14, "token_version": 0, "created_at": now, "ledger_marks": {}})
     for name, protocol in (("claude", "anthropic"), ("codex", "openai")):
-        await storage.groups.update_one({"_id": name}, {"$setOnInsert": {
+        await storage.db.groups.update_one({"_id": name}, {"$setOnInsert": {
             "name": name, "protocol": protocol, "multiplier_ppm": 1_000_000, "description": "", "created_at": now}},
             upsert=True)
     # The operator of a benchmark lets keys without a limit of their own run unlimited.
-    await storage.settings.update_one({"_id": "runtime"}, {"$set": {"default_rate_limit": 0}}, upsert=True)
+    await storage.db.settings.update_one({"_id": "runtime"}, {"$set": {"default_rate_limit": 0}}, upsert=True)
     keys = {}
     for group in ("claude", "codex"):
         secret = f"sk-bench-{group}-" + "x" * 32
         keys[group] = secret
-        await storage.api_keys.insert_one({
+        await storage.db.api_keys.insert_one({
             "_id": f"key_bench_{group}", "user_id": USER_ID, "name": group, "group": group,
             "key_hash": hashlib.sha256(secret.encode()).hexdigest(), "prefix": secret[:8],
             "rate_limit": 0, "max_concurrency": 0, "expires_at": None, "models": [], "spend_quota": 0,
             "status": "active", "created_at": now, "last_used_at": None, "totals": {}})
     for i, (name, protocol, group) in enumerate(EMU_ACCOUNTS):
-        await storage.upstreams.insert_one({
+        await storage.db.upstreams.insert_one({
             "_id": f"ups_bench_{i}", "name": name, "groups": [group], "protocol": protocol,
             "base_url": emu_url, "api_key": name, "weight": 1, "priority": 0, "enabled": True,
             "models": [], "model_map": {}, "max_concurrency": 0, "notes": "",
@@ -92,7 +92,7 @@ async def seed_usage(url: str, db_name: str, count: int, batch: int = 10_000, st
             doc["latency_ms"] = 500 + i % 5000
             docs.append(doc)
         async with sem:
-            await storage.usage.insert_many(docs, ordered=False)
+            await storage.db.usage.insert_many(docs, ordered=False)
             await rollups.add(docs)  # as the relay's own flushes do: totals come from roll-ups
 
     t0 = time.perf_counter()

@@ -19,7 +19,7 @@ RULE = PriceRule.build("claude-sonnet-4*", input=3_000_000, output=15_000_000)
 
 async def _user(storage, balance=0):
     uid = new_id("usr")
-    await storage.users.insert_one({"_id": uid, "email": uid + "@x.io", "username": uid, "balance": balance})
+    await storage.db.users.insert_one({"_id": uid, "email": uid + "@x.io", "username": uid, "balance": balance})
     return uid
 
 
@@ -49,8 +49,8 @@ async def test_concurrent_charges_and_recharges_reconcile(storage):
     await asyncio.gather(*recharges, *[charges.charge(r) for r in records], *dup)
     balance, total = await ledger.balance_and_sum(uid)
     assert balance == total == 100 * 1_000_000 - 100 * 6_000
-    assert await storage.usage.count_documents({"user_id": uid}) == 100
-    assert await storage.ledger.count_documents({"user_id": uid, "type": "charge"}) == 100
+    assert await storage.db.usage.count_documents({"user_id": uid}) == 100
+    assert await storage.db.ledger.count_documents({"user_id": uid, "type": "charge"}) == 100
 
 
 async def test_batched_charges_reconcile_and_are_idempotent(storage):
@@ -63,7 +63,7 @@ async def test_batched_charges_reconcile_and_are_idempotent(storage):
     for uid in uids:
         balance, total = await ledger.balance_and_sum(uid)
         assert balance == total == -20 * 6_000
-    assert await storage.usage.count_documents({"user_id": {"$in": uids}}) == 60
+    assert await storage.db.usage.count_documents({"user_id": {"$in": uids}}) == 60
 
 
 async def test_charge_same_request_twice_is_a_noop(storage):
@@ -73,9 +73,9 @@ async def test_charge_same_request_twice_is_a_noop(storage):
     first = await charges.charge(record)
     second = await charges.charge(record)
     assert first["cost"] == second["cost"] == 6_000
-    user = await storage.users.find_one({"_id": uid})
+    user = await storage.db.users.find_one({"_id": uid})
     assert user["balance"] == 994_000
-    assert await storage.ledger.count_documents({"ref": "req_same"}) == 1
+    assert await storage.db.ledger.count_documents({"ref": "req_same"}) == 1
 
 
 async def test_crash_between_insert_and_apply_is_repaired(storage):
@@ -83,7 +83,7 @@ async def test_crash_between_insert_and_apply_is_repaired(storage):
     uid = await _user(storage)
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     # Step 1 happened, the process died before step 2.
-    await storage.ledger.insert_one(make_entry("rch_crash1", uid, 2_000_000, "recharge", ts=old))
+    await storage.db.ledger.insert_one(make_entry("rch_crash1", uid, 2_000_000, "recharge", ts=old))
     assert await ledger.balance_and_sum(uid) == (0, 0)
     assert await ledger.repair_pending(older_than=60) == 1
     assert await ledger.balance_and_sum(uid) == (2_000_000, 2_000_000)
@@ -95,9 +95,9 @@ async def test_crash_between_apply_and_mark_is_repaired_without_double_count(sto
     uid = await _user(storage)
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     entry = make_entry("rch_crash2", uid, 3_000_000, "recharge", ts=old)
-    await storage.ledger.insert_one(entry)
+    await storage.db.ledger.insert_one(entry)
     # Balance moved and mark set, but the entry was never flagged applied.
-    await storage.users.update_one({"_id": uid}, {"$inc": {"balance": 3_000_000},
+    await storage.db.users.update_one({"_id": uid}, {"$inc": {"balance": 3_000_000},
                                                   "$set": {"ledger_marks.rch_crash2": old}})
     await asyncio.gather(*[ledger.repair_pending(older_than=60) for _ in range(5)])
     assert await ledger.balance_and_sum(uid) == (3_000_000, 3_000_000)
@@ -109,7 +109,7 @@ async def test_prune_marks_keeps_recent_ones(storage):
     await ledger.post(make_entry("rch_p1", uid, 1, "recharge"))
     assert await ledger.prune_marks([uid], older_than=3600) == 0
     assert await ledger.prune_marks([uid], older_than=-1) == 1
-    user = await storage.users.find_one({"_id": uid})
+    user = await storage.db.users.find_one({"_id": uid})
     assert user["ledger_marks"] == {} and user["balance"] == 1
 
 
@@ -143,7 +143,7 @@ async def test_a_flush_adds_one_mark_per_user_not_per_request(storage):
     charges = ChargeService(storage, ledger)
     uid = await _user(storage, 10_000_000)
     await charges.charge_many([_record(uid) for _ in range(50)])
-    user = await storage.users.find_one({"_id": uid})
+    user = await storage.db.users.find_one({"_id": uid})
     assert len(user["ledger_marks"]) == 1
     balance, total = await ledger.balance_and_sum(uid)
     assert balance == 10_000_000 + total == 10_000_000 - 50 * 6_000
@@ -156,11 +156,11 @@ async def test_crash_inside_a_batch_is_repaired_once(storage):
     rows = [make_entry(f"chg_batchcrash{i}", uid, -1_000, "charge", ts=old) for i in range(3)]
     for row in rows:
         row["batch"] = "bat_crash"
-    await storage.ledger.insert_many(rows)  # step 1 of a flush; the process died before step 2
+    await storage.db.ledger.insert_many(rows)  # step 1 of a flush; the process died before step 2
     await asyncio.gather(*[ledger.repair_pending(older_than=60) for _ in range(4)])
     balance, total = await ledger.balance_and_sum(uid)
     assert balance == total == -3_000
-    after = sorted([r["balance_after"] async for r in storage.ledger.find({"batch": "bat_crash"})])
+    after = sorted([r["balance_after"] async for r in storage.db.ledger.find({"batch": "bat_crash"})])
     assert after == [-3_000, -2_000, -1_000]
     assert await ledger.prune_marks([uid], older_than=-1) == 1
 

@@ -41,7 +41,7 @@ def _legacy(pattern: str, input: int, output: int, w5: int, w1h: int, read: int)
 
 
 async def test_migration_of_old_seeded_rules(old_install):
-    await old_install.prices.insert_many([
+    await old_install.db.prices.insert_many([
         _legacy("claude-opus-4*", 15_000_000, 75_000_000, 18_750_000, 30_000_000, 1_500_000),  # as seeded
         _legacy("gpt-5*", 1_250_000, 10_000_000, 1_562_500, 2_500_000, 125_000),  # as seeded
         _legacy("claude-haiku-5*", 1_000_000, 5_000_000, 1_250_000, 2_000_000, 100_000),  # as seeded
@@ -60,7 +60,7 @@ async def test_migration_of_old_seeded_rules(old_install):
     assert (await prices.find("claude-haiku-5-5")).source == "catalogue"
     assert (await prices.find("gpt-5.4")).input == 2_500_000
     assert (await prices.find("claude-sonnet-4-5")).input == 2_500_000  # the edited rule still wins
-    pointer = await old_install.settings.find_one({"_id": POINTER_ID})
+    pointer = await old_install.db.settings.find_one({"_id": POINTER_ID})
     assert pointer["active"] == INSTALLED == installed_version()
     assert await prices.migrate_legacy() == {"deleted": 0, "kept": 0}  # idempotent
     await prices.prepare()
@@ -73,10 +73,10 @@ async def test_cli_status_and_apply(old_install, embedded_db, capsys):
     settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": old_install.db.name})
     prices = PriceStore(old_install)
     await prices.prepare()
-    current = await old_install.price_catalogues.find_one({"_id": INSTALLED})
+    current = await old_install.db.price_catalogues.find_one({"_id": INSTALLED})
     older = {**copy.deepcopy(current), "_id": "genai-prices 0.0.1"}
     older["entries"] = [e for e in older["entries"] if e["model"] != "gpt-5.5"]
-    await old_install.price_catalogues.insert_one(older)
+    await old_install.db.price_catalogues.insert_one(older)
     await prices.apply("genai-prices 0.0.1", "test")
     assert await prices_command(settings, argparse.Namespace(prices_command="status")) == 0
     status = orjson.loads(capsys.readouterr().out)
@@ -84,7 +84,7 @@ async def test_cli_status_and_apply(old_install, embedded_db, capsys):
     assert [(c["model"], c["change"]) for c in status["diff"]] == [("gpt-5.5", "added")]
     args = argparse.Namespace(prices_command="apply", version="genai-prices 0.0.2")
     assert await prices_command(settings, args) == 2 and "awaiting review" in capsys.readouterr().err
-    assert (await old_install.settings.find_one({"_id": POINTER_ID}))["active"] == "genai-prices 0.0.1"
+    assert (await old_install.db.settings.find_one({"_id": POINTER_ID}))["active"] == "genai-prices 0.0.1"
     args.version = INSTALLED
     assert await prices_command(settings, args) == 0
     applied = orjson.loads(capsys.readouterr().out)

@@ -44,7 +44,7 @@ async def test_embedded_files_are_private(tmp_path):
     await db.start(timeout=30)
     try:
         storage = Storage.connect(db.url, "perm")
-        await storage.users.insert_one({"_id": "u1", "email": "a@example.test"})
+        await storage.db.users.insert_one({"_id": "u1", "email": "a@example.test"})
         await storage.close()
         assert _mode(data) == 0o700
         files = sorted(p.name for p in data.iterdir())
@@ -60,16 +60,16 @@ async def test_upstream_keys_and_jwt_secret_are_sealed(storage):
     made = await upstreams.create({"name": f"sealed-{uuid.uuid4().hex[:6]}", "groups": ["claude"],
                                    "protocol": "anthropic", "base_url": "http://127.0.0.1:9", "api_key": CLEAR_KEY})
     assert made["api_key"] == CLEAR_KEY  # callers see the clear key
-    raw = await storage.upstreams.find_one({"_id": made["_id"]})
+    raw = await storage.db.upstreams.find_one({"_id": made["_id"]})
     assert raw["api_key"].startswith(PREFIX) and CLEAR_KEY not in str(raw)
     assert (await upstreams.get(made["_id"]))["api_key"] == CLEAR_KEY
     assert [d["api_key"] for d in await upstreams.list() if d["_id"] == made["_id"]] == [CLEAR_KEY]
     updated = await upstreams.update(made["_id"], {"api_key": CLEAR_KEY + "2"})
     assert updated["api_key"] == CLEAR_KEY + "2"
-    assert (await storage.upstreams.find_one({"_id": made["_id"]}))["api_key"].startswith(PREFIX)
+    assert (await storage.db.upstreams.find_one({"_id": made["_id"]}))["api_key"].startswith(PREFIX)
 
     secret = await SecretStore(storage).get_or_create("jwt_secret", lambda: "generated-secret-value-" + "s" * 40)
-    stored = (await storage.settings.find_one({"_id": SECRETS_ID}))["jwt_secret"]
+    stored = (await storage.db.settings.find_one({"_id": SECRETS_ID}))["jwt_secret"]
     assert stored.startswith(PREFIX) and secret not in stored
     assert await SecretStore(storage).get_or_create("jwt_secret", lambda: "other") == secret
 
@@ -78,7 +78,7 @@ async def test_reading_the_database_no_longer_mints_an_operator(relay):
     """The F7 attack: read the JWT secret from the database, sign an operator token, call the
     operator API. The stored value is sealed; a token signed with it is refused."""
     admin = await make_user(relay.deps.storage, role="admin")
-    stored = (await relay.deps.storage.settings.find_one({"_id": SECRETS_ID}))["jwt_secret"]
+    stored = (await relay.deps.storage.db.settings.find_one({"_id": SECRETS_ID}))["jwt_secret"]
     now = int(time.time())
     forged = jwt.encode({"sub": admin["_id"], "ver": 0, "iat": now, "exp": now + 600}, stored, algorithm="HS256")
     async with relay.client() as http:
@@ -90,15 +90,15 @@ async def test_reading_the_database_no_longer_mints_an_operator(relay):
 
 
 async def test_clear_values_are_migrated(storage):
-    await storage.upstreams.insert_one({"_id": "ups_legacy", "name": "legacy", "api_key": CLEAR_KEY,
+    await storage.db.upstreams.insert_one({"_id": "ups_legacy", "name": "legacy", "api_key": CLEAR_KEY,
                                         "groups": [], "protocol": "anthropic", "base_url": "http://127.0.0.1:9"})
-    await storage.settings.update_one({"_id": SECRETS_ID}, {"$set": {"legacy_secret": "clear-legacy"}}, upsert=True)
+    await storage.db.settings.update_one({"_id": SECRETS_ID}, {"$set": {"legacy_secret": "clear-legacy"}}, upsert=True)
     assert (await UpstreamStore(storage).get("ups_legacy"))["api_key"] == CLEAR_KEY  # readable before
     assert await reseal_secrets(storage) >= 2
-    raw = await storage.upstreams.find_one({"_id": "ups_legacy"})
+    raw = await storage.db.upstreams.find_one({"_id": "ups_legacy"})
     assert raw["api_key"].startswith(PREFIX)
     assert (await UpstreamStore(storage).get("ups_legacy"))["api_key"] == CLEAR_KEY
-    assert (await storage.settings.find_one({"_id": SECRETS_ID}))["legacy_secret"].startswith(PREFIX)
+    assert (await storage.db.settings.find_one({"_id": SECRETS_ID}))["legacy_secret"].startswith(PREFIX)
     assert await SecretStore(storage).get_or_create("legacy_secret", lambda: "x") == "clear-legacy"
     assert await reseal_secrets(storage) == 0  # idempotent
 
@@ -116,14 +116,14 @@ async def test_rotate_key(tmp_path, capsys):
     try:
         made = await UpstreamStore(storage).create({"name": "r1", "api_key": CLEAR_KEY, "groups": []})
         secret = await SecretStore(storage).get_or_create("jwt_secret", lambda: "the-jwt-secret-" + "j" * 40)
-        before = (await storage.upstreams.find_one({"_id": made["_id"]}))["api_key"]
+        before = (await storage.db.upstreams.find_one({"_id": made["_id"]}))["api_key"]
 
         assert await rotate_key(settings, argparse.Namespace()) == 0
         result = orjson.loads(capsys.readouterr().out)
         assert result == {"action": "rotated", "key": str(key_file), "resealed": 2}
         keys = key_file.read_text().split()
         assert len(keys) == 2 and keys[1] == box.keys[0].decode() and _mode(key_file) == 0o600
-        after = (await storage.upstreams.find_one({"_id": made["_id"]}))["api_key"]
+        after = (await storage.db.upstreams.find_one({"_id": made["_id"]}))["api_key"]
         assert after != before
         assert Fernet(keys[0].encode()).decrypt(after[len(PREFIX):].encode()).decode() == CLEAR_KEY
         # a process still running with the old key re-reads the key file and goes on

@@ -12,6 +12,7 @@ from typing import Any
 from server.accounts.times import iso
 from server.ids import new_id
 from server.relay.upstream_proxy import mask_proxy
+from server.storage.audit import AuditStore
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
@@ -43,19 +44,18 @@ class AuditLog:
     """Records operator writes and lists them, newest first."""
 
     def __init__(self, storage: Storage) -> None:
-        self.storage = storage
+        self.store = AuditStore(storage)
 
     async def record(self, admin_id: str, action: str, target: str, before: Any = None,
                      after: Any = None) -> None:
         """One operator write, secrets masked."""
-        await self.storage.audit.insert_one({
+        await self.store.add({
             "_id": new_id("aud"), "ts": utcnow(), "admin_id": admin_id, "action": action,
             "target": target, "before": mask(before), "after": mask(after)})
 
     async def list(self, limit: int, offset: int, action: str | None = None) -> tuple[list[dict[str, Any]], int]:
-        query: dict[str, Any] = {"action": action} if action else {}
-        cursor = self.storage.audit.find(query).sort("_id", -1).skip(offset).limit(limit)
+        docs, total = await self.store.page(limit, offset, action)
         rows = [{"id": d["_id"], "ts": iso(d.get("ts")), "admin_id": d.get("admin_id"),
                  "action": d.get("action"), "target": d.get("target"), "before": d.get("before"),
-                 "after": d.get("after")} async for d in cursor]
-        return rows, await self.storage.count("audit", query)
+                 "after": d.get("after")} for d in docs]
+        return rows, total

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from server.admin.audit import AuditLog
 from server.errors import BadRequest
 from server.pools.rules import DEFAULT_RULES, rule_from_dict
+from server.storage.error_rules import DOC_ID, ErrorRulesStore
 from server.storage.ledger import utcnow
 
 if TYPE_CHECKING:
     from server.deps import Deps
 
-DOC_ID = "error_rules"
 MAX_RULES = 200
 
 
@@ -24,11 +24,12 @@ class ErrorRulesAdmin:
     def __init__(self, deps: "Deps", audit: AuditLog) -> None:
         self.deps = deps
         self.audit = audit
+        self.store = ErrorRulesStore(deps.storage)
 
     async def get(self) -> dict[str, Any]:
-        doc = await self.deps.storage.settings.find_one({"_id": DOC_ID})
-        if doc and doc.get("rules"):
-            return {"rules": doc["rules"], "is_default": False}
+        stored = await self.store.stored()
+        if stored:
+            return {"rules": stored, "is_default": False}
         return {"rules": [r.as_dict() for r in DEFAULT_RULES], "is_default": True}
 
     async def replace(self, admin_id: str, rules: Any) -> dict[str, Any]:
@@ -51,9 +52,7 @@ class ErrorRulesAdmin:
 
     async def _store(self, admin_id: str, action: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         before = await self.get()
-        await self.deps.storage.settings.update_one(
-            {"_id": DOC_ID}, {"$set": {"rules": rules, "updated_at": utcnow(), "updated_by": admin_id}},
-            upsert=True)
+        await self.store.replace(rules, admin_id, utcnow())
         await self.deps.pools.reload()
         after = await self.get()
         await self.audit.record(admin_id, action, DOC_ID, before["rules"], after["rules"])

@@ -10,11 +10,13 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from server.jobs.rollups import roll_up_recent
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import utcnow
 from server.storage.login_attempts import LoginAttemptStore
+from server.storage.recharge import RedeemCodeStore
+from server.storage.rollup_recompute import roll_up_recent
 from server.storage.usage_filters import UsageFilters
+from server.storage.usage_retention import UsageRetention
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -34,6 +36,7 @@ class MaintenanceJobs:
     def __init__(self, deps: "Deps") -> None:
         self.deps = deps
         self._filters = UsageFilters(deps.storage)
+        self._retention = UsageRetention(deps.storage, self._filters)
 
     async def health_probes(self) -> dict[str, Any]:
         """Probe every enabled account that is healthy or cooling after a transport error;
@@ -75,12 +78,10 @@ class MaintenanceJobs:
         every few minutes, long before) are kept."""
         days = (await self.deps.runtime_settings.get()).log_retention_days
         cutoff = utcnow() - dt.timedelta(days=days)
-        # Bounded below so the embedded database can answer it from the ts index (see usage_filters).
-        query = await self._filters.ts_range(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), cutoff)
-        result = await self.deps.storage.usage.delete_many(query or {"ts": {"$lt": cutoff}})
-        if result.deleted_count:
-            log.info("retention: deleted %d usage rows older than %d days", result.deleted_count, days)
-        return {"deleted": result.deleted_count}
+        deleted = await self._retention.delete_before(cutoff)
+        if deleted:
+            log.info("retention: deleted %d usage rows older than %d days", deleted, days)
+        return {"deleted": deleted}
 
     async def sticky_cleanup(self) -> dict[str, int]:
         """Drop expired session → account mappings and encrypted-context fingerprints."""
@@ -93,10 +94,7 @@ class MaintenanceJobs:
 
     async def expired_codes(self) -> dict[str, int]:
         """Mark active redeem codes past their expiry as ``expired``."""
-        result = await self.deps.storage.redeem_codes.update_many(
-            {"$and": [{"status": "active"}, {"expires_at": {"$ne": None}}, {"expires_at": {"$lt": utcnow()}}]},
-            {"$set": {"status": "expired"}})
-        return {"expired": result.modified_count}
+        return {"expired": await RedeemCodeStore(self.deps.storage).expire_due(utcnow())}
 
     async def login_attempts(self) -> dict[str, int]:
         """Forget login counters that are unlocked and quiet for longer than any reset period

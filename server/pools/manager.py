@@ -27,6 +27,7 @@ from server.relay.failures import UPSTREAM_ERRORS, describe, exception_kind
 from server.relay.upstream_client import forward_headers
 from server.relay.upstream_errors import UpstreamEncodingError
 from server.storage.db import Storage
+from server.storage.error_rules import ErrorRulesStore
 from server.storage.upstreams import UpstreamStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class PoolManager:
     """Per-process pool state over the shared ``upstreams`` collection."""
 
     def __init__(self, storage: Storage, upstreams: UpstreamStore, refresh: float = 2.0) -> None:
-        self.storage = storage
+        self.error_rules = ErrorRulesStore(storage)
         self.upstreams = upstreams
         self.refresh = refresh
         self.accounts: dict[str, AccountState] = {}
@@ -81,11 +82,11 @@ class PoolManager:
         self._loaded_version = version
 
     async def _load_rules(self) -> tuple[ErrorRule, ...]:
-        doc = await self.storage.settings.find_one({"_id": "error_rules"})
-        if not doc or not doc.get("rules"):
+        stored = await self.error_rules.stored()
+        if not stored:
             return DEFAULT_RULES
         rules = []
-        for item in doc["rules"]:
+        for item in stored:
             try:
                 rules.append(rule_from_dict(item))
             except ValueError as exc:

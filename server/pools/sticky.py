@@ -17,6 +17,7 @@ from typing import Any, Mapping, Protocol
 import orjson
 
 from server.storage.db import Storage
+from server.storage.sticky import StickyRows
 
 
 def session_key(protocol: str, headers: Mapping[str, str], body: Mapping[str, Any], key_id: str) -> str:
@@ -73,7 +74,7 @@ class StickyStore:
 
     def __init__(self, storage: Storage, ttl: int, cache_size: int = 100_000,
                  clock: _Clock | None = None) -> None:
-        self.storage = storage
+        self.rows = StickyRows(storage)
         self.ttl = ttl
         self.cache_size = cache_size
         self.clock: _Clock = clock or _WallClock()
@@ -84,7 +85,7 @@ class StickyStore:
         hit = self._cache.get(session)
         if hit and hit[1] > now:
             return hit[0]
-        doc = await self.storage.sticky.find_one({"_id": session})
+        doc = await self.rows.get(session)
         if not doc:
             return None
         expires = float(doc["expires_at"])
@@ -111,10 +112,7 @@ class StickyStore:
         if hit and hit[0] == account_id:
             expires = max(expires, hit[1])
         self._remember(session, account_id, expires)  # visible to this process's next request now
-        await self.storage.sticky.update_one(
-            {"_id": session},
-            {"$set": {"account_id": account_id}, "$max": {"expires_at": expires}},
-            upsert=True)
+        await self.rows.bind(session, account_id, expires)
 
     def _remember(self, session: str, account_id: str, expires: float) -> None:
         if len(self._cache) >= self.cache_size:
@@ -122,10 +120,7 @@ class StickyStore:
         self._cache[session] = (account_id, expires)
 
     async def held_by(self, account_id: str) -> int:
-        now = self.clock.now()
-        return await self.storage.count("sticky", {"account_id": account_id, "expires_at": {"$gt": now}})
+        return await self.rows.live_for(account_id, self.clock.now())
 
     async def purge_expired(self) -> int:
-        now = self.clock.now()
-        result = await self.storage.sticky.delete_many({"expires_at": {"$lt": now}})
-        return result.deleted_count
+        return await self.rows.purge_expired(self.clock.now())

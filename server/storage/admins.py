@@ -23,7 +23,7 @@ class AdminUserStore:
         changes: dict[str, Any] = {"role": "admin", "status": "active"}
         if password_hash:
             changes["password_hash"] = password_hash
-        user = await self.storage.users.find_one_and_update(
+        user = await self.storage.collection("users").find_one_and_update(
             {"_id": user_id}, {"$set": changes, "$inc": {"token_version": 1}},
             projection=PUBLIC, return_document=ReturnDocument.AFTER)
         if user is None:

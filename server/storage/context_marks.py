@@ -40,7 +40,7 @@ class ContextMarkStore:
         if not docs:
             return
         try:
-            await self.storage.context_marks.insert_many(docs, ordered=False)
+            await self.storage.collection("context_marks").insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
@@ -53,12 +53,12 @@ class ContextMarkStore:
         # One query per 200 fingerprints: a long session resends hundreds of reasoning items.
         for i in range(0, len(fingerprints), 200):
             chunk = fingerprints[i:i + 200]
-            cursor = self.storage.context_marks.find({"_id": {"$in": chunk}, "expires_at": {"$gt": now}},
-                                                     {"account_id": 1})
+            cursor = self.storage.collection("context_marks").find(
+                {"_id": {"$in": chunk}, "expires_at": {"$gt": now}}, {"account_id": 1})
             async for doc in cursor:
                 found[doc["_id"]] = doc["account_id"]
         return found
 
     async def purge_expired(self, now: float) -> int:
-        result = await self.storage.context_marks.delete_many({"expires_at": {"$lt": now}})
+        result = await self.storage.collection("context_marks").delete_many({"expires_at": {"$lt": now}})
         return result.deleted_count

@@ -53,7 +53,7 @@ class GroupStore:
         """First start: create ``claude`` and ``codex`` (existing groups are left alone)."""
         for spec in DEFAULT_GROUPS:
             try:
-                await self.storage.groups.insert_one(group_doc(**spec))
+                await self.storage.collection("groups").insert_one(group_doc(**spec))
             except DuplicateKeyError:
                 pass
         await self.reload()
@@ -63,7 +63,7 @@ class GroupStore:
         await self.refresher.reload_now()
 
     async def _load(self) -> None:
-        self._groups = {g["_id"]: g async for g in self.storage.groups.find({})}
+        self._groups = {g["_id"]: g async for g in self.storage.collection("groups").find({})}
 
     async def _snapshot(self) -> dict[str, dict[str, Any]]:
         await self.refresher.ensure()
@@ -80,7 +80,7 @@ class GroupStore:
     async def create(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Insert a group built by ``group_doc`` (operator API); a taken name is a 409."""
         try:
-            await self.storage.groups.insert_one(doc)
+            await self.storage.collection("groups").insert_one(doc)
         except DuplicateKeyError:
             raise Conflict("分组已存在", field="name") from None
         await self.reload()
@@ -92,12 +92,12 @@ class GroupStore:
         if "protocol" in allowed and allowed["protocol"] not in PROTOCOLS:
             raise BadRequest(f"protocol 必须是 {' 或 '.join(PROTOCOLS)}", field="protocol")
         if allowed:
-            await self.storage.groups.update_one({"_id": name}, {"$set": allowed})
+            await self.storage.collection("groups").update_one({"_id": name}, {"$set": allowed})
         await self.reload()
         return self._groups.get(name)
 
     async def delete(self, name: str) -> bool:
         """Remove a group (operator API); keys naming it are then refused by the relay."""
-        result = await self.storage.groups.delete_one({"_id": name})
+        result = await self.storage.collection("groups").delete_one({"_id": name})
         await self.reload()
         return result.deleted_count == 1

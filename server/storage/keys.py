@@ -39,23 +39,23 @@ class KeyStore:
 
     async def insert(self, doc: dict[str, Any]) -> None:
         """Store a new key document (built by ``KeyService.create``)."""
-        await self.storage.api_keys.insert_one(doc)
+        await self.storage.collection("api_keys").insert_one(doc)
 
     async def get_by_hash(self, key_hash: str) -> dict[str, Any] | None:
         """The key whose full secret hashes to ``key_hash`` (the relay's lookup)."""
-        return await self.storage.api_keys.find_one({"key_hash": exact(key_hash)})
+        return await self.storage.collection("api_keys").find_one({"key_hash": exact(key_hash)})
 
     async def get(self, key_id: str) -> dict[str, Any] | None:
         """Any user's key by id (operator API)."""
-        return await self.storage.api_keys.find_one({"_id": key_id})
+        return await self.storage.collection("api_keys").find_one({"_id": key_id})
 
     async def get_for_user(self, user_id: str, key_id: str) -> dict[str, Any] | None:
         """A key of this user, or None (also when it belongs to someone else)."""
-        return await self.storage.api_keys.find_one({"_id": key_id, "user_id": user_id})
+        return await self.storage.collection("api_keys").find_one({"_id": key_id, "user_id": user_id})
 
     async def list_for_user(self, user_id: str) -> list[dict[str, Any]]:
         """A user's keys, newest first."""
-        cursor = self.storage.api_keys.find({"user_id": user_id}).sort("_id", -1)
+        cursor = self.storage.collection("api_keys").find({"user_id": user_id}).sort("_id", -1)
         return [k async for k in cursor]
 
     async def count_for_user(self, user_id: str) -> int:
@@ -69,7 +69,7 @@ class KeyStore:
         query: dict[str, Any] = {"_id": key_id}
         if user_id is not None:
             query["user_id"] = user_id
-        return await self.storage.api_keys.find_one_and_update(
+        return await self.storage.collection("api_keys").find_one_and_update(
             query, {"$set": {"status": status}}, return_document=ReturnDocument.AFTER)
 
     async def delete(self, user_id: str | None, key_id: str) -> bool:
@@ -77,12 +77,12 @@ class KeyStore:
         query: dict[str, Any] = {"_id": key_id}
         if user_id is not None:
             query["user_id"] = user_id
-        result = await self.storage.api_keys.delete_one(query)
+        result = await self.storage.collection("api_keys").delete_one(query)
         return result.deleted_count == 1
 
     async def names(self, key_ids: list[str]) -> dict[str, str]:
         """Key id -> current name, for labelling aggregates."""
         if not key_ids:
             return {}
-        cursor = self.storage.api_keys.find({"_id": {"$in": key_ids}}, {"name": 1})
+        cursor = self.storage.collection("api_keys").find({"_id": {"$in": key_ids}}, {"name": 1})
         return {k["_id"]: k.get("name", "") async for k in cursor}

@@ -56,17 +56,17 @@ class PriceStore:
         installed = cat.installed_version()
         if installed is None:
             log.warning("%s is not installed: only operator price rules price requests", cat.LIBRARY)
-        if installed is not None and await self.storage.price_catalogues.find_one(
+        if installed is not None and await self.storage.collection("price_catalogues").find_one(
                 {"_id": installed}, {"_id": 1}) is None:
             converted = await converter()
             try:
-                await self.storage.price_catalogues.insert_one(
+                await self.storage.collection("price_catalogues").insert_one(
                     {"_id": converted["version"], "entries": converted["entries"],
                      "converted_at": converted["converted_at"], "stored_at": utcnow()})
             except DuplicateKeyError:
                 pass  # another process stored it first
         if installed is not None:
-            await self.storage.settings.update_one(
+            await self.storage.collection("settings").update_one(
                 {"_id": POINTER_ID}, {"$setOnInsert": {"active": installed, "applied_at": utcnow(),
                                                       "applied_by": "first start"}}, upsert=True)
         await self.migrate_legacy()
@@ -78,14 +78,15 @@ class PriceStore:
         """Rules without ``source`` predate the catalogue: unedited seeded ones go, the rest
         become operator rules (edited seeded ones flagged). Idempotent; safe in parallel."""
         counts = {"deleted": 0, "kept": 0}
-        async for doc in self.storage.prices.find({"source": {"$exists": False}}):
+        async for doc in self.storage.collection("prices").find({"source": {"$exists": False}}):
             action, fields = plan(doc)
             if action == "delete":
-                result = await self.storage.prices.delete_one({"_id": doc["_id"], "source": {"$exists": False}})
+                result = await self.storage.collection("prices").delete_one(
+                    {"_id": doc["_id"], "source": {"$exists": False}})
                 counts["deleted"] += result.deleted_count
             else:
-                await self.storage.prices.update_one({"_id": doc["_id"], "source": {"$exists": False}},
-                                                     {"$set": fields})
+                await self.storage.collection("prices").update_one(
+                    {"_id": doc["_id"], "source": {"$exists": False}}, {"$set": fields})
                 counts["kept"] += 1
         if any(counts.values()):
             log.info("price rules from before the catalogue: %(deleted)d replaced, %(kept)d kept", counts)
@@ -100,11 +101,12 @@ class PriceStore:
         await self.refresher.reload_now()
 
     async def _load(self) -> None:
-        operator = [rule_from_doc(d) async for d in self.storage.prices.find({})]
-        pointer = await self.storage.settings.find_one({"_id": POINTER_ID}) or {}
+        operator = [rule_from_doc(d) async for d in self.storage.collection("prices").find({})]
+        pointer = await self.storage.collection("settings").find_one({"_id": POINTER_ID}) or {}
         active = pointer.get("active")
         if active != self._catalogue_version:
-            self._catalogue = cat.catalogue_rules(await self.storage.price_catalogues.find_one({"_id": active}))
+            catalogue = await self.storage.collection("price_catalogues").find_one({"_id": active})
+            self._catalogue = cat.catalogue_rules(catalogue)
             self._catalogue_version = active
         self.pointer, self._operator = pointer, operator
         self._rules = operator + self._catalogue
@@ -125,16 +127,18 @@ class PriceStore:
 
     async def list_docs(self) -> list[dict[str, Any]]:
         """The operator's rules."""
-        return [d async for d in self.storage.prices.find({}).sort("pattern", 1)]
+        return [d async for d in self.storage.collection("prices").find({}).sort("pattern", 1)]
 
     async def catalogue_doc(self, version: str | None) -> dict[str, Any] | None:
-        return None if version is None else await self.storage.price_catalogues.find_one({"_id": version})
+        if version is None:
+            return None
+        return await self.storage.collection("price_catalogues").find_one({"_id": version})
 
     async def status(self) -> dict[str, Any]:
         """The version in force, the installed one, and whether a newer one awaits review."""
-        pointer = await self.storage.settings.find_one({"_id": POINTER_ID}) or {}
+        pointer = await self.storage.collection("settings").find_one({"_id": POINTER_ID}) or {}
         installed = cat.installed_version()
-        stored = installed is not None and await self.storage.price_catalogues.find_one(
+        stored = installed is not None and await self.storage.collection("price_catalogues").find_one(
             {"_id": installed}, {"_id": 1}) is not None
         return {"active": pointer.get("active"), "applied_at": pointer.get("applied_at"),
                 "applied_by": pointer.get("applied_by"), "installed": installed,
@@ -143,9 +147,9 @@ class PriceStore:
     # -- writing --------------------------------------------------------------------------------
     async def apply(self, version: str, by: str) -> bool:
         """Put a stored catalogue version in force (False: no such version stored)."""
-        if await self.storage.price_catalogues.find_one({"_id": version}, {"_id": 1}) is None:
+        if await self.storage.collection("price_catalogues").find_one({"_id": version}, {"_id": 1}) is None:
             return False
-        await self.storage.settings.update_one(
+        await self.storage.collection("settings").update_one(
             {"_id": POINTER_ID}, {"$set": {"active": version, "applied_at": utcnow(), "applied_by": by}},
             upsert=True)
         await self.reload()
@@ -153,13 +157,13 @@ class PriceStore:
 
     async def upsert(self, rule: PriceRule) -> dict[str, Any]:
         doc = {**rule_doc(rule), "updated_at": utcnow()}
-        await self.storage.prices.update_one({"pattern": exact(rule.pattern)},
-                                             {"$set": doc, "$setOnInsert": {"_id": new_id("price")}},
-                                             upsert=True)
+        await self.storage.collection("prices").update_one(
+            {"pattern": exact(rule.pattern)},
+            {"$set": doc, "$setOnInsert": {"_id": new_id("price")}}, upsert=True)
         await self.reload()
-        return await self.storage.prices.find_one({"pattern": exact(rule.pattern)})
+        return await self.storage.collection("prices").find_one({"pattern": exact(rule.pattern)})
 
     async def delete(self, price_id: str) -> bool:
-        result = await self.storage.prices.delete_one({"_id": price_id})
+        result = await self.storage.collection("prices").delete_one({"_id": price_id})
         await self.reload()
         return result.deleted_count == 1

@@ -3,7 +3,7 @@
 Each usage flush adds its fresh rows to the buckets they fall in with ``$inc`` (one bulk write),
 per dimension (user, key, model, account, group, and ``all``), so dashboards read a handful of
 small documents instead of scanning raw usage — which on the embedded database means a
-Python-side scan of the whole collection. ``server.jobs.rollups.roll_up`` can recompute a
+Python-side scan of the whole collection. ``server.storage.rollup_recompute.roll_up`` can recompute a
 bucket from the raw rows (same ids, absolute values) to repair drift. Document::
 
     {_id: "<period>:<bucket iso>:<dim>:<value>", period: "hour" | "day", bucket: ISO string (UTC),
@@ -72,7 +72,7 @@ class RollupStore:
         if not sums:
             return
         now = dt.datetime.now(dt.timezone.utc)
-        await self.storage.rollups.bulk_write([
+        await self.storage.collection("rollups").bulk_write([
             UpdateOne({"_id": rollup_id(period, bucket, dim, value)},
                       {"$inc": inc, "$set": {"period": period, "bucket": bucket.isoformat(), "dim": dim,
                                              "value": value, "updated_at": now}}, upsert=True)
@@ -82,12 +82,13 @@ class RollupStore:
                       value: Any = "all") -> dict[str, dict[str, Any]]:
         """Bucket start (ISO) → totals, for one dimension value (missing buckets are absent)."""
         ids = [rollup_id(period, bucket_start(s, period), dim, value) for s in starts]
-        return {doc["bucket"]: _shape(doc) async for doc in self.storage.rollups.find({"_id": {"$in": ids}})}
+        rows = self.storage.collection("rollups").find({"_id": {"$in": ids}})
+        return {doc["bucket"]: _shape(doc) async for doc in rows}
 
     async def top(self, period: str, start: dt.datetime, dim: str, limit: int = 0) -> list[dict[str, Any]]:
         """Every value of ``dim`` in one bucket, most cost first."""
         query = {"$and": [{"period": period}, {"bucket": bucket_start(start, period).isoformat()}, {"dim": dim}]}
-        cursor = self.storage.rollups.find(query).sort([("cost", -1), ("requests", -1)])
+        cursor = self.storage.collection("rollups").find(query).sort([("cost", -1), ("requests", -1)])
         if limit:
             cursor = cursor.limit(limit)
         return [{"value": doc["value"], **_shape(doc)} async for doc in cursor]

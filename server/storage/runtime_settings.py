@@ -94,7 +94,7 @@ class RuntimeSettingsStore:
 
     async def reload(self) -> RuntimeSettings:
         """Read the settings now."""
-        self._current = from_doc(await self.storage.settings.find_one({"_id": RUNTIME_ID}))
+        self._current = from_doc(await self.storage.collection("settings").find_one({"_id": RUNTIME_ID}))
         self._loaded_at = self._monotonic()
         return self._current
 
@@ -102,7 +102,8 @@ class RuntimeSettingsStore:
         """Validate and store some settings; unknown names or bad values are a 400."""
         checked = {name: _check(name, value) for name, value in changes.items()}
         if checked:
-            await self.storage.settings.update_one({"_id": RUNTIME_ID}, {"$set": checked}, upsert=True)
+            await self.storage.collection("settings").update_one(
+                {"_id": RUNTIME_ID}, {"$set": checked}, upsert=True)
         return await self.reload()
 
 
@@ -119,14 +120,14 @@ class SecretStore:
         if self.storage.box is not None:
             candidate = self.storage.box.encrypt(candidate)
         try:
-            await self.storage.settings.update_one(
+            await self.storage.collection("settings").update_one(
                 {"_id": SECRETS_ID}, {"$setOnInsert": {name: candidate}}, upsert=True)
         except DuplicateKeyError:  # a concurrent upsert inserted the document first
             pass
         # The document may predate this secret (holding others): set it only if still absent.
-        await self.storage.settings.update_one(
+        await self.storage.collection("settings").update_one(
             {"_id": SECRETS_ID, name: {"$exists": False}}, {"$set": {name: candidate}})
-        doc = await self.storage.settings.find_one({"_id": SECRETS_ID})
+        doc = await self.storage.collection("settings").find_one({"_id": SECRETS_ID})
         if not doc or not isinstance(doc.get(name), str) or not doc[name]:
             raise RuntimeError(f"could not store the generated secret {name!r}")
         return self.storage.box.decrypt(doc[name]) if self.storage.box is not None else doc[name]
@@ -135,13 +136,13 @@ class SecretStore:
         """Seal stored secrets that are clear text or sealed under an older key (conditional on
         the value read, so a concurrent reseal is not undone)."""
         box = self.storage.box
-        doc = await self.storage.settings.find_one({"_id": SECRETS_ID})
+        doc = await self.storage.collection("settings").find_one({"_id": SECRETS_ID})
         if box is None or not doc:
             return 0
         changed = 0
         for name, old in doc.items():
             if name != "_id" and box.needs_rotation(old):
-                result = await self.storage.settings.update_one(
+                result = await self.storage.collection("settings").update_one(
                     {"_id": SECRETS_ID, name: exact(old)}, {"$set": {name: box.reseal(old)}})
                 changed += result.modified_count
         return changed

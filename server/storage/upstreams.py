@@ -68,10 +68,10 @@ class UpstreamStore:
         return {**fields, **sealed} if sealed else fields
 
     async def list(self) -> list[dict[str, Any]]:
-        return [self._open(d) async for d in self.storage.upstreams.find({}).sort("name", 1)]
+        return [self._open(d) async for d in self.storage.collection("upstreams").find({}).sort("name", 1)]
 
     async def get(self, account_id: str) -> dict[str, Any] | None:
-        return self._open(await self.storage.upstreams.find_one({"_id": account_id}))
+        return self._open(await self.storage.collection("upstreams").find_one({"_id": account_id}))
 
     async def create(self, fields: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
@@ -79,12 +79,12 @@ class UpstreamStore:
                "model_map": {}, "max_concurrency": 0, "notes": "", "groups": [],
                **fields, "state": {**HEALTHY, "since": time.time()},
                "created_at": now, "updated_at": now}
-        await self.storage.upstreams.insert_one(self._seal(doc))
+        await self.storage.collection("upstreams").insert_one(self._seal(doc))
         self.version += 1
         return doc
 
     async def update(self, account_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
-        doc = await self.storage.upstreams.find_one_and_update(
+        doc = await self.storage.collection("upstreams").find_one_and_update(
             {"_id": account_id}, {"$set": {**self._seal(fields), "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER)
         self.version += 1
@@ -97,11 +97,11 @@ class UpstreamStore:
         if box is None:
             return 0
         changed = 0
-        async for doc in self.storage.upstreams.find({}, {name: 1 for name in SEALED_FIELDS}):
+        async for doc in self.storage.collection("upstreams").find({}, {name: 1 for name in SEALED_FIELDS}):
             for name in SEALED_FIELDS:
                 old = doc.get(name)
                 if _secret(old) and box.needs_rotation(old):
-                    result = await self.storage.upstreams.update_one(
+                    result = await self.storage.collection("upstreams").update_one(
                         {"_id": doc["_id"], name: exact(old)}, {"$set": {name: box.reseal(old)}})
                     changed += result.modified_count
         if changed:
@@ -109,7 +109,7 @@ class UpstreamStore:
         return changed
 
     async def delete(self, account_id: str) -> bool:
-        result = await self.storage.upstreams.delete_one({"_id": account_id})
+        result = await self.storage.collection("upstreams").delete_one({"_id": account_id})
         self.version += 1
         return result.deleted_count == 1
 
@@ -117,7 +117,7 @@ class UpstreamStore:
                         cooldown_until: float = 0.0, kind: str = "") -> None:
         """Record health for every process to see (``kind``: "transport" for a cooldown a
         transport error caused, which a successful probe may end early)."""
-        await self.storage.upstreams.update_one(
+        await self.storage.collection("upstreams").update_one(
             {"_id": account_id},
             {"$set": {"state": {"status": status, "reason": reason[:500], "kind": kind,
                                 "cooldown_until": cooldown_until, "since": time.time()}}})
@@ -126,12 +126,12 @@ class UpstreamStore:
     async def end_cooldown(self, account_id: str, transport_early: bool = False) -> bool:
         """healthy again, only if it is still cooling and its cooldown has run out — or, with
         ``transport_early``, if a transport error caused it."""
-        result = await self.storage.upstreams.update_one(
+        result = await self.storage.collection("upstreams").update_one(
             {"$and": [{"_id": account_id}, {"state.status": "cooling"},
                       {"state.cooldown_until": {"$lt": time.time()}}]},
             {"$set": {"state": {**HEALTHY, "since": time.time()}}})
         if result.modified_count == 0 and transport_early:
-            result = await self.storage.upstreams.update_one(
+            result = await self.storage.collection("upstreams").update_one(
                 {"$and": [{"_id": account_id}, {"state.status": "cooling"}, {"state.kind": "transport"}]},
                 {"$set": {"state": {**HEALTHY, "since": time.time()}}})
         self.version += 1

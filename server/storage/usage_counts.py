@@ -54,8 +54,9 @@ class UsageCounter:
 
     async def end(self, filt: UsageFilter, direction: int) -> dt.datetime | None:
         """The oldest (1) or newest (-1) matching row's time, None if nothing matches."""
-        row = await self.storage.usage.find_one(await self.filters.query(filt), {"ts": 1, "_id": 0},
-                                                sort=[("ts", direction)])
+        usage = self.storage.collection("usage")
+        row = await usage.find_one(await self.filters.query(filt), {"ts": 1, "_id": 0},
+                                   sort=[("ts", direction)])
         return None if row is None else row["ts"]
 
     async def _from_rollups(self, filt: UsageFilter) -> int:
@@ -75,8 +76,9 @@ class UsageCounter:
 
     async def _capped(self, filt: UsageFilter) -> tuple[int, bool]:
         query = await self.filters.query(filt)
-        beyond = await self.storage.usage.find_one(query, {"ts": 1, "_id": 0}, sort=[("ts", -1)],
-                                                   skip=TOTAL_CAP)
+        usage = self.storage.collection("usage")
+        beyond = await usage.find_one(query, {"ts": 1, "_id": 0}, sort=[("ts", -1)],
+                                      skip=TOTAL_CAP)
         if beyond is not None:
             return TOTAL_CAP, False
         return await self.count(filt), True

@@ -94,11 +94,11 @@ class UsageFilters:
         info = await self.storage.db.command("buildInfo")
         if info.get("process") != NX_PROCESS:
             return TimeForm.NATIVE
-        row = await self.storage.usage.find_one({}, {"ts": 1})
+        row = await self.storage.collection("usage").find_one({}, {"ts": 1})
         if row is None or not isinstance(row.get("ts"), dt.datetime):
             return None  # nothing to prove it on yet: SCAN for now, ask again next time
-        proof = await self.storage.usage.find_one({"_id": row["_id"], "ts": {"$eq": nx_text(row["ts"])}},
-                                                  {"_id": 1})
+        proof = await self.storage.collection("usage").find_one(
+            {"_id": row["_id"], "ts": {"$eq": nx_text(row["ts"])}}, {"_id": 1})
         return TimeForm.TEXT if proof is not None else TimeForm.SCAN
 
     @staticmethod

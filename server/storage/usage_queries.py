@@ -92,7 +92,7 @@ class UsageQueries:
 
     async def _rows(self, filt: UsageFilter, n: int, offset: int = 0) -> list[dict[str, Any]]:
         query = await self.filters.query(filt)
-        cursor = self.storage.usage.find(query).sort(ORDER)
+        cursor = self.storage.collection("usage").find(query).sort(ORDER)
         if offset:
             cursor = cursor.skip(offset)
         return await cursor.limit(n).to_list()
@@ -103,7 +103,7 @@ class UsageQueries:
         rows: list[dict[str, Any]] = []
         if filt.admits(cursor.ts):
             query = await self.filters.query(filt, at=cursor.ts, below=cursor.id)
-            rows = await self.storage.usage.find(query).sort(ORDER).limit(n).to_list()
+            rows = await self.storage.collection("usage").find(query).sort(ORDER).limit(n).to_list()
         if len(rows) < n:
             rows += await self._rows(filt.within(None, cursor.ts), n - len(rows))
         return rows
@@ -116,7 +116,7 @@ class UsageQueries:
                      until: dt.datetime | None = None) -> dict[str, Any]:
         """Requests, cost and tokens by kind of a user's rows in ``[since, until)``, from the rows."""
         pipeline = [await self._match(user_id, since, until), {"$group": {"_id": None, **_sums()}}]
-        rows = [row async for row in await self.storage.usage.aggregate(pipeline)]
+        rows = [row async for row in await self.storage.collection("usage").aggregate(pipeline)]
         return _shape(rows[0] if rows else {})
 
     async def window_totals(self, user_id: str, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
@@ -143,7 +143,7 @@ class UsageQueries:
                     {"$sort": {"cost": -1, "requests": -1}},
                     {"$limit": limit}]
         out = []
-        async for row in await self.storage.usage.aggregate(pipeline):
+        async for row in await self.storage.collection("usage").aggregate(pipeline):
             out.append({field: row["_id"], **_shape(row)})
         return out
 

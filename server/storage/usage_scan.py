@@ -25,7 +25,7 @@ async def scan_rows(storage: Storage, filt: UsageFilter, *, limit: int, offset: 
     since = None if filt.since is None else to_millis(filt.since)
     out: list[dict[str, Any]] = []
     skipped = 0
-    cursor = storage.usage.find(UsageFilters.fields(filt)).sort(ORDER).batch_size(BATCH)
+    cursor = storage.collection("usage").find(UsageFilters.fields(filt)).sort(ORDER).batch_size(BATCH)
     try:
         async for row in cursor:
             ts = row["ts"]
@@ -50,7 +50,8 @@ async def scan_count(storage: Storage, filt: UsageFilter) -> int:
     """How many rows match, counted as they stream in (times only)."""
     since = None if filt.since is None else to_millis(filt.since)
     count = 0
-    cursor = storage.usage.find(UsageFilters.fields(filt), {"ts": 1, "_id": 0}).sort([("ts", -1)])
+    usage = storage.collection("usage")
+    cursor = usage.find(UsageFilters.fields(filt), {"ts": 1, "_id": 0}).sort([("ts", -1)])
     cursor = cursor.batch_size(BATCH)
     try:
         async for row in cursor:

@@ -96,7 +96,7 @@ async def bucket_totals_by_value(storage: Storage, dim: str, values: list[str],
     if not buckets or not values:
         return totals
     ids = [rollup_id(period, start, dim, value) for value in values for period, start in buckets]
-    async for doc in storage.rollups.find({"_id": {"$in": ids}}):
+    async for doc in storage.collection("rollups").find({"_id": {"$in": ids}}):
         if doc.get("value") in totals:
             add_totals(totals[doc["value"]], totals_of(doc))
     return totals

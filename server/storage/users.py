@@ -47,38 +47,38 @@ class UserStore:
     async def insert(self, doc: dict[str, Any]) -> None:
         """Insert a new user; a taken email or username is a 409 naming the field."""
         try:
-            await self.storage.users.insert_one(doc)
+            await self.storage.collection("users").insert_one(doc)
         except DuplicateKeyError as exc:
             field = conflict_field(exc, ("email", "username"))
             if field is None:  # the message did not say: ask the collection
-                field = "email" if await self.storage.users.find_one(
+                field = "email" if await self.storage.collection("users").find_one(
                     {"email": exact(doc["email"])}, {"_id": 1}) else "username"
             message = "该邮箱已被注册" if field == "email" else "该用户名已被使用"
             raise Conflict(message, field=field) from None
 
     async def get(self, user_id: str) -> dict[str, Any] | None:
         """A user without secrets, or None."""
-        return await self.storage.users.find_one({"_id": user_id}, PUBLIC)
+        return await self.storage.collection("users").find_one({"_id": user_id}, PUBLIC)
 
     async def get_with_hash(self, user_id: str) -> dict[str, Any] | None:
         """A user including ``password_hash`` (password checks only)."""
-        return await self.storage.users.find_one({"_id": user_id}, NO_MARKS)
+        return await self.storage.collection("users").find_one({"_id": user_id}, NO_MARKS)
 
     async def get_by_email(self, email: str) -> dict[str, Any] | None:
         """A user by normalised email, including ``password_hash`` (login only)."""
-        return await self.storage.users.find_one({"email": exact(email)}, NO_MARKS)
+        return await self.storage.collection("users").find_one({"email": exact(email)}, NO_MARKS)
 
     async def set_password(self, user_id: str, password_hash: str,
                            token_version: int) -> dict[str, Any] | None:
         """Replace the hash and bump ``token_version`` if no other change got there first."""
-        return await self.storage.users.find_one_and_update(
+        return await self.storage.collection("users").find_one_and_update(
             {"_id": user_id, "token_version": token_version},
             {"$set": {"password_hash": password_hash}, "$inc": {"token_version": 1}},
             projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
     async def bump_token_version(self, user_id: str) -> dict[str, Any] | None:
         """End every session of a user (logout everywhere, disable, role change)."""
-        return await self.storage.users.find_one_and_update(
+        return await self.storage.collection("users").find_one_and_update(
             {"_id": user_id}, {"$inc": {"token_version": 1}},
             projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
@@ -89,18 +89,19 @@ class UserStore:
         update: dict[str, Any] = {"$set": {"status": status}}
         if status == "disabled":
             update["$inc"] = {"token_version": 1}
-        return await self.storage.users.find_one_and_update(
+        return await self.storage.collection("users").find_one_and_update(
             {"_id": user_id}, update, projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
     async def set_overdraft(self, user_id: str, amount: int | None) -> dict[str, Any] | None:
         """The operator's credit line for one user in micro-units (None: back to the default)."""
         update: dict[str, Any] = {"$set": {"overdraft": amount}} if amount is not None else {"$unset": {"overdraft": ""}}
-        return await self.storage.users.find_one_and_update(
+        return await self.storage.collection("users").find_one_and_update(
             {"_id": user_id}, update, projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
     async def list(self, limit: int, offset: int,
                    query: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], int]:
         """Users, newest first, and their count (operator API)."""
         query = query or {}
-        cursor = self.storage.users.find(query, PUBLIC).sort("_id", -1).skip(offset).limit(limit)
+        users = self.storage.collection("users")
+        cursor = users.find(query, PUBLIC).sort("_id", -1).skip(offset).limit(limit)
         return [u async for u in cursor], await self.storage.count("users", query)

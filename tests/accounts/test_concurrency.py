@@ -28,8 +28,8 @@ async def test_recharges_and_charges_reconcile(relay):
             balance, total = await LedgerStore(deps.storage).balance_and_sum(acct.id)
             assert balance == total == 100 * 1_500_000 - 100 * 6000
             assert (await acct.get("/api/user/me")).json()["balance"] == balance
-            assert await deps.storage.ledger.count_documents({"user_id": acct.id}) == 200
-            assert await deps.storage.ledger.count_documents({"user_id": acct.id, "applied": False}) == 0
+            assert await deps.storage.db.ledger.count_documents({"user_id": acct.id}) == 200
+            assert await deps.storage.db.ledger.count_documents({"user_id": acct.id, "applied": False}) == 0
             page = (await acct.get("/api/user/transactions", params={"limit": 500})).json()
             assert page["total"] == 200 and sum(row["amount"] for row in page["data"]) == balance
             stats = (await acct.get("/api/user/stats")).json()

@@ -33,7 +33,7 @@ async def test_create_with_seed_body(relay):
         assert body["status"] == "active" and body["maxConcurrency"] == 0 and body["models"] == []
         assert body["expiresAt"] is None and body["spendQuota"] == 0 and body["lastUsedAt"] is None
         assert body["usage"]["requests"] == 0 and body["usage"]["costDisplay"] == "0"
-        doc = await relay.deps.storage.api_keys.find_one({"_id": body["id"]})
+        doc = await relay.deps.storage.db.api_keys.find_one({"_id": body["id"]})
         assert doc["key_hash"] == hashlib.sha256(secret.encode()).hexdigest()
         assert secret not in str(doc) and doc["user_id"] == acct.id
         listing = (await acct.get("/api/user/keys")).json()["data"]
@@ -53,7 +53,7 @@ async def test_create_with_every_field_and_defaults(relay):
         assert body["group"] == "codex" and body["rateLimit"] == 0 and body["maxConcurrency"] == 3
         assert body["models"] == ["gpt-5*", "o3"] and body["spendQuota"] == 12_500_000
         assert body["spendQuotaDisplay"] == "12.5" and body["expiresAt"] == expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        doc = await relay.deps.storage.api_keys.find_one({"_id": body["id"]})
+        doc = await relay.deps.storage.db.api_keys.find_one({"_id": body["id"]})
         assert doc["expires_at"] == expires and doc["max_concurrency"] == 3 and doc["spend_quota"] == 12_500_000
         await relay.deps.runtime_settings.update(default_rate_limit=42)
         try:
@@ -115,7 +115,7 @@ async def test_lifecycle_and_resolve(relay):
         assert r.status_code == 200 and r.json()["rateLimit"] == 5
         r = await acct.delete(f"/api/user/keys/{key_id}")
         assert r.status_code == 200 and r.json() == {"id": key_id, "deleted": True}
-        assert await relay.deps.storage.api_keys.count_documents({"_id": key_id}) == 0
+        assert await relay.deps.storage.db.api_keys.count_documents({"_id": key_id}) == 0
         with pytest.raises(Unauthorized, match="无效的 API Key"):
             await keys.resolve(secret)
         assert (await acct.delete(f"/api/user/keys/{key_id}")).status_code == 404
@@ -133,7 +133,7 @@ async def test_resolve_cache_expiry_and_user_state(relay, monkeypatch):
         secret = r.json()["key"]
         await keys.resolve(secret)
         # Changed by another process: this one sees it once the short cache entry lapses.
-        await relay.deps.storage.api_keys.update_one({"_id": r.json()["id"]}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.api_keys.update_one({"_id": r.json()["id"]}, {"$set": {"status": "disabled"}})
         await keys.resolve(secret)
         mono = time.monotonic()
         monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + keys.cache_ttl + 1)
@@ -141,7 +141,7 @@ async def test_resolve_cache_expiry_and_user_state(relay, monkeypatch):
         await keys.reloads_done()
         with pytest.raises(Unauthorized):
             await keys.resolve(secret)
-        await relay.deps.storage.api_keys.update_one({"_id": r.json()["id"]}, {"$set": {"status": "active"}})
+        await relay.deps.storage.db.api_keys.update_one({"_id": r.json()["id"]}, {"$set": {"status": "active"}})
         now = time.time()
         monkeypatch.setattr(relay.deps.clock, "now", lambda: now + 600)
         with pytest.raises(Unauthorized, match="已过期"):
@@ -149,7 +149,7 @@ async def test_resolve_cache_expiry_and_user_state(relay, monkeypatch):
         listing = (await acct.get("/api/user/keys")).json()["data"]
         assert listing[0]["expired"] is True
         monkeypatch.setattr(relay.deps.clock, "now", lambda: now)
-        await relay.deps.storage.users.update_one({"_id": acct.id}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.users.update_one({"_id": acct.id}, {"$set": {"status": "disabled"}})
         # Long past the entry's grace: the lookup waits for the database and sees the change.
         monkeypatch.setattr(relay.deps.clock, "monotonic", lambda: mono + 2 * keys.cache_ttl + STALE_GRACE + 2)
         with pytest.raises(Forbidden):
@@ -193,7 +193,7 @@ async def test_other_users_keys_are_404(relay):
         bob = await account(http)
         r = await alice.post("/api/user/keys", {"name": "alice's"})
         key_id = r.json()["id"]
-        before = await relay.deps.storage.api_keys.find_one({"_id": key_id})
+        before = await relay.deps.storage.db.api_keys.find_one({"_id": key_id})
         assert (await bob.get("/api/user/keys")).json()["data"] == []
         for response in (await bob.get(f"/api/user/keys/{key_id}"),
                          await bob.post(f"/api/user/keys/{key_id}/disable"),
@@ -202,6 +202,6 @@ async def test_other_users_keys_are_404(relay):
                          await bob.get("/api/user/logs", params={"key": key_id})):
             assert response.status_code == 404, response.request.url
             assert response.json() == {"error": {"message": "API Key 不存在", "type": "not_found_error"}}
-        assert await relay.deps.storage.api_keys.find_one({"_id": key_id}) == before
+        assert await relay.deps.storage.db.api_keys.find_one({"_id": key_id}) == before
         assert (await alice.get("/api/user/logs", params={"key": key_id})).status_code == 200
         assert (await http.get("/api/user/keys")).status_code == 401

@@ -76,11 +76,11 @@ async def test_form_waits_for_a_row_to_prove_the_date_text(tmp_path):
         filters = UsageFilters(storage)
         assert await filters.form() is TimeForm.SCAN and filters._form is None  # asked again later
         when = dt.datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
-        await storage.usage.insert_one({"_id": "req_1", "request_id": "req_1", "user_id": "u", "ts": when})
+        await storage.db.usage.insert_one({"_id": "req_1", "request_id": "req_1", "user_id": "u", "ts": when})
         assert await filters.form() is TimeForm.TEXT
-        assert await storage.usage.find_one({"ts": {"$eq": nx_text(when)}}) is not None
-        assert await storage.usage.find_one({"ts": {"$lt": nx_text(when)}}) is None
-        assert await storage.usage.find_one({"ts": {"$lt": nx_text(when + MS)}}) is not None
+        assert await storage.db.usage.find_one({"ts": {"$eq": nx_text(when)}}) is not None
+        assert await storage.db.usage.find_one({"ts": {"$lt": nx_text(when)}}) is None
+        assert await storage.db.usage.find_one({"ts": {"$lt": nx_text(when + MS)}}) is not None
         whole = when.replace(microsecond=0)  # isoformat drops ".000000": still in time order
         assert nx_text(whole) == '{"$date":"2026-01-02T03:04:05"}' and nx_text(whole) < nx_text(when)
     finally:

@@ -154,7 +154,7 @@ async def test_total_leaves_out_rows_deleted_by_retention(relay):
         await deps.charges.charge_many([await usage_record(deps, acct.id, key["id"], ts=t) for t in times])
         assert (await _get(acct))["total"] == len(times)
         cutoff = start + dt.timedelta(days=1, hours=5, minutes=31)  # mid-hour, as the retention job cuts
-        await deps.storage.usage.delete_many({"user_id": acct.id, "ts": {"$lt": cutoff}})
+        await deps.storage.db.usage.delete_many({"user_id": acct.id, "ts": {"$lt": cutoff}})
         left = [t for t in times if t >= cutoff]
         body = await _get(acct, limit=5)
         assert body["total"] == len(left) and body["total_exact"] is True

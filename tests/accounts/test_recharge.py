@@ -43,7 +43,7 @@ async def test_manual_order_approved_once_under_races(relay, mode):
         again = await relay.deps.recharge.approve(order["id"], "usr_admin")
         assert again["status"] == "credited" and again["ledger_id"] == "rch_" + order["id"]
         assert await _balance(acct) == 100_000_000
-        assert await relay.deps.storage.ledger.count_documents({"user_id": acct.id}) == 1
+        assert await relay.deps.storage.db.ledger.count_documents({"user_id": acct.id}) == 1
         assert await LedgerStore(relay.deps.storage).balance_and_sum(acct.id) == (100_000_000, 100_000_000)
         with pytest.raises(Conflict):
             await relay.deps.recharge.reject(order["id"], "usr_admin")
@@ -78,7 +78,7 @@ async def test_manual_order_rejected(relay, mode):
         with pytest.raises(NotFound):
             await relay.deps.recharge.approve("rco_missing", "usr_admin")
         assert await _balance(acct) == 0
-        assert await relay.deps.storage.ledger.count_documents({"user_id": acct.id}) == 0
+        assert await relay.deps.storage.db.ledger.count_documents({"user_id": acct.id}) == 0
 
 
 async def test_amount_validation_writes_nothing(relay, mode):
@@ -104,7 +104,7 @@ async def test_open_mode_credits_at_once(relay, mode):
         assert r.json()["order"]["status"] == "credited" and r.json()["order"]["method"] == "open"
         assert r.json()["balance"] == 12_345_678 and r.json()["balance_display"] == "12.345678"
         assert await _balance(acct) == 12_345_678
-        entry = await relay.deps.storage.ledger.find_one({"user_id": acct.id})
+        entry = await relay.deps.storage.db.ledger.find_one({"user_id": acct.id})
         assert entry["type"] == "recharge" and entry["_id"] == "rch_" + r.json()["order"]["id"]
 
 
@@ -160,7 +160,7 @@ async def test_code_mode(relay, mode):
         r = await acct.post("/api/user/recharge", {"code": codes[0]["code"]})
         assert r.status_code == 400 and r.json()["error"]["message"] == "兑换码已被使用"
         assert await counts(relay.deps.storage) == before
-        entry = await relay.deps.storage.ledger.find_one({"_id": "rdm_" + codes[0]["_id"]})
+        entry = await relay.deps.storage.db.ledger.find_one({"_id": "rdm_" + codes[0]["_id"]})
         assert entry["type"] == "redeem" and entry["amount"] == 5_000_000 and entry["applied"]
 
 
@@ -173,11 +173,11 @@ async def test_code_redeemed_once_by_twenty_racers(relay, mode):
                                            for i in range(20)])
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [201] + [400] * 19
-        assert await relay.deps.storage.ledger.count_documents({"ref": code["_id"]}) == 1
+        assert await relay.deps.storage.db.ledger.count_documents({"ref": code["_id"]}) == 1
         balances = [await _balance(a) for a in racers]
         assert sorted(balances) == [0, 0, 0, 7_000_000]
         winner = racers[balances.index(7_000_000)]
-        stored = await relay.deps.storage.redeem_codes.find_one({"_id": code["_id"]})
+        stored = await relay.deps.storage.db.redeem_codes.find_one({"_id": code["_id"]})
         assert stored["status"] == "redeemed" and stored["redeemed_by"] == winner.id
 
 

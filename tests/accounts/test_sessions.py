@@ -27,7 +27,7 @@ async def test_register_and_me(relay):
         assert user["role"] == "user" and user["status"] == "active"  # the first user is no admin
         assert user["balance"] == 0 and user["balance_display"] == "0"
         assert "password_hash" not in user and "ledger_marks" not in user
-        doc = await relay.deps.storage.users.find_one({"_id": user["id"]})
+        doc = await relay.deps.storage.db.users.find_one({"_id": user["id"]})
         assert doc["password_hash"].startswith("$2") and PASSWORD not in str(doc)
         assert doc["token_version"] == 0 and doc["ledger_marks"] == {}
 
@@ -167,13 +167,13 @@ async def test_disabled_user(relay):
     async with relay.client() as http:
         acct = await account(http)
         # Disabled behind the service's back (token_version untouched): the session check says 403.
-        await relay.deps.storage.users.update_one({"_id": acct.id}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.users.update_one({"_id": acct.id}, {"$set": {"status": "disabled"}})
         r = await acct.get("/api/user/me")
         assert r.status_code == 403 and r.json()["error"]["message"] == "账户已被禁用"
         r = await http.post("/api/user/login", json={"email": acct.email, "password": PASSWORD})
         assert r.status_code == 403
         # Disabled by the operator's service method: every session ends at once.
-        await relay.deps.storage.users.update_one({"_id": acct.id}, {"$set": {"status": "active"}})
+        await relay.deps.storage.db.users.update_one({"_id": acct.id}, {"$set": {"status": "active"}})
         await relay.deps.user_store.set_status(acct.id, "disabled")
         assert (await acct.get("/api/user/me")).status_code == 401
 
@@ -203,7 +203,7 @@ async def test_processes_share_the_generated_secret(relay, storage):
             acct = await account(http)
             r = await http2.get("/api/user/me", headers=acct.auth())
             assert r.status_code == 200 and r.json()["id"] == acct.id
-        assert await storage.groups.count_documents({}) == 2  # seeding is idempotent
+        assert await storage.db.groups.count_documents({}) == 2  # seeding is idempotent
         assert sorted([g["_id"], g["protocol"]] for g in await second.deps.groups.list()) == [
             ["claude", "anthropic"], ["codex", "openai"]]
     finally:

@@ -59,7 +59,7 @@ async def test_processes_share_counters(storage):
     ticket = await one.admit(email, "10.0.0.9")
     assert ticket.account_n == 1
     await one.succeeded(ticket)
-    assert await storage.login_attempts.count_documents({"_id": f"acct:{email}"}) == 0
+    assert await storage.db.login_attempts.count_documents({"_id": f"acct:{email}"}) == 0
 
 
 async def test_parallel_burst_gets_at_most_the_configured_checks(relay, monkeypatch):
@@ -81,7 +81,7 @@ async def test_parallel_burst_gets_at_most_the_configured_checks(relay, monkeypa
     statuses = [r.status_code for r in answers]
     assert checks == relay.settings.login_account_attempts == 5
     assert statuses.count(401) == 5 and statuses.count(429) == 45
-    await relay.deps.storage.login_attempts.delete_many({})
+    await relay.deps.storage.db.login_attempts.delete_many({})
 
 
 async def test_account_lock_over_http(relay, monkeypatch):
@@ -103,8 +103,8 @@ async def test_account_lock_over_http(relay, monkeypatch):
         monkeypatch.setattr(relay.deps.clock, "now", lambda: start + 5)
         r = await http.post("/api/user/login", json={"email": email, "password": PASSWORD})
         assert r.status_code == 200
-        assert await relay.deps.storage.login_attempts.count_documents({"_id": f"acct:{email}"}) == 0
-    await relay.deps.storage.login_attempts.delete_many({})
+        assert await relay.deps.storage.db.login_attempts.count_documents({"_id": f"acct:{email}"}) == 0
+    await relay.deps.storage.db.login_attempts.delete_many({})
 
 
 async def test_address_lock_spares_a_clean_account(relay, monkeypatch):
@@ -121,7 +121,7 @@ async def test_address_lock_spares_a_clean_account(relay, monkeypatch):
             r = await http.post("/api/user/login",
                                 json={"email": f"{unique()}@example.test", "password": "guess guess"})
             assert r.status_code == 401
-        doc = await relay.deps.storage.login_attempts.find_one({"_id": "ip:127.0.0.1"})
+        doc = await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:127.0.0.1"})
         assert doc["failures"] == 20 and doc["locked_until"] == pytest.approx(start + 1, abs=0.01)
         # an account this address already failed on is refused from here, even the right password
         r = await http.post("/api/user/login", json={"email": guessed, "password": PASSWORD})
@@ -129,7 +129,7 @@ async def test_address_lock_spares_a_clean_account(relay, monkeypatch):
         # the clean account's right password gets in
         r = await http.post("/api/user/login", json={"email": email, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        after = await relay.deps.storage.login_attempts.find_one({"_id": "ip:127.0.0.1"})
+        after = await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:127.0.0.1"})
         assert after["failures"] == 20 and after["locked_until"] == pytest.approx(start + 1, abs=0.01)
         # a wrong password for a clean account from the locked address gets one check only
         _, third = await register(http)
@@ -140,7 +140,7 @@ async def test_address_lock_spares_a_clean_account(relay, monkeypatch):
         monkeypatch.setattr(relay.deps.clock, "now", lambda: start + 2)  # the address lock ran out
         r = await http.post("/api/user/login", json={"email": guessed, "password": PASSWORD})
         assert r.status_code == 200
-    await relay.deps.storage.login_attempts.delete_many({})
+    await relay.deps.storage.db.login_attempts.delete_many({})
 
 
 async def test_trusted_proxy_gives_each_client_its_own_address(storage):
@@ -153,7 +153,7 @@ async def test_trusted_proxy_gives_each_client_its_own_address(storage):
                 r = await http.post("/api/user/login", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"},
                                     json={"email": f"{unique()}@example.test", "password": "guess guess"})
                 assert r.status_code == 401
-            docs = {d["_id"]: d async for d in storage.login_attempts.find({"_id": {"$regex": "^ip:"}})}
+            docs = {d["_id"]: d async for d in storage.db.login_attempts.find({"_id": {"$regex": "^ip:"}})}
             assert docs["ip:203.0.113.7"]["failures"] == 3 and "ip:127.0.0.1" not in docs
             assert "ip:6.6.6.6" not in docs  # the client-written hop proves nothing
             _, other = await register(http)
@@ -168,7 +168,7 @@ async def test_trusted_proxy_gives_each_client_its_own_address(storage):
             assert r.status_code == 401  # another client behind the proxy is not locked
     finally:
         await proxied.stop()
-    await storage.login_attempts.delete_many({})
+    await storage.db.login_attempts.delete_many({})
 
 
 async def test_forwarded_for_ignored_from_untrusted_peer(relay):
@@ -176,6 +176,6 @@ async def test_forwarded_for_ignored_from_untrusted_peer(relay):
         r = await http.post("/api/user/login", headers={"X-Forwarded-For": "192.0.2.55"},
                             json={"email": f"{unique()}@example.test", "password": "guess guess"})
         assert r.status_code == 401
-    assert await relay.deps.storage.login_attempts.find_one({"_id": "ip:192.0.2.55"}) is None
-    assert await relay.deps.storage.login_attempts.find_one({"_id": "ip:127.0.0.1"}) is not None
-    await relay.deps.storage.login_attempts.delete_many({})
+    assert await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:192.0.2.55"}) is None
+    assert await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:127.0.0.1"}) is not None
+    await relay.deps.storage.db.login_attempts.delete_many({})

@@ -31,7 +31,7 @@ async def test_create_then_promote(storage, embedded_db, monkeypatch, capsys, tm
     result = orjson.loads(out)
     assert result["action"] == "created" and result["role"] == "admin" and result["email"] == "boss@example.test"
     assert "correct horse" not in out
-    doc = await storage.users.find_one({"_id": result["id"]})
+    doc = await storage.db.users.find_one({"_id": result["id"]})
     assert doc["role"] == "admin" and doc["username"] == "boss"
     assert await PasswordHasher(4).verify("correct horse battery", doc["password_hash"])
 
@@ -44,7 +44,7 @@ async def test_create_then_promote(storage, embedded_db, monkeypatch, capsys, tm
                       "email": "member@example.test", "username": user["username"], "role": "admin"}
     assert f"promoting the existing account id {user['_id']}" in captured.err
     assert user["username"] in captured.err
-    doc = await storage.users.find_one({"_id": user["_id"]})
+    doc = await storage.db.users.find_one({"_id": user["_id"]})
     assert doc["role"] == "admin" and doc["token_version"] == 1  # old sessions end
 
 
@@ -63,13 +63,13 @@ async def test_existing_account_is_never_promoted_silently(storage, embedded_db,
     settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
                            "data_dir": str(tmp_path)})
     squatter = await make_user(storage, email="ops@example.test")
-    before = await storage.users.find_one({"_id": squatter["_id"]})
+    before = await storage.db.users.find_one({"_id": squatter["_id"]})
     for stdin in (False, True):
         monkeypatch.setattr(sys, "stdin", io.StringIO("operator password!\n"))
         assert await admin_create(settings, _args("ops@example.test", stdin=stdin)) == 2
         err = capsys.readouterr().err
         assert "NOT promoted" in err and squatter["_id"] in err and "--promote-existing" in err
-    after = await storage.users.find_one({"_id": squatter["_id"]})
+    after = await storage.db.users.find_one({"_id": squatter["_id"]})
     assert after["role"] == "user" and after["password_hash"] == before["password_hash"]
     assert after["token_version"] == before["token_version"]
 
@@ -78,9 +78,9 @@ async def test_promotion_without_password_keeps_it(storage, embedded_db, monkeyp
     settings = Settings(**{**TEST_SETTINGS, "mongo_url": embedded_db.url, "db_name": storage.db.name,
                            "data_dir": str(tmp_path)})
     user = await make_user(storage, email="keeper@example.test")
-    before = await storage.users.find_one({"_id": user["_id"]})
+    before = await storage.db.users.find_one({"_id": user["_id"]})
     assert await admin_create(settings, _args("keeper@example.test", stdin=False, promote=True)) == 0
     result = orjson.loads(capsys.readouterr().out)
     assert result["action"] == "promoted" and result["password_changed"] is False
-    after = await storage.users.find_one({"_id": user["_id"]})
+    after = await storage.db.users.find_one({"_id": user["_id"]})
     assert after["role"] == "admin" and after["password_hash"] == before["password_hash"]

@@ -62,7 +62,7 @@ async def test_adjust_posts_a_ledger_entry(admin, relay):
     user = await make_user(relay.deps.storage, balance=5_000_000)
     result = ok(await admin.post(f"/api/admin/users/{user['_id']}/adjust", {"amount": "-1.5", "reason": "退款冲正"}))
     assert result["balance"] == 3_500_000 and result["amount"] == -1_500_000
-    entry = await relay.deps.storage.ledger.find_one({"_id": result["ledger_id"]})
+    entry = await relay.deps.storage.db.ledger.find_one({"_id": result["ledger_id"]})
     assert entry["type"] == "adjustment" and entry["applied"]
     assert entry["meta"] == {"reason": "退款冲正", "admin_id": admin.user["_id"]}
     assert await relay.deps.ledger.balance_and_sum(user["_id"]) == (3_500_000, -1_500_000)

@@ -59,7 +59,7 @@ async def test_date_like_key_name_and_admin_search(relay, admin, member):
     assert [k["name"] for k in keys if k["id"] == made["id"]] == ["2024-01-15T10:00:00Z"]
     assert await relay.deps.keys.store.get_by_hash(  # the relay's lookup of a key
         __import__("hashlib").sha256(made["key"].encode()).hexdigest()) is not None
-    await relay.deps.storage.users.update_one({"_id": member.user["_id"]}, {"$set": {"username": "2024-02-02x"}})
+    await relay.deps.storage.db.users.update_one({"_id": member.user["_id"]}, {"$set": {"username": "2024-02-02x"}})
     found = ok(await admin.get("/api/admin/users?q=2024-02-02x"))["data"]
     assert [u["id"] for u in found] == [member.user["_id"]]
 

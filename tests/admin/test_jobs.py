@@ -12,7 +12,7 @@ from server.billing.charges import UsageRecord
 from server.billing.pricing import PriceRule
 from server.billing.usage import Usage
 from server.jobs.leases import LeaseStore
-from server.jobs.rollups import bucket_start, roll_up
+from server.storage.rollup_recompute import bucket_start, roll_up
 from server.storage.usage_filters import TimeForm, UsageFilters
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import make_entry, utcnow
@@ -62,7 +62,7 @@ async def test_two_instances_run_each_job_once_per_interval(relay, storage):
         assert await one.deps.scheduler.run_job("sticky_cleanup") is True
         assert await two.deps.scheduler.run_job("sticky_cleanup") is False
         # Once the lease lapses (the first process died), the other takes over.
-        await storage.leases.update_one({"_id": "job:count"}, {"$set": {"expires_at": 0.0}})
+        await storage.db.leases.update_one({"_id": "job:count"}, {"$set": {"expires_at": 0.0}})
         assert await two.deps.scheduler.run_job("count") is True and ran == ["one", "two"]
     finally:
         await two.stop()
@@ -120,31 +120,31 @@ async def test_rollups_and_retention(relay):
     for i, ts in enumerate((now, now, old)):
         await relay.deps.charges.charge(_record(user["_id"], ts, request_id=f"req_job_{i}"))
     hour = bucket_start(now, "hour").isoformat()
-    live = await relay.deps.storage.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
+    live = await relay.deps.storage.db.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
     assert live["requests"] == 2 and live["cost"] == 8000  # added as the usage was written
     jobs = relay.deps.scheduler.jobs
     result = await jobs["rollups"].func()
     assert result["written"] >= 5
-    doc = await relay.deps.storage.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
+    doc = await relay.deps.storage.db.rollups.find_one({"_id": f"hour:{hour}:user:{user['_id']}"})
     # Per request: 1000 in × 1 + 500 out × 2 (per million tokens) = 2000 micro, ×2 for the group.
     assert doc["requests"] == 2 and doc["errors"] == 0 and doc["tokens_input"] == 2000
     assert doc["cost"] == 8000 and doc["upstream_cost"] == 4000
-    day = await relay.deps.storage.rollups.find_one({"_id": f"day:{bucket_start(now, 'day').isoformat()}:model:job-model"})
+    day = await relay.deps.storage.db.rollups.find_one({"_id": f"day:{bucket_start(now, 'day').isoformat()}:model:job-model"})
     assert day["requests"] >= 2
     assert result["already"] is False and result["hour"] == hour
     again = await jobs["rollups"].func()  # an hour is recomputed once
     assert again == {"written": 0, "hour": hour, "already": True}
     # The recompute itself is idempotent: same ids, same numbers, by reading or by aggregating.
     assert await roll_up(relay.deps.storage, "hour", now) == result["written"]
-    assert (await relay.deps.storage.rollups.find_one({"_id": doc["_id"]}))["requests"] == 2
+    assert (await relay.deps.storage.db.rollups.find_one({"_id": doc["_id"]}))["requests"] == 2
     scan = UsageFilters(relay.deps.storage)
     scan._form = TimeForm.SCAN
     assert await roll_up(relay.deps.storage, "hour", now, scan) == result["written"]
-    assert (await relay.deps.storage.rollups.find_one({"_id": doc["_id"]}))["tokens_input"] == 2000
+    assert (await relay.deps.storage.db.rollups.find_one({"_id": doc["_id"]}))["tokens_input"] == 2000
     deleted = await jobs["retention"].func()
     assert deleted == {"deleted": 1}
-    assert await relay.deps.storage.usage.count_documents({"user_id": user["_id"]}) == 2
-    assert await relay.deps.storage.rollups.find_one({"_id": doc["_id"]}) is not None
+    assert await relay.deps.storage.db.usage.count_documents({"user_id": user["_id"]}) == 2
+    assert await relay.deps.storage.db.rollups.find_one({"_id": doc["_id"]}) is not None
 
 
 async def test_cleanup_jobs(relay):
@@ -153,32 +153,32 @@ async def test_cleanup_jobs(relay):
     future = utcnow() + dt.timedelta(hours=1)
     await relay.deps.sticky.put("s-old", "a")
     await relay.deps.sticky.put("s-new", "a")
-    await storage.sticky.update_one({"_id": "s-old"}, {"$set": {"expires_at": time.time() - 60}})
+    await storage.db.sticky.update_one({"_id": "s-old"}, {"$set": {"expires_at": time.time() - 60}})
     assert await jobs["sticky_cleanup"].func() == {"deleted": 1, "context_marks": 0}
-    await storage.rate_windows.insert_many([{"_id": "r:k:1", "n": 1, "expires_at": time.time() - 60},
+    await storage.db.rate_windows.insert_many([{"_id": "r:k:1", "n": 1, "expires_at": time.time() - 60},
                                             {"_id": "r:k:2", "n": 1, "expires_at": time.time() + 60}])
     assert await jobs["rate_windows"].func() == {"deleted": 1}
-    await storage.redeem_codes.insert_many([
+    await storage.db.redeem_codes.insert_many([
         {"_id": "rdc_old", "code": "OLD", "amount": 1, "status": "active", "expires_at": past},
         {"_id": "rdc_new", "code": "NEW", "amount": 1, "status": "active", "expires_at": future},
         {"_id": "rdc_none", "code": "NONE", "amount": 1, "status": "active", "expires_at": None}])
     assert await jobs["expired_codes"].func() == {"expired": 1}
-    assert (await storage.redeem_codes.find_one({"_id": "rdc_old"}))["status"] == "expired"
-    assert (await storage.redeem_codes.find_one({"_id": "rdc_none"}))["status"] == "active"
+    assert (await storage.db.redeem_codes.find_one({"_id": "rdc_old"}))["status"] == "expired"
+    assert (await storage.db.redeem_codes.find_one({"_id": "rdc_none"}))["status"] == "active"
     now = time.time()
-    await storage.login_attempts.insert_many([
+    await storage.db.login_attempts.insert_many([
         {"_id": "acct:old@example.test", "failures": 3, "last_failure": now - 7200, "locked_until": now - 7000},
         {"_id": "ip:192.0.2.1", "failures": 9, "last_failure": now - 7200, "locked_until": now + 600},
         {"_id": "acct:new@example.test", "failures": 1, "last_failure": now - 10, "locked_until": 0.0}])
     assert await jobs["login_attempts"].func() == {"deleted": 1}
-    assert await storage.login_attempts.find_one({"_id": "acct:old@example.test"}) is None
+    assert await storage.db.login_attempts.find_one({"_id": "acct:old@example.test"}) is None
 
 
 async def test_ledger_repair_job(relay):
     user = await make_user(relay.deps.storage, balance=0)
     entry = make_entry("adj_halfway", user["_id"], 7, "adjustment",
                        ts=utcnow() - dt.timedelta(minutes=5))
-    await relay.deps.storage.ledger.insert_one(entry)  # a crash before step 2
+    await relay.deps.storage.db.ledger.insert_one(entry)  # a crash before step 2
     result = await relay.deps.scheduler.jobs["ledger_repair"].func()
     assert result["repaired"] >= 1
     assert (await relay.deps.user_store.get(user["_id"]))["balance"] == 7

@@ -69,19 +69,19 @@ async def test_operator_scenario(relay, admin, emu):
         price = ok(await admin.post("/api/admin/prices", {"pattern": "claude-sonnet-4-5", "input": "7",
                                                            "output": "11", "cache_write_5m": "0",
                                                            "cache_write_1h": "0", "cache_read": "0"}), 201)
-        before_rows = [d async for d in relay.deps.storage.usage.find({"user_id": user["_id"]})]
+        before_rows = [d async for d in relay.deps.storage.db.usage.find({"user_id": user["_id"]})]
         r = await _relay_call(http, key, "claude-sonnet-4-5", 99)
         assert r.status_code == 200, r.text
         request_id = r.headers["x-jiuliu-request-id"]
         await relay.deps.recorder.wait_recorded(request_id)
         await relay.deps.recorder.flush()
-        row = await relay.deps.storage.usage.find_one({"_id": request_id})
+        row = await relay.deps.storage.db.usage.find_one({"_id": request_id})
         assert row["prices"]["input"] == 7_000_000 and row["prices"]["output"] == 11_000_000
         tokens = row["tokens"]
         expected = (tokens["input"] * 7_000_000 + tokens["output"] * 11_000_000) * 2 // 1_000_000
         assert abs(row["cost"] - expected) <= 1 and row["cost"] > 0
         for old in before_rows:
-            again = await relay.deps.storage.usage.find_one({"_id": old["_id"]})
+            again = await relay.deps.storage.db.usage.find_one({"_id": old["_id"]})
             assert again["prices"] == old["prices"] and again["prices"]["input"] != 7_000_000
         ok(await admin.delete(f"/api/admin/prices/{price['id']}"))
 

@@ -19,14 +19,14 @@ INSTALLED = "genai-prices 0.2.5"
 async def test_review_and_apply_a_newer_catalogue(admin, relay):
     storage, prices = relay.deps.storage, relay.deps.prices
     # An older catalogue in force (as after an upgrade): claude-opus-4-6 at the old $15/$75, no gpt-5.5.
-    current = await storage.price_catalogues.find_one({"_id": INSTALLED})
+    current = await storage.db.price_catalogues.find_one({"_id": INSTALLED})
     older = copy.deepcopy(current)
     older["_id"] = "genai-prices 0.0.1"
     for entry in older["entries"]:
         if entry["model"] == "claude-opus-4-6":
             entry["prices"].update(input=15_000_000, output=75_000_000)
     older["entries"] = [e for e in older["entries"] if e["model"] != "gpt-5.5"]
-    await storage.price_catalogues.insert_one(older)
+    await storage.db.price_catalogues.insert_one(older)
     assert await prices.apply("genai-prices 0.0.1", "test")
     assert (await prices.find("claude-opus-4-6")).input == 15_000_000
     await prices.prepare()  # a restart never reprices silently
@@ -38,9 +38,9 @@ async def test_review_and_apply_a_newer_catalogue(admin, relay):
     assert changes["claude-opus-4-6"]["after"]["input"] == 5_000_000 and changes["gpt-5.5"]["change"] == "added"
     listed = ok(await admin.get("/api/admin/prices"))
     assert listed["catalogue"]["pending"] == INSTALLED
-    before = await storage.settings.find_one({"_id": POINTER_ID})
+    before = await storage.db.settings.find_one({"_id": POINTER_ID})
     assert error(await admin.post("/api/admin/prices/catalogue/apply", {"version": "genai-prices 9"}), 409)["field"] == "version"
-    assert await storage.settings.find_one({"_id": POINTER_ID}) == before  # a refused apply changed nothing
+    assert await storage.db.settings.find_one({"_id": POINTER_ID}) == before  # a refused apply changed nothing
     applied = ok(await admin.post("/api/admin/prices/catalogue/apply", {"version": INSTALLED}))
     assert applied["active"] == INSTALLED and applied["pending"] is None and applied["diff"] == []
     assert (await prices.find("claude-opus-4-6")).input == 5_000_000

@@ -157,7 +157,7 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
 async def test_operator_adds_upstream_approves_recharge_edits_price(browser, dashboard, emu, console):
     base = dashboard.base_url
     registered = await dashboard.deps.users.register(ADMIN["username"], ADMIN["email"], ADMIN["password"])
-    await dashboard.deps.storage.users.update_one({"_id": registered.get("_id") or registered["id"]},
+    await dashboard.deps.storage.db.users.update_one({"_id": registered.get("_id") or registered["id"]},
                                                   {"$set": {"role": "admin"}})
     context, page = await new_page(browser, console)
     STATE["admin_context"] = context

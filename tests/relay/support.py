@@ -19,13 +19,13 @@ async def make_user(storage, balance: int = 100_000_000, **fields: Any) -> dict[
     doc = {"_id": uid, "username": uid, "email": f"{uid}@example.test", "password_hash": "",
            "role": "user", "status": "active", "balance": balance, "token_version": 0,
            "created_at": dt.datetime.now(dt.timezone.utc), "ledger_marks": {}, **fields}
-    await storage.users.insert_one(doc)
+    await storage.db.users.insert_one(doc)
     return doc
 
 
 async def make_key(storage, user_id: str, group: str = "claude", **fields: Any) -> str:
     secret = "sk-" + secrets.token_urlsafe(32)
-    await storage.api_keys.insert_one({
+    await storage.db.api_keys.insert_one({
         "_id": new_id("key"), "user_id": user_id, "name": "test", "group": group,
         "key_hash": hashlib.sha256(secret.encode()).hexdigest(), "prefix": secret[:7] + "…",
         "rate_limit": 0, "max_concurrency": 0, "expires_at": None, "models": [], "spend_quota": 0,

@@ -45,7 +45,7 @@ async def test_searches_tier_and_speed_reach_the_row(relay, pool, emu, claude_ke
     assert record.cost().usage.service_tier == "priority"
     assert record.cost().usage.speed == ("fast" if protocol == "anthropic" else "")
     await relay.deps.recorder.flush()
-    row = await relay.deps.storage.usage.find_one({"request_id": request_id})
+    row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
     assert row["web_search_requests"] == 2 and row["service_tier"] == "priority"
     assert row["speed"] == ("fast" if protocol == "anthropic" else "")
     assert row["estimated"] is False and row["tokens"]["output"] == 12
@@ -62,7 +62,7 @@ async def test_default_tiers_are_recorded_as_reported(relay, pool, claude_key, c
     for request_id in ids:
         await relay.deps.recorder.wait_recorded(request_id)
         await relay.deps.recorder.flush()
-        rows.append(await relay.deps.storage.usage.find_one({"request_id": request_id}))
+        rows.append(await relay.deps.storage.db.usage.find_one({"request_id": request_id}))
     assert [(r["service_tier"], r["web_search_requests"], r["speed"]) for r in rows] == [
         ("standard", 0, ""), ("default", 0, "")]
 

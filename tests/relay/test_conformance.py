@@ -73,9 +73,9 @@ async def test_conformance(relay, pool, claude_key, codex_key, user, protocol, c
     request_id = r.headers["x-jiuliu-request-id"]
     await relay.deps.recorder.wait_recorded(request_id)
     await relay.deps.recorder.flush()
-    row = await relay.deps.storage.usage.find_one({"request_id": request_id})
+    row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
     assert row["cost"] == charge_of(expected)
-    entry = await relay.deps.storage.ledger.find_one({"ref": request_id})
+    entry = await relay.deps.storage.db.ledger.find_one({"ref": request_id})
     assert entry["amount"] == -row["cost"] and entry["applied"]
 
 
@@ -121,8 +121,8 @@ async def _one(relay, claude_key, codex_key, body: dict, calls: int = 1) -> dict
     request_id = r.headers["x-jiuliu-request-id"]
     await relay.deps.recorder.wait_recorded(request_id)
     await relay.deps.recorder.flush()
-    row = await relay.deps.storage.usage.find_one({"request_id": request_id})
-    entry = await relay.deps.storage.ledger.find_one({"ref": request_id})
+    row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
+    entry = await relay.deps.storage.db.ledger.find_one({"ref": request_id})
     assert entry["amount"] == -row["cost"] and entry["applied"]
     return row
 
@@ -240,7 +240,7 @@ async def test_service_tier_and_web_search_rows(relay, pool, user):
     # claude-opus-5-5 fast mode: $8 / $40
     row = await charged("claude-opus-5-5", Usage(input=10_000, output=1_000, speed="fast", web_search_requests=1))
     assert row["cost"] == 80_000 + 40_000 + 10_000 and row["pricing"]["variant"] == "speed=fast"
-    entry = await relay.deps.storage.ledger.find_one({"ref": row["request_id"]})
+    entry = await relay.deps.storage.db.ledger.find_one({"ref": row["request_id"]})
     assert entry["amount"] == -row["cost"]
 
 

@@ -62,7 +62,7 @@ def knobs(emu, names, **values) -> None:
 async def row_of(relay, request_id: str) -> dict:
     await relay.deps.recorder.wait_recorded(request_id)
     await relay.deps.recorder.flush()
-    return await relay.deps.storage.usage.find_one({"request_id": request_id})
+    return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 
 
 async def leave_after(relay, path: str, body: dict, headers: dict, marker: bytes, n: int) -> str:
@@ -85,11 +85,11 @@ async def leave_before_content(relay, path: str, body: dict, headers: dict, key_
             await http.post(path, json=body, headers=headers)
     record = await relay.deps.recorder.wait_for(lambda r: r.key_id == key_id and r.outcome == "client_abort")
     await relay.deps.recorder.flush()
-    return record, await relay.deps.storage.usage.find_one({"request_id": record.request_id})
+    return record, await relay.deps.storage.db.usage.find_one({"request_id": record.request_id})
 
 
 async def key_id_of(relay, user) -> str:
-    return (await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]}))["_id"]
+    return (await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]}))["_id"]
 
 
 def anthropic_input(body: dict) -> int:
@@ -99,14 +99,14 @@ def anthropic_input(body: dict) -> int:
 
 async def assert_billed_once(relay, row: dict, user_id: str, before: int) -> None:
     """One ledger entry equal to the row, the balance down by exactly it (never twice)."""
-    entries = [e async for e in relay.deps.storage.ledger.find({"ref": row["request_id"]})]
+    entries = [e async for e in relay.deps.storage.db.ledger.find({"ref": row["request_id"]})]
     assert len(entries) == 1 and entries[0]["amount"] == -row["cost"] and entries[0]["applied"]
-    after = (await relay.deps.storage.users.find_one({"_id": user_id}))["balance"]
+    after = (await relay.deps.storage.db.users.find_one({"_id": user_id}))["balance"]
     assert after == before - row["cost"]
 
 
 async def balance(relay, user) -> int:
-    return (await relay.deps.storage.users.find_one({"_id": user["_id"]}))["balance"]
+    return (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["balance"]
 
 
 # --- Anthropic -------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ async def test_anthropic_client_left_before_content(relay, pool, prices, emu, us
     from tests.relay.support import make_key
 
     key = await make_key(relay.deps.storage, user["_id"], "claude", name="cut-before-content")
-    key_id = (await relay.deps.storage.api_keys.find_one({"name": "cut-before-content"}))["_id"]
+    key_id = (await relay.deps.storage.db.api_keys.find_one({"name": "cut-before-content"}))["_id"]
     knobs(emu, ["a1", "a2"], fault="stall", cut_after=0)
     record, row = await leave_before_content(relay, "/v1/messages", anthropic_body(), {"x-api-key": key}, key_id)
     assert record.attempts == 1 and row["estimated"] is True
@@ -289,7 +289,7 @@ async def test_responses_client_left_after_created(relay, pool, prices, emu, use
     from tests.relay.support import make_key
 
     key = await make_key(relay.deps.storage, user["_id"], "codex", name="cut-after-created")
-    key_id = (await relay.deps.storage.api_keys.find_one({"name": "cut-after-created"}))["_id"]
+    key_id = (await relay.deps.storage.db.api_keys.find_one({"name": "cut-after-created"}))["_id"]
     knobs(emu, ["o1", "o2"], fault="stall", cut_after=0)
     record, row = await leave_before_content(relay, "/v1/responses", responses_body(),
                                              {"authorization": f"Bearer {key}"}, key_id)

@@ -87,7 +87,7 @@ async def test_reasoning_items_go_to_their_minter_by_binding_and_by_fingerprint(
             r = await _post(http, codex_key, _tool_turn(reasoning))
             assert _output(r) and (await _row(relay, r)).account_name == minter
         # Every binding gone (another process, a restart, an expiry): the blob itself routes.
-        await relay.deps.storage.sticky.delete_many({})
+        await relay.deps.storage.db.sticky.delete_many({})
         relay.deps.sticky._cache.clear()
         relay.deps.context._known.clear()
         for stream in (True, False):
@@ -169,7 +169,7 @@ async def test_minter_gone_moves_the_session_and_drops_its_reasoning(relay, pool
         assert row.account_name == other and row.outcome == "ok"
         assert len(row.repairs) == 1 and "dropped 1 encrypted reasoning" in row.repairs[0]
         await relay.deps.recorder.flush()
-        stored = await relay.deps.storage.usage.find_one({"_id": row.request_id})
+        stored = await relay.deps.storage.db.usage.find_one({"_id": row.request_id})
         assert stored["repairs"] == row.repairs and stored["cost"] > 0  # logged and billed
         assert usage_row_view(stored)["repairs"] == ["encrypted_context"]  # the user's log: no account names
         sent = emu.state.last_request[other]["body"]["input"]
@@ -204,7 +204,7 @@ async def test_upstream_invalid_encrypted_content_is_retried_on_the_minter_and_n
         relay.deps.context._known.clear()  # as in another process, which did not mint it
         session = relay.last_session
         relay.deps.sticky._cache.clear()
-        await relay.deps.storage.sticky.delete_many({"_id": session})
+        await relay.deps.storage.db.sticky.delete_many({"_id": session})
         await relay.deps.sticky.put(session, ids[other])
         r = await _post(http, codex_key, _tool_turn(reasoning))
         row = await _row(relay, r)
@@ -223,7 +223,7 @@ async def test_unknown_blobs_are_dropped_but_an_unknown_compaction_is_a_clear_er
         first = await _post(http, codex_key, {**_first_turn(), "reasoning": None, "include": []})
         session = (await _row(relay, first)).session_hash
         relay.deps.sticky._cache.clear()
-        await relay.deps.storage.sticky.delete_many({"_id": session})
+        await relay.deps.storage.db.sticky.delete_many({"_id": session})
         await relay.deps.sticky.put(session, ids["o2"])
         r = await _post(http, codex_key, _tool_turn(foreign))
         row = await _row(relay, r)
@@ -247,7 +247,7 @@ async def test_another_relay_process_routes_by_the_fingerprint(relay, storage, p
         assert r.status_code == 200, r.text
         reasoning = next(item for item in r.json()["output"] if item["type"] == "reasoning")
         minter = (await _row(relay, r)).account_name
-    await relay.deps.storage.sticky.delete_many({})
+    await relay.deps.storage.db.sticky.delete_many({})
     second = await RelayUnderTest.start(storage)
     try:
         async with second.client() as http:
@@ -286,7 +286,7 @@ async def test_refused_on_a_non_minter_while_the_minter_cools_briefly_answers_42
         monkeypatch.setattr(store, "minters", late)
         relay.deps.context._known.clear()
         relay.deps.sticky._cache.clear()
-        await relay.deps.storage.sticky.delete_many({"_id": relay.last_session})
+        await relay.deps.storage.db.sticky.delete_many({"_id": relay.last_session})
         await relay.deps.sticky.put(relay.last_session, ids[other])
         await _set(relay, ids[minter], "cooling", 20)
         r = await _post(http, codex_key, _tool_turn(reasoning))

@@ -29,11 +29,11 @@ async def relay(storage):
 async def capped(relay, pool):
     """Both claude accounts capped at 2 concurrent requests (the F2 set-up)."""
     for account in pool["claude"]:
-        await relay.deps.storage.upstreams.update_one({"_id": account["_id"]}, {"$set": {"max_concurrency": 2}})
+        await relay.deps.storage.db.upstreams.update_one({"_id": account["_id"]}, {"$set": {"max_concurrency": 2}})
     await relay.deps.pools.reload()
     yield
     for account in pool["claude"]:
-        await relay.deps.storage.upstreams.update_one({"_id": account["_id"]}, {"$set": {"max_concurrency": 0}})
+        await relay.deps.storage.db.upstreams.update_one({"_id": account["_id"]}, {"$set": {"max_concurrency": 0}})
     await relay.deps.pools.reload()
 
 

@@ -50,7 +50,7 @@ async def test_fifty_streams_from_one_cent_end_no_lower_than_one_estimate(relay,
         emu.state.patch(name, {"output_tokens": 64, "delta_interval_ms": 2})
     user = await make_user(relay.deps.storage, balance=10_000)  # $0.01
     key = await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"key_hash": {"$exists": True}, "user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"key_hash": {"$exists": True}, "user_id": user["_id"]})
     one = await _one_estimate(relay, key_doc, user)
     async with relay.client() as http:
         results = await asyncio.gather(*[
@@ -64,7 +64,7 @@ async def test_fifty_streams_from_one_cent_end_no_lower_than_one_estimate(relay,
     balance, total = await relay.deps.ledger.balance_and_sum(user["_id"])
     assert balance == 10_000 + total  # every served stream billed, in full
     assert balance >= -one, (balance, one, codes.count(200))
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc.get("held", 0) == 0 and not doc.get("holds")  # every hold settled
 
 
@@ -82,8 +82,8 @@ async def test_a_quota_of_five_cents_is_passed_by_at_most_one_request(relay, poo
             codes += [r.status_code for r in batch]
             await _settled(relay, *batch)
     assert 402 in codes and 200 in codes
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
-    costs = [row["cost"] async for row in relay.deps.storage.usage.find({"key_id": key_doc["_id"]})]
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
+    costs = [row["cost"] async for row in relay.deps.storage.db.usage.find({"key_id": key_doc["_id"]})]
     assert key_doc["totals"]["cost"] == sum(costs)
     assert key_doc["totals"]["cost"] - 50_000 < max(costs), (key_doc["totals"]["cost"], max(costs))
     assert key_doc.get("held", 0) == 0
@@ -98,7 +98,7 @@ async def test_failed_request_releases_its_hold_and_costs_nothing(relay, pool, e
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
     assert r.status_code >= 500
     await _settled(relay, r)
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["balance"] == 5_000 and doc.get("held", 0) == 0 and not doc.get("holds")
 
 
@@ -122,12 +122,12 @@ async def test_disabling_a_user_or_key_elsewhere_stops_calls_at_once(relay, pool
     async with relay.client() as http:
         assert (await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})).status_code == 200
         # Another process disables the key: this process's cached lookup still says active.
-        await relay.deps.storage.api_keys.update_one({"user_id": user["_id"]}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.api_keys.update_one({"user_id": user["_id"]}, {"$set": {"status": "disabled"}})
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
         assert r.status_code == 401 and "已禁用" in r.json()["error"]["message"]
-        await relay.deps.storage.api_keys.update_one({"user_id": user["_id"]}, {"$set": {"status": "active"}})
+        await relay.deps.storage.db.api_keys.update_one({"user_id": user["_id"]}, {"$set": {"status": "active"}})
         assert (await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})).status_code == 200
-        await relay.deps.storage.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
         assert r.status_code == 403
 
@@ -149,7 +149,7 @@ async def test_settle_is_idempotent_and_repair_releases_what_a_crash_left(relay,
     holds = relay.deps.holds
     user = await make_user(relay.deps.storage, balance=1_000_000)
     await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     rule = await relay.deps.prices.find(MSG["model"])
     import orjson
 
@@ -162,7 +162,7 @@ async def test_settle_is_idempotent_and_repair_releases_what_a_crash_left(relay,
     await holds.take(charged)
     await holds.take(orphan)
     held = charged.hold + orphan.hold
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["held"] == held
     # The first request was charged but its process died before settling: repair sees its row.
     record = UsageRecord(request_id=charged.request_id, user_id=user["_id"], key_id=key_doc["_id"],
@@ -174,18 +174,18 @@ async def test_settle_is_idempotent_and_repair_releases_what_a_crash_left(relay,
     finally:
         relay.deps.charges.settle = settle
     assert await holds.repair() >= 2  # the user's hold and the key's (and any other test's leftovers)
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["held"] == orphan.hold
     await holds.settle([record])  # a late settle of the same request changes nothing
-    assert (await relay.deps.storage.users.find_one({"_id": user["_id"]}))["held"] == orphan.hold
+    assert (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["held"] == orphan.hold
     # The other request never reported: its lease runs out, then repair lets it go.
-    await relay.deps.storage.users.update_one(
+    await relay.deps.storage.db.users.update_one(
         {"_id": user["_id"]}, {"$set": {f"holds.{orphan.request_id}.x": time.time() - 1}})
-    await relay.deps.storage.api_keys.update_one(
+    await relay.deps.storage.db.api_keys.update_one(
         {"_id": key_doc["_id"]}, {"$set": {f"holds.{orphan.request_id}.x": time.time() - 1}})
     assert await holds.repair() >= 2
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
-    key_after = await relay.deps.storage.api_keys.find_one({"_id": key_doc["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
+    key_after = await relay.deps.storage.db.api_keys.find_one({"_id": key_doc["_id"]})
     assert doc["held"] == 0 and not doc.get("holds") and key_after["held"] == 0
     assert HOLD_LEASE >= 600  # a lease shorter than a long stream would free money still in use
 
@@ -199,16 +199,16 @@ async def test_a_free_model_holds_nothing_but_still_checks_the_switches(relay, p
 
     user = await make_user(relay.deps.storage, balance=10)
     await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     ctx = RelayContext(request_id="req_free_model", protocol="anthropic", path="/v1/messages",
                        endpoint="/v1/messages", key=key_doc, user=user, group={"_id": "claude"},
                        model="free-model", body=MSG, body_bytes=orjson.dumps(MSG), stream=True, headers={},
                        rule=PriceRule.build("free-*", 0, 0))
     await relay.deps.holds.take(ctx)
     assert ctx.hold == 0
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
-    key_after = await relay.deps.storage.api_keys.find_one({"_id": key_doc["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
+    key_after = await relay.deps.storage.db.api_keys.find_one({"_id": key_doc["_id"]})
     assert not doc.get("holds") and not key_after.get("holds")  # nothing left for a settle to miss
-    await relay.deps.storage.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
+    await relay.deps.storage.db.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
     with pytest.raises(Forbidden):
         await relay.deps.holds.take(ctx)

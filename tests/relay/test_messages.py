@@ -15,11 +15,11 @@ from tests.relay.support import FIXTURES, fixture, parse_sse
 async def _charged(relay, request_id):
     await relay.deps.recorder.wait_recorded(request_id)  # the handler records after the answer
     await relay.deps.recorder.flush()
-    return await relay.deps.storage.usage.find_one({"request_id": request_id})
+    return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 
 
 async def _balance(relay, user_id):
-    return (await relay.deps.storage.users.find_one({"_id": user_id}))["balance"]
+    return (await relay.deps.storage.db.users.find_one({"_id": user_id}))["balance"]
 
 
 def sonnet_cost(u: dict) -> int:
@@ -188,7 +188,7 @@ async def test_client_leaving_during_a_stall_stops_the_upstream(relay, pool, emu
     async with httpx.AsyncClient(base_url=relay.base_url, timeout=0.5) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.post("/v1/messages", json=body, headers={"x-api-key": key})
-    key_doc = await relay.deps.storage.api_keys.find_one({"name": "stall-test", "user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"name": "stall-test", "user_id": user["_id"]})
     record = await relay.deps.recorder.wait_for(lambda r: r.key_id == key_doc["_id"], timeout=10)
     assert record.outcome == "client_abort" and record.attempts == 1
     # The upstream's message_start had reported the input (and 1 output token): that is billed.
@@ -214,7 +214,7 @@ async def test_failed_attempts_are_not_billed(relay, pool, emu, claude_key, user
     row = await _charged(relay, r.headers["x-jiuliu-request-id"])
     assert row["outcome"] == "upstream_error" and row["cost"] == 0
     assert row["tokens"]["input"] == 0
-    assert await relay.deps.storage.ledger.count_documents({"ref": row["request_id"]}) == 0
+    assert await relay.deps.storage.db.ledger.count_documents({"ref": row["request_id"]}) == 0
 
 
 async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user):
@@ -233,7 +233,7 @@ async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user
     recorder.record(poison)
     recorder.record(record("req_after"))
     await recorder.flush()
-    found = {d["_id"] async for d in relay.deps.storage.usage.find({"_id": {"$in": ["req_before", "req_after"]}})}
+    found = {d["_id"] async for d in relay.deps.storage.db.usage.find({"_id": {"$in": ["req_before", "req_after"]}})}
     assert found == {"req_before", "req_after"} and recorder.pending == 0
     assert poison in recorder.failed
 
@@ -267,7 +267,7 @@ async def test_a_slow_database_never_sets_records_aside(relay, pool, user, monke
         await recorder.flush()  # the batch times out: all of it goes back to the queue
     assert recorder.pending == 3 and len(recorder.failed) == set_aside
     await recorder.flush()
-    found = {d["_id"] async for d in relay.deps.storage.usage.find({"_id": {"$in": ids}})}
+    found = {d["_id"] async for d in relay.deps.storage.db.usage.find({"_id": {"$in": ids}})}
     assert found == set(ids) and recorder.pending == 0 and len(recorder.failed) == set_aside
 
 

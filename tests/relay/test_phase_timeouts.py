@@ -51,7 +51,7 @@ async def _row(relay, response):
     request_id = response.headers["x-jiuliu-request-id"]
     await relay.deps.recorder.wait_recorded(request_id)
     await relay.deps.recorder.flush()
-    return await relay.deps.storage.usage.find_one({"request_id": request_id})
+    return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 
 
 async def test_non_streaming_slower_than_the_first_byte_bound_is_waited_for(setup):

@@ -39,7 +39,7 @@ async def at_rest(relay, setup):
     emu.state.reset(knobs=True)
     for account in await relay.deps.upstreams.list():
         await relay.deps.upstreams.set_state(account["_id"], "healthy")
-    await relay.deps.storage.settings.delete_one({"_id": "error_rules"})
+    await relay.deps.storage.db.settings.delete_one({"_id": "error_rules"})
     await relay.deps.pools.reload()
     relay.deps.sticky._cache.clear()
     yield
@@ -89,7 +89,7 @@ async def test_all_accounts_out_of_credit_is_a_generic_503(relay, setup):
 async def test_a_partial_rule_set_passes_client_errors_and_retries_5xx(relay, setup):
     emu, keys = setup
     # The operator kept only a 429 rule: nothing says what a 400, 404 or 500 does.
-    await relay.deps.storage.settings.update_one(
+    await relay.deps.storage.db.settings.update_one(
         {"_id": "error_rules"}, {"$set": {"rules": [{"status": "429", "action": "cooldown_reset", "seconds": 60}]}},
         upsert=True)
     await relay.deps.pools.reload()

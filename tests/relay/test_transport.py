@@ -268,7 +268,7 @@ async def test_proxy_credentials_are_masked_and_kept_through_the_admin_api(relay
     assert edited["proxy"] == created["proxy"]
     stored = await relay.deps.upstreams.get(created["id"])
     assert stored["proxy"] == f"socks5://user:{SECRET}@127.0.0.1:1080"
-    raw = await relay.deps.storage.upstreams.find_one({"_id": created["id"]})
+    raw = await relay.deps.storage.db.upstreams.find_one({"_id": created["id"]})
     assert raw["proxy"].startswith("enc:v1:") and SECRET not in str(raw)  # sealed at rest like the key
     audit = ok(await admin.get("/api/admin/audit?limit=20"))
     assert SECRET not in orjson.dumps(audit).decode() and "user:***@" in orjson.dumps(audit).decode()

@@ -6,7 +6,8 @@ deletes the raw rows. Document::
      upstream_cost, tokens_input, tokens_output, tokens_cache_write_5m, …, updated_at}
 
 A bucket is recomputed from scratch and written with ``$set`` under a deterministic ``_id``,
-so running a roll-up twice (or from two processes) gives the same documents."""
+so running a roll-up twice (or from two processes) gives the same documents. The hourly job
+(``server.jobs.tasks``) calls ``roll_up_recent``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ DIMENSIONS = {k: v for k, v in _DIMENSIONS.items() if v is not None}
 
 
 def usage_sums() -> dict[str, Any]:
-    """``$group`` accumulators shared by roll-ups and the operator overview."""
+    """``$group`` accumulators of a recompute by aggregation."""
     sums: dict[str, Any] = {
         "requests": {"$sum": 1},
         "errors": {"$sum": {"$cond": [{"$eq": ["$outcome", "ok"]}, 0, 1]}},
@@ -55,7 +56,8 @@ async def grouped(storage: Storage, start: dt.datetime, end: dt.datetime, field:
                                       {"$group": {"_id": f"${field}" if field else None, **usage_sums()}}]
     if limit:
         pipeline += [{"$sort": {"cost": -1, "requests": -1}}, {"$limit": limit}]
-    return [{"value": row["_id"], **shape(row)} async for row in await storage.usage.aggregate(pipeline)]
+    rows = await storage.collection("usage").aggregate(pipeline)
+    return [{"value": row["_id"], **shape(row)} async for row in rows]
 
 
 SLICE = dt.timedelta(minutes=5)
@@ -79,7 +81,7 @@ async def _sums_by_reading(storage: Storage, filters: UsageFilters, start: dt.da
         query = await filters.ts_range(cursor_start, cursor_end)
         if query is None:
             return None
-        async for row in storage.usage.find(query, PROJECTION):
+        async for row in storage.collection("usage").find(query, PROJECTION):
             for dim, field in DIMENSIONS.items():
                 value = row.get(field)
                 if value is not None:
@@ -108,7 +110,7 @@ async def roll_up(storage: Storage, period: str, bucket: dt.datetime, filters: U
                                **zero, **totals, "updated_at": now}}, upsert=True)
            for (dim, value), totals in sums.items()]
     if ops:
-        await storage.rollups.bulk_write(ops, ordered=False)
+        await storage.collection("rollups").bulk_write(ops, ordered=False)
     return len(ops)
 
 
@@ -119,10 +121,11 @@ async def roll_up_recent(storage: Storage, now: dt.datetime | None = None,
     minutes would keep the embedded database busy. Days are never rescanned here."""
     now = now or utcnow()
     hour = bucket_start(now, "hour") - PERIODS["hour"]
-    marker = await storage.settings.find_one({"_id": MARKER})
+    marker = await storage.collection("settings").find_one({"_id": MARKER})
     if marker is not None and marker.get("hour") == hour.isoformat():
         return {"written": 0, "hour": hour.isoformat(), "already": True}
     written = await roll_up(storage, "hour", hour, filters)
-    await storage.settings.update_one({"_id": MARKER}, {"$set": {"hour": hour.isoformat()}}, upsert=True)
+    await storage.collection("settings").update_one({"_id": MARKER}, {"$set": {"hour": hour.isoformat()}},
+                                                    upsert=True)
     return {"written": written, "hour": hour.isoformat(), "already": False}
 
