@@ -29,7 +29,7 @@ async def old_install(embedded_db):
     await store.ensure_indexes()
     for name in ("prices", "price_catalogues"):
         await store.collection(name).delete_many({})
-    await store.settings.delete_one({"_id": POINTER_ID})
+    await store.db.settings.delete_one({"_id": POINTER_ID})
     yield store
     await store.drop()
     await store.close()

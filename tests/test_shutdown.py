@@ -39,7 +39,7 @@ async def test_in_flight_stream_finishes_and_is_billed(embedded_db):
                     received += chunk
         await closing
         assert received.rstrip().endswith(b'data: {"type":"message_stop"}')
-        row = await checker.usage.find_one({"request_id": request_id})
+        row = await checker.db.usage.find_one({"request_id": request_id})
         assert row is not None and row["tokens"]["output"] == 25 and row["outcome"] == "ok"
         async with httpx.AsyncClient(timeout=5) as http:
             try:
