@@ -19,11 +19,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # issue 15 (throughput) moves their queries into server/storage. That work is under way on its
 # own branch; the helper doing it empties this list, and with it the run-time allow-list in
 # ``server.storage.db`` (checked equal below), then deletes ``Storage.__getattr__``.
+# (server/relay/recorder.py and server/billing/holds.py, also being rewritten there, reach no
+# collection today and need no entry.)
 # Add nothing here: new queries go into a repository module of server/storage.
 LEGACY_QUERY_MODULES = frozenset({
     "server.billing.charges",   # usage rows and key counters at the commit point (issue 15)
     "server.relay.limits",      # rate windows and concurrency slots (issue 15)
-    "server.relay.recorder",    # writes through charges (issue 15)
     "server.storage.ledger",    # inside storage, still by attribute (issue 15)
     "server.storage.holds",     # inside storage, still by attribute (issue 15)
 })
@@ -80,7 +81,9 @@ def offences(source: str, filename: str = "<string>") -> list[str]:
             found.append(f"{filename}:{line}: .db[...]")
         elif isinstance(node, ast.Attribute):
             chain = _chain(node)
-            if len(chain) >= 2 and _is_storage(chain[-2], extra) and chain[-1] not in STORAGE_API:
+            if len(chain) >= 2 and chain[-2] == "db" and chain[-1] in COLLECTIONS:
+                found.append(f"{filename}:{line}: collection {'.'.join(chain)}")
+            elif len(chain) >= 2 and _is_storage(chain[-2], extra) and chain[-1] not in STORAGE_API:
                 what = "collection" if chain[-1] in COLLECTIONS else "attribute"
                 found.append(f"{filename}:{line}: {what} {'.'.join(chain)}")
             elif (node.attr in QUERY_METHODS and len(chain) >= 3 and chain[-2] in COLLECTIONS
@@ -109,8 +112,11 @@ def test_only_storage_touches_collections():
 
 def test_the_legacy_list_names_existing_modules_and_matches_the_runtime():
     """Stale entries would hide new offenders; the run-time list must shrink with this one."""
-    modules = {_module_name(p) for p in (ROOT / "server").rglob("*.py")}
-    assert LEGACY_QUERY_MODULES <= modules
+    modules = {_module_name(p): p for p in (ROOT / "server").rglob("*.py")}
+    assert LEGACY_QUERY_MODULES <= modules.keys()
+    done = [name for name in LEGACY_QUERY_MODULES  # no collection reached as an attribute any more
+            if not any(": collection " in o for o in offences(modules[name].read_text(encoding="utf-8")))]
+    assert done == [], f"these no longer query by themselves: take them off the list: {done}"
     assert storage_db.LEGACY_ATTRIBUTE_CALLERS == LEGACY_QUERY_MODULES
 
 
@@ -123,6 +129,7 @@ def test_the_legacy_list_names_existing_modules_and_matches_the_runtime():
     "async def f(s: Storage):\n    return await s.count('audit', {})\n",
     "async def f(self):\n    return await self._storage.client.admin.command('ping')\n",
     "from pymongo import UpdateOne\n",
+    "def f(store):\n    return store.db.users.find({})\n",
 ])
 def test_the_scan_sees_each_way_in(source):
     assert offences(source) != []

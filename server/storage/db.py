@@ -80,8 +80,7 @@ COLLECTIONS: dict[str, list[Index]] = {
 # (throughput) moves their queries into repositories; the same list is the allow-list of
 # tests/test_storage_boundary.py. When it is empty, delete ``Storage.__getattr__``.
 LEGACY_ATTRIBUTE_CALLERS = frozenset({
-    "server.billing.charges", "server.relay.limits", "server.relay.recorder",
-    "server.storage.ledger", "server.storage.holds"})
+    "server.billing.charges", "server.relay.limits", "server.storage.ledger", "server.storage.holds"})
 
 
 class Storage:
