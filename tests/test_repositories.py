@@ -63,7 +63,8 @@ async def test_redeem_codes_expire_only_active_past_due(storage):
     assert await codes.expire_due(now) == 1
     assert await codes.expire_due(now) == 0  # idempotent
     status = {d["_id"]: d["status"] async for d in storage.db.redeem_codes.find({})}
-    assert status == {"rdc_due": "expired", "rdc_later": "active", "rdc_never": "active", "rdc_used": "redeemed"}
+    assert status == {"rdc_due": "expired", "rdc_later": "active", "rdc_never": "active",
+                      "rdc_used": "redeemed"}
 
 
 async def test_usage_retention_deletes_only_rows_before_the_cutoff(storage):
