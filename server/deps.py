@@ -3,10 +3,10 @@ per process after start-up and handed to the app through ``Application.settings[
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from server.clock import Clock
 from server.settings import Settings
 from server.storage.db import Storage
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from server.relay.encrypted import ContextKeeper
     from server.relay.proxy import Proxy
     from server.relay.recorder import UsageRecorder
+    from server.relay.service import RelayService
     from server.relay.upstream_client import UpstreamClient
     from server.storage.ledger import LedgerStore
     from server.storage.prices import PriceStore
@@ -35,16 +36,6 @@ if TYPE_CHECKING:
     from server.admin.services import AdminServices
     from server.jobs.scheduler import Scheduler
     from server.metrics import Metrics
-
-
-class Clock:
-    """Wall and monotonic time in one place, so tests can move time."""
-
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 @dataclass
@@ -81,6 +72,7 @@ class Deps:
     proxy: "Proxy | None" = None
     context: "ContextKeeper | None" = None  # encrypted context / thinking signature handling
     recorder: "UsageRecorder | None" = None
+    relay: "RelayService | None" = None  # the relay request's one service (server.relay.service)
     # Operator API, background jobs and metrics
     metrics: "Metrics | None" = None
     admin: "AdminServices | None" = None

@@ -30,6 +30,7 @@ from server.relay.limits import KeyLimits
 from server.storage.holds import HoldStore
 from server.relay.proxy import Proxy
 from server.relay.recorder import UsageRecorder
+from server.relay.service import RelayService
 from server.relay.upstream_client import UpstreamClient
 from server.settings import Settings
 from server.storage.context_marks import ContextMarkStore
@@ -54,6 +55,7 @@ async def build_deps(settings: Settings, storage: Storage) -> Deps:
     await _accounts(deps)
     _relay(deps)
     _operations(deps)
+    _relay_service(deps)
     return deps
 
 
@@ -101,7 +103,7 @@ def _relay(deps: Deps) -> None:
     deps.pools = PoolManager(deps.storage, deps.upstreams)
     deps.sticky = StickyStore(deps.storage, settings.sticky_ttl, clock=deps.clock)
     deps.upstream_client = UpstreamClient(settings)
-    deps.limits = KeyLimits(deps.storage)
+    deps.limits = KeyLimits(deps.storage, clock=deps.clock)
     deps.context = ContextKeeper(deps.pools, ContextMarkStore(deps.storage), settings.encrypted_context_ttl,
                                  settings.encrypted_context_max_wait, settings.max_attempts, deps.clock)
     deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context)
@@ -115,6 +117,13 @@ def _relay(deps: Deps) -> None:
     # Shutdown runs these in reverse: flush usage first, then close the upstream client.
     deps.shutdown_hooks.append(deps.upstream_client.close)
     deps.shutdown_hooks.append(deps.recorder.stop)
+
+
+def _relay_service(deps: Deps) -> None:
+    """The relay request's one service (handler → ``RelayService`` → usage recorder)."""
+    assert deps.limits and deps.fairshare and deps.holds and deps.proxy and deps.recorder
+    deps.relay = RelayService(deps, deps.limits, deps.fairshare, deps.holds, deps.proxy, deps.recorder,
+                              deps.metrics)
 
 
 def _operations(deps: Deps) -> None:

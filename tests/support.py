@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections import OrderedDict
+from typing import Any, Callable
 
 import httpx
 import tornado.httpserver
 import tornado.netutil
 
 from server.app import make_app
+from server.billing.charges import UsageRecord
 from server.deps import Deps
+from server.relay.recorder import UsageRecorder
 from server.settings import Settings
 from server.storage.db import Storage
 from server.wiring import build_deps
 
 TEST_SETTINGS: dict[str, Any] = {"bcrypt_rounds": 4, "usage_flush_interval": 0.05, "abort_drain": 1.0}
+
+
+class UsageWatch:
+    """The relay service's record sink in tests: passes every record on to the real recorder
+    and lets a test wait until a finished request's record was handed over (the handler
+    records after the answer, so a client may see the answer first)."""
+
+    def __init__(self, recorder: UsageRecorder) -> None:
+        self.recorder = recorder
+        self._recent: OrderedDict[str, UsageRecord] = OrderedDict()
+        self._waiters: list[tuple[Callable[[UsageRecord], bool], asyncio.Future]] = []
+
+    def record(self, record: UsageRecord) -> None:
+        self.recorder.record(record)
+        self._recent[record.request_id] = record
+        if len(self._recent) > 1000:
+            self._recent.popitem(last=False)
+        for predicate, waiter in self._waiters:
+            if not waiter.done() and predicate(record):
+                waiter.set_result(record)
+        self._waiters = [(p, w) for p, w in self._waiters if not w.done()]
+
+    async def wait_for(self, predicate: Callable[[UsageRecord], bool], timeout: float = 30.0) -> UsageRecord:
+        """The first record (recent ones count) matching ``predicate``."""
+        for record in self._recent.values():
+            if predicate(record):
+                return record
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, waiter))
+        return await asyncio.wait_for(waiter, timeout)
+
+    async def wait_recorded(self, request_id: str, timeout: float = 30.0) -> UsageRecord:
+        """The record of request ``request_id`` once it was handed to the recorder."""
+        return await self.wait_for(lambda record: record.request_id == request_id, timeout)
 
 
 class RelayUnderTest:
@@ -27,6 +65,10 @@ class RelayUnderTest:
         self.server = server
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
+        # Tests observe finished requests through this sink, not through the production recorder.
+        assert deps.relay is not None and deps.recorder is not None
+        self.usage = UsageWatch(deps.recorder)
+        deps.relay.records = self.usage
 
     @classmethod
     async def start(cls, storage: Storage, **overrides: Any) -> "RelayUnderTest":

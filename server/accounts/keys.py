@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 STALE_GRACE = GRACE
 
 if TYPE_CHECKING:
-    from server.deps import Clock
+    from server.clock import Clock
 
 KEY_PREFIX = "sk-"
 UNKNOWN_TTL = 30.0  # seconds an unknown key hash is answered 401 from memory

@@ -26,7 +26,7 @@ from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
 from server.storage.runtime_settings import RuntimeSettingsStore
 
 if TYPE_CHECKING:
-    from server.deps import Clock
+    from server.clock import Clock
 
 MAX_RECHARGE = 10**12  # one million currency units per order or code
 MAX_PENDING_ORDERS = 20

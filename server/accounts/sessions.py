@@ -19,7 +19,7 @@ from server.storage.runtime_settings import SecretStore
 from server.storage.users import UserStore
 
 if TYPE_CHECKING:
-    from server.deps import Clock
+    from server.clock import Clock
     from server.settings import Settings
     from server.storage.db import Storage
 

@@ -33,7 +33,7 @@ from server.storage.usage_windows import DAY, HOUR, floor_to
 from server.storage.users import UserStore
 
 if TYPE_CHECKING:
-    from server.deps import Clock
+    from server.clock import Clock
 
 DAILY_DAYS = 30  # days in the ``daily`` chart series, today included
 

@@ -26,7 +26,7 @@ from server.errors import RateLimited
 from server.storage.login_attempts import LoginAttemptStore
 
 if TYPE_CHECKING:
-    from server.deps import Clock
+    from server.clock import Clock
 
 HOLD_SECONDS = 30.0  # a provisional lock outlives any password check; a crashed process frees it
 

@@ -11,11 +11,11 @@ epoch seconds (a number), which compares the same on MongoDB and nx-27017."""
 from __future__ import annotations
 
 import hashlib
-import time
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
 
 import orjson
 
+from server.clock import Clock, WallClock
 from server.storage.db import Storage
 from server.storage.sticky import StickyRows
 
@@ -56,15 +56,6 @@ def _metadata_session(metadata: Any) -> str:
     return user_id.split(marker, 1)[1] if marker in user_id else ""
 
 
-class _Clock(Protocol):
-    def now(self) -> float: ...
-
-
-class _WallClock:
-    def now(self) -> float:
-        return time.time()
-
-
 class StickyStore:
     """session hash → account id, with expiry.
 
@@ -73,11 +64,11 @@ class StickyStore:
     renewal never shortens it (``$max``)."""
 
     def __init__(self, storage: Storage, ttl: int, cache_size: int = 100_000,
-                 clock: _Clock | None = None) -> None:
+                 clock: WallClock | None = None) -> None:
         self.rows = StickyRows(storage)
         self.ttl = ttl
         self.cache_size = cache_size
-        self.clock: _Clock = clock or _WallClock()
+        self.clock: WallClock = clock or Clock()
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def get(self, session: str) -> str | None:

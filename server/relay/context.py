@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from server.billing.charges import UsageRecord
 from server.billing.pricing import PriceRule
 from server.billing.usage import Usage
 
@@ -72,3 +73,18 @@ class RelayContext:
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
+
+    def usage_record(self) -> UsageRecord:
+        """The request's usage record (what is charged and logged): built here and only here."""
+        assert self.rule is not None or not self.billable, "admission prices every billable call"
+        return UsageRecord(
+            request_id=self.request_id, user_id=self.user["_id"], key_id=self.key["_id"],
+            key_name=self.key.get("name", ""), group=self.group["_id"], model=self.model,
+            usage=self.usage if self.rule is not None else Usage(), rule=self.rule,  # type: ignore[arg-type]
+            multiplier_ppm=self.multiplier_ppm, protocol=self.protocol, endpoint=self.endpoint,
+            stream=self.stream, status=self.status or 200, outcome=self.outcome,
+            error_class=self.error_class, attempts=self.attempts, latency_ms=self.elapsed_ms(),
+            ttft_ms=self.ttft_ms, account_id=self.account_id, account_name=self.account_name,
+            upstream_model=self.upstream_model, upstream_request_id=self.upstream_request_id,
+            client_ip=self.client_ip, user_agent=self.user_agent, session_hash=self.session,
+            repairs=list(self.repairs), hold=self.hold)

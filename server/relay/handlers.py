@@ -1,6 +1,7 @@
 """The relay's HTTP surface: ``/v1/messages`` and ``/messages`` (+ ``count_tokens``),
-``/v1/responses`` and ``/responses``, ``/v1/models``. Thin: admit → proxy → record; errors in the
-protocol's envelope."""
+``/v1/responses`` and ``/responses``, ``/v1/models``. HTTP only: the request is parsed into a
+``RelayCall`` and served by ``server.relay.service.RelayService``; errors in the protocol's
+envelope."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from typing import Any
 
 import tornado.iostream
 
-from server.billing.charges import UsageRecord
-from server.billing.usage import Usage
 from server.errors import BadRequest, RelayError
-from server.relay.admission import admit, authenticate
-from server.relay.fairshare import Share
+from server.relay.admission import authenticate
+from server.relay.context import RelayContext
+from server.relay.service import RelayCall
 from server.web.base import BaseHandler, dumps
 from server.web.envelopes import error_body
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class RelayHandler(BaseHandler):
-    """Shared by every relayed endpoint; implements the proxy's ``ClientSink``."""
+    """Every relayed endpoint's HTTP side: parse the request, hand it to ``RelayService`` and
+    write what it is given (the service's ``AnswerSink``). No relay logic lives here."""
 
     protocol = "anthropic"
     upstream_path = "/v1/messages"
@@ -35,16 +36,29 @@ class RelayHandler(BaseHandler):
         self.billable = billable
         self._gone = False
         self._upstream_response: Any = None
+        self._ctx: RelayContext | None = None
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
 
-    # -- ClientSink -------------------------------------------------------------------------
+    async def post(self) -> None:
+        path = self.upstream_path
+        if self.request.query and self.protocol == "anthropic":
+            path += "?" + self.request.query
+        call = RelayCall(protocol=self.protocol, path=path, endpoint=self.request.path,
+                         headers={k.lower(): v for k, v in self.request.headers.get_all()},
+                         body=self.request.body, client_ip=self.client_ip(), billable=self.billable)
+        await self.deps.relay.handle(call, self)
+
+    # -- AnswerSink -------------------------------------------------------------------------
+    def bind(self, ctx: RelayContext) -> None:
+        self._ctx = ctx
+
     def start(self, status: int, headers: dict[str, str]) -> None:
         self.set_status(status)
         for name, value in headers.items():
             self.set_header(name, value)
-        self.set_header("x-jiuliu-request-id", self._ctx.request_id)
+        self._set_request_id()
 
     async def send(self, data: bytes) -> bool:
         """Write and wait for the client to take it, at most ``client_write_timeout``: a client
@@ -60,19 +74,27 @@ class RelayHandler(BaseHandler):
             self._gone = True
         except asyncio.TimeoutError:
             flushed.add_done_callback(_retrieve)
-            log.info("request %s: client stopped reading for %.0f s; cut", self._ctx.request_id,
-                     self.deps.settings.client_write_timeout)
+            log.info("request %s: client stopped reading for %.0f s; cut",
+                     self._ctx.request_id if self._ctx else "-", self.deps.settings.client_write_timeout)
             self._gone = True
             self.request.connection.close()
         return not self._gone
 
     def end(self, data: bytes = b"") -> None:
-        share = getattr(self, "_share", None)
-        if share is not None:
-            share.release()  # the upstream is done: free the place before the client can ask again
         if self._gone or self._finished:
             return
         self.finish(data or None)
+
+    def fail(self, err: RelayError) -> bool:
+        if self._headers_written:
+            return False
+        self.set_status(err.status)
+        for name, value in err.response_headers().items():
+            self.set_header(name, value)
+        self.set_header("content-type", "application/json")
+        self._set_request_id()
+        self.finish(dumps(error_body(self.family, err)))
+        return True
 
     @property
     def client_gone(self) -> bool:
@@ -81,6 +103,11 @@ class RelayHandler(BaseHandler):
     def attach_upstream(self, response: Any) -> None:
         self._upstream_response = response
 
+    def _set_request_id(self) -> None:
+        if self._ctx is not None:
+            self.set_header("x-jiuliu-request-id", self._ctx.request_id)
+
+    # -- connection -------------------------------------------------------------------------
     def on_connection_close(self) -> None:
         # Stop upstream work now: closing the response wakes the proxy's pending read.
         self._gone = True
@@ -93,78 +120,8 @@ class RelayHandler(BaseHandler):
         metrics = self.deps.metrics
         if metrics is not None and not getattr(self, "_metered", False):
             self._metered = True  # on_connection_close may call this again
-            ctx = getattr(self, "_ctx", None)
             status = 499 if self._gone and not self._finished else self.get_status()
-            metrics.count_request(self.request.path, ctx.group["_id"] if ctx else "", status)
-
-    # -- request --------------------------------------------------------------------------
-    async def post(self) -> None:
-        headers = {k.lower(): v for k, v in self.request.headers.get_all()}
-        path = self.upstream_path
-        if self.request.query and self.protocol == "anthropic":
-            path += "?" + self.request.query
-        self._ctx = ctx = await admit(self.deps, protocol=self.protocol, path=path,
-                                      endpoint=self.request.path, headers=headers, raw=self.request.body,
-                                      client_ip=self.client_ip(), billable=self.billable)
-        # count_tokens is free but not unlimited: it takes a concurrency slot like any call.
-        share, slot = await self._take_places(ctx)
-        try:
-            await self.deps.proxy.relay(ctx, self)
-        except RelayError as err:
-            ctx.status = err.status
-            ctx.outcome = ctx.outcome if ctx.outcome != "ok" else "error"
-            if self._headers_written:
-                raise
-            self.set_status(err.status)
-            for name, value in err.response_headers().items():
-                self.set_header(name, value)
-            self.set_header("content-type", "application/json")
-            self.set_header("x-jiuliu-request-id", ctx.request_id)
-            self.finish(dumps(error_body(self.family, err)))
-        finally:
-            if self.billable:
-                self._record(ctx)  # first: nothing after this line may cost a charge
-            share.release()
-            await self._release_slot(slot, ctx.request_id)
-
-    async def _take_places(self, ctx) -> tuple[Share, str | None]:
-        """The user's fair share of the pool, the key's concurrency slot, then the money: a
-        hold on balance and quota (billable), or a fresh balance check (count_tokens)."""
-        share = self._share = self.deps.fairshare.acquire(ctx.user["_id"], ctx.group["_id"])
-        slot = None
-        try:
-            slot = await self.deps.limits.acquire(ctx.key["_id"], int(ctx.key.get("max_concurrency") or 0),
-                                                  ctx.request_id)
-            if self.billable:
-                await self.deps.holds.take(ctx)
-            else:
-                await self.deps.holds.check_free(ctx)
-        except BaseException:
-            share.release()
-            await self._release_slot(slot, ctx.request_id)
-            raise
-        return share, slot
-
-    async def _release_slot(self, slot: str | None, request_id: str) -> None:
-        try:
-            await self.deps.limits.release(slot, request_id)
-        except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
-            log.exception("could not release concurrency slot %s", slot)
-
-    def _record(self, ctx) -> None:
-        usage = ctx.usage if ctx.rule is not None else Usage()
-        record = UsageRecord(
-            request_id=ctx.request_id, user_id=ctx.user["_id"], key_id=ctx.key["_id"],
-            key_name=ctx.key.get("name", ""), group=ctx.group["_id"], model=ctx.model, usage=usage,
-            rule=ctx.rule, multiplier_ppm=ctx.multiplier_ppm, protocol=ctx.protocol, endpoint=ctx.endpoint,
-            stream=ctx.stream, status=ctx.status or 200, outcome=ctx.outcome, error_class=ctx.error_class,
-            attempts=ctx.attempts, latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms,
-            account_id=ctx.account_id, account_name=ctx.account_name, upstream_model=ctx.upstream_model,
-            upstream_request_id=ctx.upstream_request_id, client_ip=ctx.client_ip,
-            user_agent=ctx.user_agent, session_hash=ctx.session, repairs=list(ctx.repairs), hold=ctx.hold)
-        self.deps.recorder.record(record)
-        if self.deps.metrics is not None:
-            self.deps.metrics.observe_request(ctx.endpoint, record)
+            metrics.count_request(self.request.path, self._ctx.group["_id"] if self._ctx else "", status)
 
 
 def _retrieve(future: asyncio.Future) -> None:

@@ -13,11 +13,10 @@ after ``lease`` seconds. Expiry times are epoch seconds (numbers compare alike e
 
 from __future__ import annotations
 
-import time
-
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from server.clock import Clock, WallClock
 from server.errors import RateLimited
 from server.storage.db import Storage
 
@@ -25,8 +24,9 @@ from server.storage.db import Storage
 class KeyLimits:
     """Admission control for one API key's rate and concurrency limits."""
 
-    def __init__(self, storage: Storage, lease: float = 1800.0) -> None:
+    def __init__(self, storage: Storage, lease: float = 1800.0, clock: WallClock | None = None) -> None:
         self.storage = storage
+        self.clock: WallClock = clock or Clock()
         self.lease = lease
         # key id -> (minute, count) of a closed minute: read once per key and minute, not per request.
         self._closed: dict[str, tuple[int, int]] = {}
@@ -35,7 +35,7 @@ class KeyLimits:
         """Count this request; raise RateLimited (with retry-after) if over the limit."""
         if per_minute <= 0:
             return
-        now = time.time()
+        now = self.clock.now()
         minute = int(now // 60)
         expires = float((minute + 2) * 60)
         doc = await self.storage.rate_windows.find_one_and_update(
@@ -62,7 +62,7 @@ class KeyLimits:
         """Take a concurrency slot; returns its id (release it), or raises RateLimited."""
         if limit <= 0:
             return None
-        now = time.time()
+        now = self.clock.now()
         expires = now + self.lease
         for slot in range(limit):
             slot_id = f"c:{key_id}:{slot}"
@@ -85,7 +85,7 @@ class KeyLimits:
 
     async def purge_expired(self) -> int:
         """Drop rate counters and concurrency slots past their expiry (a maintenance job)."""
-        result = await self.storage.rate_windows.delete_many({"expires_at": {"$lt": time.time()}})
+        result = await self.storage.rate_windows.delete_many({"expires_at": {"$lt": self.clock.now()}})
         return result.deleted_count
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from typing import Callable
 
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
@@ -41,8 +39,6 @@ class UsageRecorder:
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._stopping = False
-        self._waiters: list[tuple[Callable[[UsageRecord], bool], asyncio.Future]] = []
-        self._recent: OrderedDict[str, UsageRecord] = OrderedDict()  # last ids queued, for waiters
         self.written = 0
         self.failed: list[UsageRecord] = []  # records that could not be written, for operators
 
@@ -55,27 +51,6 @@ class UsageRecorder:
         self._pending.append(record)
         if len(self._pending) >= self.max_batch:
             self._wake.set()
-        self._recent[record.request_id] = record
-        if len(self._recent) > 1000:
-            self._recent.popitem(last=False)
-        if self._waiters:
-            for predicate, waiter in list(self._waiters):
-                if not waiter.done() and predicate(record):
-                    waiter.set_result(record)
-            self._waiters = [(p, w) for p, w in self._waiters if not w.done()]
-
-    async def wait_for(self, predicate: Callable[[UsageRecord], bool], timeout: float = 30.0) -> UsageRecord:
-        """Wait until a finished request matching ``predicate`` is queued (recent ones count)."""
-        for record in self._recent.values():
-            if predicate(record):
-                return record
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, waiter))
-        return await asyncio.wait_for(waiter, timeout)
-
-    async def wait_recorded(self, request_id: str, timeout: float = 30.0) -> UsageRecord:
-        """Wait until the request ``request_id`` has finished and been queued (then flush)."""
-        return await self.wait_for(lambda record: record.request_id == request_id, timeout)
 
     @property
     def pending(self) -> int:

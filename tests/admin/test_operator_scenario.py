@@ -73,7 +73,7 @@ async def test_operator_scenario(relay, admin, emu):
         r = await _relay_call(http, key, "claude-sonnet-4-5", 99)
         assert r.status_code == 200, r.text
         request_id = r.headers["x-jiuliu-request-id"]
-        await relay.deps.recorder.wait_recorded(request_id)
+        await relay.usage.wait_recorded(request_id)
         await relay.deps.recorder.flush()
         row = await relay.deps.storage.db.usage.find_one({"_id": request_id})
         assert row["prices"]["input"] == 7_000_000 and row["prices"]["output"] == 11_000_000

@@ -333,7 +333,7 @@ async def test_a_cut_stream_is_shown_as_estimated_with_its_tier(dashboard, emu, 
                                          json={"model": "gpt-5.4", "input": "cut me short", "stream": True})
         assert response.status_code == 200 and b"response.completed" not in response.content
         request_id = response.headers["x-jiuliu-request-id"]
-        await dashboard.deps.recorder.wait_recorded(request_id)
+        await dashboard.usage.wait_recorded(request_id)
         await dashboard.deps.recorder.flush()
     finally:
         emu.state.reset(knobs=True)

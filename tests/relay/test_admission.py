@@ -105,7 +105,7 @@ async def test_exhausted_balance_is_refused_without_waiting_for_caches(relay, po
     async with relay.client() as http:
         first = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
         assert first.status_code == 200
-        await relay.deps.recorder.wait_recorded(first.headers["x-jiuliu-request-id"])
+        await relay.usage.wait_recorded(first.headers["x-jiuliu-request-id"])
         await relay.deps.recorder.flush()
         second = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
     assert second.status_code == 402 and second.json()["error"]["type"] == "insufficient_balance"

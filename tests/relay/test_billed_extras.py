@@ -39,7 +39,7 @@ async def test_searches_tier_and_speed_reach_the_row(relay, pool, emu, claude_ke
         assert final["service_tier"] == "priority"
         assert [i["type"] for i in final["output"]].count("web_search_call") == 2
     request_id = r.headers["x-jiuliu-request-id"]
-    record = await relay.deps.recorder.wait_recorded(request_id)
+    record = await relay.usage.wait_recorded(request_id)
     # compute_cost receives them (the rule prices them; pricing.py's business).
     assert record.cost().usage.web_search_requests == 2
     assert record.cost().usage.service_tier == "priority"
@@ -60,7 +60,7 @@ async def test_default_tiers_are_recorded_as_reported(relay, pool, claude_key, c
             ids.append(r.headers["x-jiuliu-request-id"])
     rows = []
     for request_id in ids:
-        await relay.deps.recorder.wait_recorded(request_id)
+        await relay.usage.wait_recorded(request_id)
         await relay.deps.recorder.flush()
         rows.append(await relay.deps.storage.db.usage.find_one({"request_id": request_id}))
     assert [(r["service_tier"], r["web_search_requests"], r["speed"]) for r in rows] == [
@@ -79,7 +79,7 @@ async def test_the_users_log_shows_tier_searches_and_estimates(relay, pool, emu,
         path, headers, body = call_of("anthropic", True, claude_key, codex_key)
         cut = (await http.post(path, json=body, headers=headers)).headers["x-jiuliu-request-id"]
         for request_id in (first, cut):
-            await relay.deps.recorder.wait_recorded(request_id)
+            await relay.usage.wait_recorded(request_id)
         await relay.deps.recorder.flush()
         token, _ = relay.deps.sessions.issue(user)
         logs = (await http.get("/api/user/logs", headers={"authorization": f"Bearer {token}"})).json()["data"]

@@ -71,7 +71,7 @@ async def test_conformance(relay, pool, claude_key, codex_key, user, protocol, c
             r = await http.post(path, json=body, headers=headers)
             assert r.status_code == 200
     request_id = r.headers["x-jiuliu-request-id"]
-    await relay.deps.recorder.wait_recorded(request_id)
+    await relay.usage.wait_recorded(request_id)
     await relay.deps.recorder.flush()
     row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
     assert row["cost"] == charge_of(expected)
@@ -119,7 +119,7 @@ async def _one(relay, claude_key, codex_key, body: dict, calls: int = 1) -> dict
             r = await http.post(path, json=body, headers=headers)
             assert r.status_code == 200, r.text
     request_id = r.headers["x-jiuliu-request-id"]
-    await relay.deps.recorder.wait_recorded(request_id)
+    await relay.usage.wait_recorded(request_id)
     await relay.deps.recorder.flush()
     row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
     entry = await relay.deps.storage.db.ledger.find_one({"ref": request_id})

@@ -60,7 +60,7 @@ def knobs(emu, names, **values) -> None:
 
 
 async def row_of(relay, request_id: str) -> dict:
-    await relay.deps.recorder.wait_recorded(request_id)
+    await relay.usage.wait_recorded(request_id)
     await relay.deps.recorder.flush()
     return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 
@@ -83,7 +83,7 @@ async def leave_before_content(relay, path: str, body: dict, headers: dict, key_
     async with httpx.AsyncClient(base_url=relay.base_url, timeout=0.5) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.post(path, json=body, headers=headers)
-    record = await relay.deps.recorder.wait_for(lambda r: r.key_id == key_id and r.outcome == "client_abort")
+    record = await relay.usage.wait_for(lambda r: r.key_id == key_id and r.outcome == "client_abort")
     await relay.deps.recorder.flush()
     return record, await relay.deps.storage.db.usage.find_one({"request_id": record.request_id})
 
@@ -126,7 +126,7 @@ async def test_anthropic_client_left_after_text_drain_timed_out(relay, pool, pri
     assert row["cost"] == 258
     await assert_billed_once(relay, row, user["_id"], before)
     # A re-driven flush of the same record (a crash between writes) changes nothing.
-    record = await relay.deps.recorder.wait_recorded(rid)
+    record = await relay.usage.wait_recorded(rid)
     await relay.deps.charges.charge_many([record])
     await relay.deps.charges.charge(record)
     await assert_billed_once(relay, row, user["_id"], before)

@@ -40,7 +40,7 @@ def _output(r) -> list[dict]:
 
 
 async def _row(relay, r):
-    return await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+    return await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
 
 
 def _first_turn() -> dict:
@@ -254,7 +254,7 @@ async def test_another_relay_process_routes_by_the_fingerprint(relay, storage, p
             for _ in range(2):
                 r = await _post(http, codex_key, _tool_turn(reasoning))
                 assert _output(r)
-                row = await second.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+                row = await second.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
                 assert row.account_name == minter and row.attempts == 1
     finally:
         await second.stop()

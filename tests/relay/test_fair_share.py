@@ -97,7 +97,7 @@ async def test_a_client_that_stops_reading_is_cut_and_billed_as_an_abort(relay, 
     try:
         status, headers = await asyncio.wait_for(_head(reader), 20)
         assert status == 200
-        record = await relay.deps.recorder.wait_recorded(headers["x-jiuliu-request-id"], timeout=30)
+        record = await relay.usage.wait_recorded(headers["x-jiuliu-request-id"], timeout=30)
     finally:
         writer.close()
     assert record.outcome == "client_abort" and record.usage.output > 0  # billed for what was made

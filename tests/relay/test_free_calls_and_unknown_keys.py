@@ -101,14 +101,14 @@ async def test_a_hold_costs_one_round_trip_per_document_in_steady_state(relay, p
     body = {**COUNT, "max_tokens": 16}
     async with relay.client() as http:
         first = await http.post("/v1/messages", json=body, headers={"x-api-key": key})
-        await relay.deps.recorder.wait_recorded(first.headers["x-jiuliu-request-id"])
+        await relay.usage.wait_recorded(first.headers["x-jiuliu-request-id"])
         await relay.deps.recorder.flush()
         commands.seen.clear()
         started = asyncio.get_running_loop().time()
         for _ in range(5):
             r = await http.post("/v1/messages", json=body, headers={"x-api-key": key})
             assert r.status_code == 200
-            await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
             await relay.deps.recorder.flush()
     elapsed = asyncio.get_running_loop().time() - started
     on_users = {name: n for (name, coll), n in commands.seen.items() if coll == "users"}

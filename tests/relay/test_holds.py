@@ -32,7 +32,7 @@ async def _settled(relay, *responses) -> None:
     """Every answered request recorded, then charged (and its hold settled)."""
     for r in responses:
         if "x-jiuliu-request-id" in r.headers:
-            await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
     await relay.deps.recorder.flush()
 
 

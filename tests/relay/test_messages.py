@@ -13,7 +13,7 @@ from tests.relay.support import FIXTURES, fixture, parse_sse
 
 
 async def _charged(relay, request_id):
-    await relay.deps.recorder.wait_recorded(request_id)  # the handler records after the answer
+    await relay.usage.wait_recorded(request_id)  # the handler records after the answer
     await relay.deps.recorder.flush()
     return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 
@@ -189,7 +189,7 @@ async def test_client_leaving_during_a_stall_stops_the_upstream(relay, pool, emu
         with pytest.raises(httpx.ReadTimeout):
             await http.post("/v1/messages", json=body, headers={"x-api-key": key})
     key_doc = await relay.deps.storage.db.api_keys.find_one({"name": "stall-test", "user_id": user["_id"]})
-    record = await relay.deps.recorder.wait_for(lambda r: r.key_id == key_doc["_id"], timeout=10)
+    record = await relay.usage.wait_for(lambda r: r.key_id == key_doc["_id"], timeout=10)
     assert record.outcome == "client_abort" and record.attempts == 1
     # The upstream's message_start had reported the input (and 1 output token): that is billed.
     assert record.usage.input > 0 and record.usage.output == 1

@@ -29,7 +29,7 @@ def _call(protocol, claude_key, codex_key, turn):
 
 async def _row(relay, response):
     request_id = response.headers["x-jiuliu-request-id"]
-    await relay.deps.recorder.wait_recorded(request_id)
+    await relay.usage.wait_recorded(request_id)
     await relay.deps.recorder.flush()
     return await relay.deps.storage.db.usage.find_one({"request_id": request_id})
 

@@ -19,7 +19,7 @@ def _headers(key: str) -> dict[str, str]:
 
 
 async def _row(relay, r):
-    return await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+    return await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
 
 
 async def _turn(http, key, messages, **extra):
