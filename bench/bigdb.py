@@ -37,8 +37,8 @@ from bench import procs  # noqa: E402
 from bench.seeding import USER_EMAIL, USER_ID, USER_PASSWORD, http_json  # noqa: E402
 from server.accounts.passwords import PasswordHasher  # noqa: E402
 from server.billing.charges import UsageRecord, usage_doc  # noqa: E402
-from server.billing.pricing import PriceRule  # noqa: E402
-from server.billing.usage import Usage  # noqa: E402
+from server.pricing.pricing import PriceRule  # noqa: E402
+from server.pricing.usage import Usage  # noqa: E402
 from server.embedded_db import EmbeddedMongo  # noqa: E402
 from server.storage.db import COLLECTIONS, Storage  # noqa: E402
 from server.storage.rollups import bucket_start, count_row, rollup_id  # noqa: E402

@@ -11,8 +11,8 @@ import urllib.request
 
 from server.accounts.passwords import PasswordHasher
 from server.billing.charges import UsageRecord, usage_doc
-from server.billing.pricing import PriceRule
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule
+from server.pricing.usage import Usage
 from server.storage.db import Storage
 from server.storage.prices import PriceStore
 from server.storage.rollups import RollupStore

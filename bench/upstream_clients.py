@@ -27,7 +27,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
 from emulator import EmulatorAccount, start_emulator  # noqa: E402
-from server.relay.upstream_client import UpstreamClient  # noqa: E402
+from server.upstream.client import UpstreamClient  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
 BODY = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 16, "stream": True,

@@ -39,6 +39,8 @@ def make_app(settings: Settings, deps: Deps) -> tornado.web.Application:
         routes,
         deps=deps,
         settings_obj=settings,
+        relay_paths=frozenset(route[0] for route in relay_handlers.default_handlers
+                              if route[1] is relay_handlers.RelayHandler),
         compress_response=False,
         xheaders=False,
     )

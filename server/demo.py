@@ -19,7 +19,7 @@ import orjson
 from emulator import default_accounts, start_emulator
 from server.accounts.passwords import PasswordHasher
 from server.admin_cli import create_or_promote
-from server.billing.money import format_micro, to_micro
+from server.pricing.money import format_micro, to_micro
 from server.storage.ledger import make_entry
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from server.relay.proxy import Proxy
     from server.relay.recorder import UsageRecorder
     from server.relay.service import RelayService
-    from server.relay.upstream_client import UpstreamClient
+    from server.upstream.client import UpstreamClient
     from server.storage.ledger import LedgerStore
     from server.storage.prices import PriceStore
     from server.storage.upstreams import UpstreamStore

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from server.accounts.times import iso
-from server.billing.catalogue import diff
+from server.pricing.catalogue import diff
 from server.runtime import Runtime
 from server.settings import Settings
 from server.storage.prices import PriceStore

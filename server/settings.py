@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from server.web.client_ip import parse_networks
+from server.client_ip import parse_networks
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
 ENV_PREFIX = "JIULIU_"
@@ -127,7 +127,7 @@ def _validate(s: Settings) -> None:
     if s.public_url and urlsplit(s.public_url).scheme not in ("http", "https"):
         raise SettingsError(f"public_url: {s.public_url!r} must start with http:// or https://")
     if s.upstream_proxy:
-        from server.relay.upstream_proxy import parse_proxy
+        from server.proxy_urls import parse_proxy
         try:
             parse_proxy(s.upstream_proxy)
         except ValueError as exc:

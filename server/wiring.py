@@ -31,7 +31,7 @@ from server.storage.holds import HoldStore
 from server.relay.proxy import Proxy
 from server.relay.recorder import UsageRecorder
 from server.relay.service import RelayService
-from server.relay.upstream_client import UpstreamClient
+from server.upstream.client import UpstreamClient
 from server.settings import Settings
 from server.storage.context_marks import ContextMarkStore
 from server.storage.db import Storage

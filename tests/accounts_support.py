@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from server.billing.charges import UsageRecord
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.ids import new_id
 
 PASSWORD = "correct horse battery"

@@ -11,9 +11,9 @@ import sys
 import pytest
 import pytest_asyncio
 
-from server.billing.catalogue import catalogue_rules, convert_installed, diff, installed_version
-from server.billing.pricing import PriceRule, compute_cost, find_rule
-from server.billing.usage import Usage
+from server.pricing.catalogue import catalogue_rules, convert_installed, diff, installed_version
+from server.pricing.pricing import PriceRule, compute_cost, find_rule
+from server.pricing.usage import Usage
 from emulator.models import ANTHROPIC_MODELS, OPENAI_MODELS
 
 

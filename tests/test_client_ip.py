@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.settings import Settings, SettingsError
-from server.web.client_ip import client_address, parse_networks
+from server.client_ip import client_address, parse_networks
 
 NETS = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
 

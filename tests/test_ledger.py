@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 
 from server.billing.charges import ChargeService, UsageRecord
-from server.billing.pricing import PriceRule
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule
+from server.pricing.usage import Usage
 from server.ids import new_id
 from server.storage.ledger import LedgerStore, make_entry
 

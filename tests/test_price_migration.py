@@ -11,7 +11,7 @@ import uuid
 import orjson
 import pytest_asyncio
 
-from server.billing.catalogue import installed_version
+from server.pricing.catalogue import installed_version
 from server.prices_cli import prices_command
 from server.settings import Settings
 from server.storage.db import Storage

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.billing.money import MoneyError, div_round_half_up, format_micro, to_micro
-from server.billing.pricing import PriceRule, compute_cost, find_rule
-from server.billing.usage import Usage, from_anthropic, from_responses
+from server.pricing.money import MoneyError, div_round_half_up, format_micro, to_micro
+from server.pricing.pricing import PriceRule, compute_cost, find_rule
+from server.pricing.usage import Usage, from_anthropic, from_responses
 
 
 @pytest.mark.parametrize("text, micro", [

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from server.billing.money import MoneyError, to_micro
+from server.pricing.money import MoneyError, to_micro
 from server.errors import BadRequest
 
 _MISSING: Any = object()

@@ -9,9 +9,9 @@ import fnmatch
 from typing import Any, Mapping
 
 from server.accounts.times import iso
-from server.billing.money import PPM, div_round_half_up, format_micro
-from server.billing.price_sets import KINDS
-from server.billing.pricing import PriceRule
+from server.pricing.money import PPM, div_round_half_up, format_micro
+from server.pricing.price_sets import KINDS
+from server.pricing.pricing import PriceRule
 from server.storage.prices import PriceStore
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from server.accounts import pricing_view
 from server.accounts.times import from_epoch, iso
 from server.accounts.views import ledger_row_view, money, usage_row_view
-from server.billing.pricing import KINDS
+from server.pricing.pricing import KINDS
 from server.errors import NotFound
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from server.accounts.times import as_utc, iso
-from server.billing.money import PPM, format_micro
+from server.pricing.money import PPM, format_micro
 from server.storage.keys import TOTAL_FIELDS
 from server.storage.usage_queries import TOKEN_KINDS
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from server.accounts.times import iso
 from server.ids import new_id
-from server.relay.upstream_proxy import mask_proxy
+from server.proxy_urls import mask_proxy
 from server.storage.audit import AuditStore
 from server.storage.db import Storage
 from server.storage.ledger import utcnow

@@ -11,7 +11,7 @@ from server.accounts import fields as f
 from server.accounts.times import iso, parse_client_time
 from server.accounts.views import code_view, order_view
 from server.admin.audit import AuditLog
-from server.billing.money import format_micro
+from server.pricing.money import format_micro
 from server.errors import BadRequest
 
 if TYPE_CHECKING:

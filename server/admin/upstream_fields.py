@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from server.accounts import fields as f
 from server.errors import BadRequest
-from server.relay.upstream_proxy import check_proxy_setting
+from server.proxy_urls import check_proxy_setting
 from server.storage.upstreams import PROTOCOLS
 
 EDITABLE = ("name", "groups", "protocol", "base_url", "api_key", "weight", "priority", "enabled",

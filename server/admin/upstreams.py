@@ -13,7 +13,7 @@ from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.admin.upstream_fields import parse_upstream
 from server.errors import Conflict, NotFound
-from server.relay.upstream_proxy import mask_proxy
+from server.proxy_urls import mask_proxy
 from server.storage.rollups import RollupStore, bucket_start
 from server.storage.ledger import utcnow
 from server.storage.upstreams import HEALTHY, public_view

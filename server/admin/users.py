@@ -12,7 +12,7 @@ from server.accounts import fields as f
 from server.accounts.times import iso
 from server.accounts.views import billed_extras, key_view, money, user_view
 from server.admin.audit import AuditLog
-from server.billing.money import MoneyError, to_micro
+from server.pricing.money import MoneyError, to_micro
 from server.errors import BadRequest, NotFound
 from server.ids import new_id
 from server.storage.holds import user_overdraft

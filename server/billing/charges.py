@@ -12,9 +12,9 @@ from typing import Any, Awaitable, Callable
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from server.billing.money import PPM
-from server.billing.pricing import Cost, PriceRule, compute_cost
-from server.billing.usage import Usage
+from server.pricing.money import PPM
+from server.pricing.pricing import Cost, PriceRule, compute_cost
+from server.pricing.usage import Usage
 from server.storage.db import Storage
 from server.storage.ledger import LedgerStore, make_entry, utcnow
 from server.storage.rollups import RollupStore

@@ -26,19 +26,33 @@ import asyncio
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from server.billing.pricing import compute_cost
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule, compute_cost
+from server.pricing.usage import Usage
 from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
 from server.storage.holds import HoldStore
 
 if TYPE_CHECKING:
     from server.billing.charges import UsageRecord
-    from server.relay.context import RelayContext
     from server.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class RelayContext(Protocol):
+    """What a hold reads of an admitted request (``server.relay.context.RelayContext``); a
+    protocol so that billing, below the relay, does not import it."""
+
+    request_id: str
+    protocol: str
+    key: dict[str, Any]
+    user: dict[str, Any]
+    body: dict[str, Any]
+    body_bytes: bytes
+    rule: PriceRule | None
+    multiplier_ppm: int
+    hold: int
 
 INPUT_BYTES_PER_TOKEN = 3  # English runs ~4 bytes a token, CJK ~3: 3 over-counts JSON, not text
 HOLD_LEASE = 3600.0  # seconds before the repair job releases a hold whose request never reported

@@ -17,15 +17,15 @@ from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
 
-from server.billing.pricing import find_rule
+from server.pricing.pricing import find_rule
 from server.pools.rules import (
     DEFAULT_RULES, TRANSPORT_STATUSES, ErrorRule, classify, reset_seconds, rule_from_dict,
 )
 from server.pools.state import AccountState
 from server.refresh import Refresher
-from server.relay.failures import UPSTREAM_ERRORS, describe, exception_kind
-from server.relay.upstream_client import forward_headers
-from server.relay.upstream_errors import UpstreamEncodingError
+from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind
+from server.upstream.client import forward_headers
+from server.upstream.errors import UpstreamEncodingError
 from server.storage.db import Storage
 from server.storage.error_rules import ErrorRulesStore
 from server.storage.upstreams import UpstreamStore

@@ -1,7 +1,7 @@
 """How much of a cut Responses stream's input was probably a prompt-cache read.
 
 A Responses stream cut before ``response.completed`` reports no usage at all, so its input is
-estimated from the request body (``server/billing/estimate.py``). Billing all of it as uncached
+estimated from the request body (``server/pricing/estimate.py``). Billing all of it as uncached
 input would overcharge a Codex turn roughly tenfold: Codex sends ``prompt_cache_key`` and most of
 each turn's prompt is the previous turn's, which the vendor bills at the cached rate. So the
 relay remembers, per upstream account and ``prompt_cache_key``, the input the upstream last

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from server.billing.charges import UsageRecord
-from server.billing.pricing import PriceRule
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule
+from server.pricing.usage import Usage
 
 
 class ClientSink(Protocol):

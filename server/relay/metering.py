@@ -8,7 +8,7 @@ Non-streaming: the JSON body.
 When the final usage never arrives (the client left and the drain timed out, or the upstream
 died after content), :meth:`StreamMeter.billable` bills the best figures available instead of
 nothing: the input ``message_start`` reported (Anthropic) or an estimate from the request body
-(Responses), and the output from what was actually streamed (``server/billing/estimate.py``).
+(Responses), and the output from what was actually streamed (``server/pricing/estimate.py``).
 Such usage carries ``estimate`` = the method, and its row is marked ``estimated: true``."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from server.billing import estimate
-from server.billing.usage import Usage, from_anthropic, from_responses_object
+from server.pricing import estimate
+from server.pricing.usage import Usage, from_anthropic, from_responses_object
 
 # Delta events whose text the client sees, and the field holding it.
 _ANTHROPIC_DELTA_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json",

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from pymongo.errors import DuplicateKeyError
 
-from server.billing.money import PPM
+from server.pricing.money import PPM
 from server.errors import BadRequest, Conflict
 from server.storage.db import Storage
 from server.storage.ledger import utcnow

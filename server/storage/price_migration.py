@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from server.billing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, derive
+from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, derive
 
 _OLD = {  # pattern: (input, output, cache_read or None)
     "claude-opus-4*": (15_000_000, 75_000_000, None),

@@ -18,7 +18,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from server.ids import new_id
-from server.relay.upstream_proxy import mask_proxy
+from server.proxy_urls import mask_proxy
 from server.storage.db import Storage
 from server.storage.exact import exact
 from server.storage.ledger import utcnow

@@ -11,7 +11,7 @@ import tornado.web
 
 from server.errors import RelayError
 from server.jsonbody import parse_json_object
-from server.web.client_ip import client_address, parse_networks
+from server.client_ip import client_address, parse_networks
 from server.web.security import set_api
 from server.web.envelopes import STATUS_TYPES, Family, error_body
 

@@ -27,18 +27,10 @@ from server.web.base import BaseHandler
 SMALL_BODY_TIMEOUT = 10.0
 
 
-def _relay_paths() -> frozenset[str]:
-    """Every path a ``RelayHandler`` serves (``/v1/messages``, ``/messages``, ``/responses`` …)."""
-    from server.relay.handlers import RelayHandler, default_handlers
-
-    return frozenset(route[0] for route in default_handlers if route[1] is RelayHandler)
-
-
-RELAY_PATHS = _relay_paths()
-
-
-def is_relay_path(path: str) -> bool:
-    return path in RELAY_PATHS or path.startswith("/v1/")
+def is_relay_path(path: str, relay_paths: frozenset[str]) -> bool:
+    """``relay_paths``: every path a relay handler serves (``/messages``, ``/responses`` …),
+    given by the route table (``server.app``); anything under ``/v1/`` counts too."""
+    return path in relay_paths or path.startswith("/v1/")
 
 
 class TooLargeHandler(BaseHandler):
@@ -58,7 +50,7 @@ class LimitedApplication(tornado.web.Application):
 
     def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any):  # type: ignore[override]
         settings = self.settings["settings_obj"]
-        if is_relay_path(request.path):
+        if is_relay_path(request.path, self.settings.get("relay_paths", frozenset())):
             limit, timeout, family = settings.max_body_bytes, settings.body_read_timeout, "anthropic"
         else:
             limit, timeout, family = (settings.dashboard_max_body_bytes,

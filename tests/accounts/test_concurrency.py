@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.storage.ledger import LedgerStore
 from tests.accounts_support import account, usage_record
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.storage import usage_counts
 from server.storage.usage_cursor import LogCursor
 from server.storage.usage_filters import TimeForm

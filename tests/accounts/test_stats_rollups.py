@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.storage.usage_windows import DAY, HOUR, floor_to
 from tests.accounts_support import account, usage_record
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from server.billing.pricing import PriceRule
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule
+from server.pricing.usage import Usage
 from tests.accounts_support import account, usage_record
 
 UTC = dt.timezone.utc

@@ -9,8 +9,8 @@ import datetime as dt
 import time
 
 from server.billing.charges import UsageRecord
-from server.billing.pricing import PriceRule
-from server.billing.usage import Usage
+from server.pricing.pricing import PriceRule
+from server.pricing.usage import Usage
 from server.jobs.leases import LeaseStore
 from server.storage.rollup_recompute import bucket_start, roll_up
 from server.storage.usage_filters import TimeForm, UsageFilters

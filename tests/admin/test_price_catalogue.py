@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import copy
 
-from server.billing.pricing import compute_cost
-from server.billing.usage import Usage
+from server.pricing.pricing import compute_cost
+from server.pricing.usage import Usage
 from server.pools.manager import KNOWN_MODELS
 from server.storage.prices import POINTER_ID
 from tests.admin.support import error, ok

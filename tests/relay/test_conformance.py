@@ -218,7 +218,7 @@ async def test_service_tier_and_web_search_rows(relay, pool, user):
     """What metering reports beyond tokens is priced on lines of its own, and the row keeps the
     tier and variant it was priced at (charged through the real ChargeService)."""
     from server.billing.charges import UsageRecord
-    from server.billing.usage import Usage
+    from server.pricing.usage import Usage
     from server.ids import new_id
 
     async def charged(model: str, usage: Usage) -> dict:

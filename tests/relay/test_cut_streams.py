@@ -19,7 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from server.billing.pricing import PriceRule
+from server.pricing.pricing import PriceRule
 from emulator import PromptCache, anthropic_usage, responses_usage
 from tests.support import RelayUnderTest
 

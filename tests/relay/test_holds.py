@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from server.billing.charges import UsageRecord
 from server.billing.holds import HOLD_LEASE, estimate
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 from tests.relay.support import make_key, make_user
 from tests.support import RelayUnderTest
@@ -194,7 +194,7 @@ async def test_a_free_model_holds_nothing_but_still_checks_the_switches(relay, p
     import orjson
     import pytest
 
-    from server.billing.pricing import PriceRule
+    from server.pricing.pricing import PriceRule
     from server.errors import Forbidden
 
     user = await make_user(relay.deps.storage, balance=10)

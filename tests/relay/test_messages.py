@@ -219,7 +219,7 @@ async def test_failed_attempts_are_not_billed(relay, pool, emu, claude_key, user
 
 async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user):
     from server.billing.charges import UsageRecord
-    from server.billing.usage import Usage
+    from server.pricing.usage import Usage
 
     recorder = relay.deps.recorder
     rule = await relay.deps.prices.find("claude-sonnet-4-5")
@@ -244,7 +244,7 @@ async def test_a_slow_database_never_sets_records_aside(relay, pool, user, monke
     from pymongo.errors import NetworkTimeout
 
     from server.billing.charges import UsageRecord
-    from server.billing.usage import Usage
+    from server.pricing.usage import Usage
 
     recorder = relay.deps.recorder
     rule = await relay.deps.prices.find("claude-sonnet-4-5")

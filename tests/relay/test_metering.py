@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from server.billing import estimate
+from server.pricing import estimate
 from emulator import count_input_tokens
 from server.relay.metering import StreamMeter, usage_from_body
 from server.relay.sse import SseScanner

@@ -14,8 +14,8 @@ import brotli
 import pytest
 import trustme
 
-from server.relay.upstream_client import UpstreamClient
-from server.relay.upstream_errors import (
+from server.upstream.client import UpstreamClient
+from server.upstream.errors import (
     Timeouts, UpstreamConfigError, UpstreamConnectError, UpstreamConnectTimeout, UpstreamDisconnected,
     UpstreamEncodingError, UpstreamHeadTimeout, UpstreamIdleTimeout, UpstreamProtocolError,
     UpstreamTotalTimeout,

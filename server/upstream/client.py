@@ -7,7 +7,7 @@ skips 1xx answers (``103 Early Hints``). The relay's own HTTP/1.1 client it repl
 of CPU per call cheaper (bench/upstream_clients.py) but every framing edge case was ours.
 
 Timeouts are by phase (``Timeouts``: connect, head, total, idle) and each one that runs out is
-its own exception type (``server.relay.upstream_errors``); the relay's policy decides what
+its own exception type (``server.upstream.errors``); the relay's policy decides what
 fails over. Redirects are never followed. Only allow-listed client headers are forwarded, and
 the client's credentials are replaced by the account's."""
 
@@ -27,11 +27,11 @@ import aiohttp
 from aiohttp.compression_utils import HAS_BROTLI, HAS_ZSTD
 from yarl import URL
 
-from server.relay.upstream_errors import (
+from server.upstream.errors import (
     Timeouts, UpstreamConfigError, UpstreamEncodingError, UpstreamError, UpstreamTimeout,
 )
-from server.relay.upstream_proxy import ProxyUrl, parse_proxy, resolve_proxy
-from server.relay.upstream_response import UpstreamResponse, translate
+from server.proxy_urls import ProxyUrl, parse_proxy, resolve_proxy
+from server.upstream.response import UpstreamResponse, translate
 from server.settings import Settings
 
 __all__ = ["FORWARDED_HEADERS", "Timeouts", "UpstreamClient", "UpstreamError",

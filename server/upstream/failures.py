@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from server.relay.upstream_errors import UpstreamError, UpstreamTimeout
+from server.upstream.errors import UpstreamError, UpstreamTimeout
 from server.settings import Settings
 
 # Everything the upstream client may raise for an upstream's (or its account's) fault. A

@@ -2,7 +2,7 @@
 turned into catalogue rules, and compared between versions for the operator's review.
 
 The serving process never imports the library (pydantic and its data cost ~15 MB of RSS,
-measured): ``convert_installed`` runs ``server.billing.catalogue_convert`` as a subprocess,
+measured): ``convert_installed`` runs ``server.pricing.catalogue_convert`` as a subprocess,
 once per installed version and process, and the result lives in the database."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 import orjson
 
-from server.billing.price_sets import KINDS, matcher, price_set
-from server.billing.pricing import PriceRule, Variant
+from server.pricing.price_sets import KINDS, matcher, price_set
+from server.pricing.pricing import PriceRule, Variant
 
 log = logging.getLogger(__name__)
 LIBRARY = "genai-prices"
@@ -40,7 +40,7 @@ async def convert_installed(timeout: float = 120.0) -> dict[str, Any]:
         raise RuntimeError(f"{LIBRARY} is not installed")
     if version not in _converted:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.billing.catalogue_convert",
+            sys.executable, "-m", "server.pricing.catalogue_convert",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout)

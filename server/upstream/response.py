@@ -18,12 +18,12 @@ import python_socks
 from aiohttp import client_exceptions as ce
 from aiohttp.http_exceptions import ContentEncodingError
 
-from server.relay.upstream_errors import (
+from server.upstream.errors import (
     Timeouts, UpstreamConfigError, UpstreamConnectError, UpstreamConnectTimeout, UpstreamDisconnected,
     UpstreamEncodingError, UpstreamError, UpstreamHeadTimeout, UpstreamIdleTimeout, UpstreamProtocolError,
     UpstreamProxyError, UpstreamTotalTimeout,
 )
-from server.relay.upstream_proxy import mask_proxy
+from server.proxy_urls import mask_proxy
 
 T = TypeVar("T")
 

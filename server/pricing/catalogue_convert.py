@@ -1,6 +1,6 @@
 """Convert the ``genai-prices`` catalogue into the relay's price entries (JSON on stdout).
 
-Run as ``python -m server.billing.catalogue_convert`` in a short-lived process: the library
+Run as ``python -m server.pricing.catalogue_convert`` in a short-lived process: the library
 brings pydantic and its data (~15 MB of RSS measured), which the serving process never loads.
 It reads only the snapshot shipped inside the installed package (no network). Output:
 ``{"version", "converted_at", "entries": [...]}``; each entry has integer micro-unit prices per

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from server.billing.money import div_round_half_up
+from server.pricing.money import div_round_half_up
 
 KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 CACHE_KINDS = ("cache_write_5m", "cache_write_1h", "cache_read")

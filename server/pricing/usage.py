@@ -25,7 +25,7 @@ class Usage:
     service_tier: str = ""  # the tier the upstream reports ("priority", "flex", "standard"...), "" if none
     speed: str = ""  # Anthropic fast mode ("fast") when the upstream reports it, else ""
     # "" when the upstream reported the final usage; else how it was estimated (a cut stream,
-    # server/billing/estimate.py): the row is marked ``estimated: true`` with this method.
+    # server/pricing/estimate.py): the row is marked ``estimated: true`` with this method.
     estimate: str = ""
 
     def as_dict(self) -> dict[str, int]:
