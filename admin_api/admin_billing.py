@@ -3,8 +3,8 @@ revoking and exporting redeem codes."""
 
 from __future__ import annotations
 
-from server.accounts import fields as f
 from admin_api.admin_auth import AdminHandler, admin_required, path_id
+from server.accounts import fields as f
 
 
 class RechargesHandler(AdminHandler):

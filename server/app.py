@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import tornado.web
 
-from admin_api import user_handlers
-from admin_api.auth import check_routes
-from admin_api import admin_billing, admin_catalog, admin_system, admin_upstreams, admin_users
+from admin_api import admin_billing, admin_catalog, admin_system, admin_upstreams, admin_users, user_handlers
 from admin_api.admin_auth import check_admin_routes
+from admin_api.auth import check_routes
 from server.deps import Deps
-from server.settings import Settings
 from server.relay import handlers as relay_handlers
+from server.settings import Settings
 from server.web import health, metrics
 from server.web.base import NotFoundHandler
 from server.web.body_limits import LimitedApplication

@@ -16,26 +16,26 @@ if TYPE_CHECKING:
     from server.accounts.sessions import SessionService
     from server.accounts.stats import StatsService
     from server.accounts.users import UserService
-    from server.storage.groups import GroupStore
-    from server.storage.runtime_settings import RuntimeSettingsStore
-    from server.storage.users import UserStore
+    from server.admin.services import AdminServices
     from server.billing.charges import ChargeService
+    from server.billing.holds import HoldService
+    from server.jobs.scheduler import Scheduler
+    from server.metrics import Metrics
     from server.pools.manager import PoolManager
     from server.pools.sticky import StickyStore
-    from server.billing.holds import HoldService
+    from server.relay.encrypted import ContextKeeper
     from server.relay.fairshare import FairShare
     from server.relay.limits import KeyLimits
-    from server.relay.encrypted import ContextKeeper
     from server.relay.proxy import Proxy
     from server.relay.recorder import UsageRecorder
     from server.relay.service import RelayService
-    from server.upstream.client import UpstreamClient
+    from server.storage.groups import GroupStore
     from server.storage.ledger import LedgerStore
     from server.storage.prices import PriceStore
+    from server.storage.runtime_settings import RuntimeSettingsStore
     from server.storage.upstreams import UpstreamStore
-    from server.admin.services import AdminServices
-    from server.jobs.scheduler import Scheduler
-    from server.metrics import Metrics
+    from server.storage.users import UserStore
+    from server.upstream.client import UpstreamClient
 
 
 @dataclass

@@ -15,6 +15,7 @@ from server.accounts.throttle import LoginThrottle, ThrottlePolicy
 from server.accounts.users import UserService
 from server.admin.services import AdminServices
 from server.billing.charges import ChargeService
+from server.billing.holds import HoldService
 from server.deps import Deps
 from server.ids import new_id
 from server.jobs.leases import LeaseStore
@@ -24,18 +25,16 @@ from server.metrics import Metrics
 from server.pools.manager import PoolManager
 from server.pools.sticky import StickyStore
 from server.relay.encrypted import ContextKeeper
-from server.billing.holds import HoldService
 from server.relay.fairshare import FairShare
 from server.relay.limits import KeyLimits
-from server.storage.holds import HoldStore
 from server.relay.proxy import Proxy
 from server.relay.recorder import UsageRecorder
 from server.relay.service import RelayService
-from server.upstream.client import UpstreamClient
 from server.settings import Settings
 from server.storage.context_marks import ContextMarkStore
 from server.storage.db import Storage
 from server.storage.groups import GroupStore
+from server.storage.holds import HoldStore
 from server.storage.keys import KeyStore
 from server.storage.ledger import LedgerStore
 from server.storage.login_attempts import LoginAttemptStore
@@ -45,6 +44,7 @@ from server.storage.runtime_settings import RuntimeSettingsStore, SecretStore
 from server.storage.upstreams import UpstreamStore
 from server.storage.usage_queries import UsageQueries
 from server.storage.users import UserStore
+from server.upstream.client import UpstreamClient
 
 
 async def build_deps(settings: Settings, storage: Storage) -> Deps:

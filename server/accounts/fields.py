@@ -7,8 +7,8 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from server.pricing.money import MoneyError, to_micro
 from server.errors import BadRequest
+from server.pricing.money import MoneyError, to_micro
 
 _MISSING: Any = object()
 # Control and format characters (NUL, bidi overrides, zero-width spaces) have no place in names

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from server.accounts import pricing_view
 from server.accounts.times import from_epoch, iso
 from server.accounts.views import ledger_row_view, money, usage_row_view
-from server.pricing.pricing import KINDS
 from server.errors import NotFound
+from server.pricing.pricing import KINDS
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore
 from server.storage.ledger import LedgerStore

@@ -11,8 +11,8 @@ from server.accounts import fields as f
 from server.accounts.times import iso, parse_client_time
 from server.accounts.views import code_view, order_view
 from server.admin.audit import AuditLog
-from server.pricing.money import format_micro
 from server.errors import BadRequest
+from server.pricing.money import format_micro
 
 if TYPE_CHECKING:
     from server.deps import Deps

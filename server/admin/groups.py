@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from server.accounts import fields as f
 from server.accounts.times import iso
 from server.admin.audit import AuditLog
-from server.pricing.money import MoneyError, format_micro, ratio_to_ppm
 from server.errors import BadRequest, NotFound
+from server.pricing.money import MoneyError, format_micro, ratio_to_ppm
 from server.storage.groups import group_doc
 
 if TYPE_CHECKING:

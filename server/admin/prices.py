@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 from server.accounts import fields as f
 from server.accounts.times import iso
 from server.admin.audit import AuditLog
+from server.errors import BadRequest, Conflict, NotFound
 from server.pricing.catalogue import diff, entry_view
 from server.pricing.money import format_micro
 from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
 from server.pricing.pricing import PriceRule, find_rule
-from server.errors import BadRequest, Conflict, NotFound
 
 if TYPE_CHECKING:
     from server.deps import Deps

@@ -14,8 +14,8 @@ from server.admin.audit import AuditLog
 from server.admin.upstream_fields import parse_upstream
 from server.errors import Conflict, NotFound
 from server.proxy_urls import mask_proxy
-from server.storage.rollups import RollupStore, bucket_start
 from server.storage.ledger import utcnow
+from server.storage.rollups import RollupStore, bucket_start
 from server.storage.upstreams import HEALTHY, public_view
 
 if TYPE_CHECKING:

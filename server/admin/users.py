@@ -4,7 +4,6 @@ enable (ending sessions and refusing relay calls at once), and balance adjustmen
 from __future__ import annotations
 
 import hashlib
-
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +11,9 @@ from server.accounts import fields as f
 from server.accounts.times import iso
 from server.accounts.views import billed_extras, key_view, money, user_view
 from server.admin.audit import AuditLog
-from server.pricing.money import MoneyError, to_micro
 from server.errors import BadRequest, NotFound
 from server.ids import new_id
+from server.pricing.money import MoneyError, to_micro
 from server.storage.holds import user_overdraft
 from server.storage.ledger import make_entry, utcnow
 from server.storage.usage_queries import UsageQueries

@@ -28,9 +28,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
 from server.pricing.pricing import PriceRule, compute_cost
 from server.pricing.usage import Usage
-from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
 from server.storage.holds import HoldStore
 
 if TYPE_CHECKING:

@@ -16,19 +16,23 @@ import time
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
-
-from server.pricing.pricing import find_rule
 from server.pools.rules import (
-    DEFAULT_RULES, TRANSPORT_STATUSES, ErrorRule, classify, reset_seconds, rule_from_dict,
+    DEFAULT_RULES,
+    TRANSPORT_STATUSES,
+    ErrorRule,
+    classify,
+    reset_seconds,
+    rule_from_dict,
 )
 from server.pools.state import AccountState
+from server.pricing.pricing import find_rule
 from server.refresh import Refresher
-from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind
-from server.upstream.client import forward_headers
-from server.upstream.errors import UpstreamEncodingError
 from server.storage.db import Storage
 from server.storage.error_rules import ErrorRulesStore
 from server.storage.upstreams import UpstreamStore
+from server.upstream.client import forward_headers
+from server.upstream.errors import UpstreamEncodingError
+from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import time
-from fnmatch import fnmatchcase
 from collections import deque
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 

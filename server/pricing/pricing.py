@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from server.pricing.money import PPM, TOKENS_PER_PRICE_UNIT, div_round_half_up
-from server.pricing.price_sets import (ANTHROPIC_RATIOS, KINDS, PriceSet, base_models, derive, flat,
-                                       matcher)
+from server.pricing.price_sets import ANTHROPIC_RATIOS, KINDS, PriceSet, base_models, derive, flat
 from server.pricing.usage import Usage
 
 __all__ = ["KINDS", "PriceRule", "Cost", "find_rule", "compute_cost", "rule_from_doc"]

@@ -30,9 +30,9 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Iterable
 
 import orjson
-from typing import TYPE_CHECKING, Any, Iterable
 
 from server.errors import UpstreamUnavailable
 from server.relay.guard import ContextLost, Guard

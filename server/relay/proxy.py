@@ -28,18 +28,18 @@ from server.pools.manager import PoolManager
 from server.pools.state import AccountState
 from server.pools.sticky import StickyStore
 from server.pricing.usage import Usage
-from server.relay.context import ClientSink, RelayContext
 from server.relay.cache_hints import CacheHints
+from server.relay.context import ClientSink, RelayContext
 from server.relay.encrypted import ContextKeeper
+from server.relay.exposure import client_headers, scrub_error
 from server.relay.guard import Guard
 from server.relay.metering import StreamMeter, usage_from_body
-from server.relay.exposure import client_headers, scrub_error
-from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind, response_budget
 from server.relay.sse import ERROR_EVENTS, PREAMBLE_EVENTS, SseScanner
+from server.settings import Settings
 from server.upstream.client import UpstreamClient, forward_headers, origin
 from server.upstream.errors import UpstreamEncodingError
+from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind, response_budget
 from server.upstream.response import UpstreamResponse as Response
-from server.settings import Settings
 from server.web.envelopes import sse_error_event
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 from pymongo.errors import DuplicateKeyError
 
-from server.pricing.money import PPM
 from server.errors import BadRequest, Conflict
+from server.pricing.money import PPM
+from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
-from server.refresh import Refresher
 
 PROTOCOLS = ("anthropic", "openai")
 DEFAULT_GROUPS = (

@@ -15,9 +15,9 @@ from typing import Any, Awaitable, Callable
 
 from pymongo.errors import DuplicateKeyError
 
+from server.ids import new_id
 from server.pricing import catalogue as cat
 from server.pricing.pricing import PriceRule, find_rule, rule_from_doc
-from server.ids import new_id
 from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.exact import exact

@@ -17,8 +17,9 @@ from typing import Any
 from pymongo import UpdateOne
 
 from server.storage.db import Storage
-from server.storage.rollups import DIMENSIONS as _DIMENSIONS, PERIODS, TOKEN_KINDS, bucket_start, count_row, flat  # noqa: F401
 from server.storage.ledger import utcnow
+from server.storage.rollups import DIMENSIONS as _DIMENSIONS  # noqa: F401
+from server.storage.rollups import PERIODS, TOKEN_KINDS, bucket_start, count_row, flat
 from server.storage.usage_filters import UsageFilters
 
 # The recompute (repair) path; the live path is server.storage.rollups.RollupStore.add.

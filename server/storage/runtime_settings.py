@@ -18,9 +18,9 @@ from typing import Any, Callable
 from pymongo.errors import DuplicateKeyError
 
 from server.errors import BadRequest
+from server.singleflight import SingleFlight
 from server.storage.db import Storage
 from server.storage.exact import exact
-from server.singleflight import SingleFlight
 
 RECHARGE_MODES = ("manual", "code", "open")
 RUNTIME_ID = "runtime"

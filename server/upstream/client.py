@@ -27,12 +27,16 @@ import aiohttp
 from aiohttp.compression_utils import HAS_BROTLI, HAS_ZSTD
 from yarl import URL
 
-from server.upstream.errors import (
-    Timeouts, UpstreamConfigError, UpstreamEncodingError, UpstreamError, UpstreamTimeout,
-)
 from server.proxy_urls import ProxyUrl, parse_proxy, resolve_proxy
-from server.upstream.response import UpstreamResponse, translate
 from server.settings import Settings
+from server.upstream.errors import (
+    Timeouts,
+    UpstreamConfigError,
+    UpstreamEncodingError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from server.upstream.response import UpstreamResponse, translate
 
 __all__ = ["FORWARDED_HEADERS", "Timeouts", "UpstreamClient", "UpstreamError",
            "UpstreamResponse", "UpstreamTimeout", "forward_headers", "origin"]

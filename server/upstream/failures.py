@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from server.upstream.errors import UpstreamError, UpstreamTimeout
 from server.settings import Settings
+from server.upstream.errors import UpstreamError, UpstreamTimeout
 
 # Everything the upstream client may raise for an upstream's (or its account's) fault. A
 # ValueError/UnicodeError is an account the client cannot even address (a bad URL or port, a

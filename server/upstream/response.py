@@ -18,12 +18,21 @@ import python_socks
 from aiohttp import client_exceptions as ce
 from aiohttp.http_exceptions import ContentEncodingError
 
-from server.upstream.errors import (
-    Timeouts, UpstreamConfigError, UpstreamConnectError, UpstreamConnectTimeout, UpstreamDisconnected,
-    UpstreamEncodingError, UpstreamError, UpstreamHeadTimeout, UpstreamIdleTimeout, UpstreamProtocolError,
-    UpstreamProxyError, UpstreamTotalTimeout,
-)
 from server.proxy_urls import mask_proxy
+from server.upstream.errors import (
+    Timeouts,
+    UpstreamConfigError,
+    UpstreamConnectError,
+    UpstreamConnectTimeout,
+    UpstreamDisconnected,
+    UpstreamEncodingError,
+    UpstreamError,
+    UpstreamHeadTimeout,
+    UpstreamIdleTimeout,
+    UpstreamProtocolError,
+    UpstreamProxyError,
+    UpstreamTotalTimeout,
+)
 
 T = TypeVar("T")
 

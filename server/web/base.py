@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import tornado.web
 
+from server.client_ip import client_address, parse_networks
 from server.errors import RelayError
 from server.jsonbody import parse_json_object
-from server.client_ip import client_address, parse_networks
-from server.web.security import set_api
 from server.web.envelopes import STATUS_TYPES, Family, error_body
+from server.web.security import set_api
 
 if TYPE_CHECKING:
     from server.deps import Deps
