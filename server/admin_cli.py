@@ -69,7 +69,8 @@ async def create_or_promote(storage: Any, settings: Settings, email: str, userna
         if password:
             password_hash = await PasswordHasher(settings.bcrypt_rounds).hash(check_password(password))
         user = await admins.promote(existing["_id"], password_hash)
-        return {"action": "promoted", "password_changed": password_hash is not None, "id": user["_id"], "email": user["email"],
+        return {"action": "promoted", "password_changed": password_hash is not None, "id": user["_id"],
+                "email": user["email"],
                 "username": user.get("username"), "role": user["role"]}
     if not password:
         raise RelayError("a new admin needs a password (--password-stdin or the prompt)", status=400)
@@ -95,7 +96,8 @@ async def admin_create(settings: Settings, args: argparse.Namespace) -> int:
         if existing is not None:
             print(f"jiuliu admin create: promoting the existing account {describe(existing)}",
                   file=sys.stderr, flush=True)
-        password = await _read_password(args.password_stdin) if (args.password_stdin or not existing) else None
+        ask = args.password_stdin or not existing
+        password = await _read_password(args.password_stdin) if ask else None
         result = await create_or_promote(runtime.storage, settings, args.email, args.username, password,
                                          promote_existing=promote)
     except RelayError as exc:

@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
 
     admin = sub.add_parser("admin", help="operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
-    create = admin_sub.add_parser("create", help="create an operator (or, with --promote-existing, promote an existing user)")
+    create = admin_sub.add_parser(
+        "create", help="create an operator (or, with --promote-existing, promote an existing user)")
     create.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
     create.add_argument("--email", required=True)
     create.add_argument("--username", help="default: the part of the email before @")
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--promote-existing", action="store_true",
                         help="the email belongs to an existing account: make THAT account an operator "
                              "(it is named before it is promoted; without this flag it is refused)")
-    rotate = admin_sub.add_parser("rotate-key", help="new secrets key; reseal upstream keys and the JWT secret")
+    rotate = admin_sub.add_parser("rotate-key",
+                                  help="new secrets key; reseal upstream keys and the JWT secret")
     rotate.add_argument("--config", help="TOML config file (also JIULIU_CONFIG)")
     prices = sub.add_parser("prices", help="review and apply a newer price catalogue")
     prices_sub = prices.add_subparsers(dest="prices_command", required=True)

@@ -67,7 +67,8 @@ async def start_demo(runtime: "Runtime") -> list[str]:
         "",
         "Demo mode: emulator upstreams at " + emulator.base_url + " (nothing leaves this machine)",
         f"  operator login:  {ADMIN_EMAIL} / {admin_password}  (generated for this run)",
-        f"  demo user login: {USER_EMAIL} / {user_password}  (balance credited once: {format_micro(WELCOME_CREDIT)} {deps.settings.currency})",
+        f"  demo user login: {USER_EMAIL} / {user_password}  "
+        f"(balance credited once: {format_micro(WELCOME_CREDIT)} {deps.settings.currency})",
         f"  claude key: {claude_key}",
         f"  codex key:  {codex_key}",
         f"  first call through the relay: {first_call}",
@@ -75,13 +76,15 @@ async def start_demo(runtime: "Runtime") -> list[str]:
         "Try it:",
         f"  curl -s {base}/v1/messages -H 'x-api-key: {claude_key}' -H 'anthropic-version: 2023-06-01' \\",
         "    -H 'content-type: application/json' \\",
-        "    -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"Hello, Claude!\"}]}'",
+        "    -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64,"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"Hello, Claude!\"}]}'",
         "",
         "Claude Code:",
         f"  export ANTHROPIC_BASE_URL=\"{base}\"",
         f"  export ANTHROPIC_AUTH_TOKEN=\"{claude_key}\"",
         "",
-        f"Codex CLI: base_url = \"{base}\" with wire_api = \"responses\" and the codex key (dashboard → 客户端配置)",
+        f"Codex CLI: base_url = \"{base}\" with wire_api = \"responses\" and the codex key "
+        "(dashboard → 客户端配置)",
     ]
 
 

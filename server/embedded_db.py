@@ -117,7 +117,8 @@ class EmbeddedMongo:
         """Files an older version left world-readable (0644): the database, its WAL and shared
         memory, the log and pid files become 0600."""
         for path in self.data_dir.iterdir():
-            if path.is_file() and (path.name.startswith(self.db_file.name) or path.name.startswith("embedded-db")):
+            ours = path.name.startswith(self.db_file.name) or path.name.startswith("embedded-db")
+            if path.is_file() and ours:
                 if stat.S_IMODE(path.stat().st_mode) & 0o077:
                     os.chmod(path, 0o600)
 

@@ -23,9 +23,11 @@ async def _status(prices: PriceStore) -> dict[str, Any]:
     status = await prices.status()
     changes = []
     if status["pending"]:
-        changes = diff(await prices.catalogue_doc(status["active"]), await prices.catalogue_doc(status["pending"]))
+        changes = diff(await prices.catalogue_doc(status["active"]),
+                       await prices.catalogue_doc(status["pending"]))
     return {**status, "applied_at": iso(status["applied_at"]),
-            "diff": [{k: c[k] for k in ("model", "change", "fields")} | {"before": c["before"], "after": c["after"]}
+            "diff": [{k: c[k] for k in ("model", "change", "fields")}
+                     | {"before": c["before"], "after": c["after"]}
                      for c in changes]}
 
 

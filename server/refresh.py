@@ -57,7 +57,8 @@ class Refresher:
             await self.reload_now()
             return
         if self._background is None or self._background.done():
-            self._background = asyncio.get_running_loop().create_task(self._refresh(), name=f"refresh-{self.name}")
+            self._background = asyncio.get_running_loop().create_task(self._refresh(),
+                                                                      name=f"refresh-{self.name}")
 
     async def _refresh(self) -> None:
         try:

@@ -144,8 +144,8 @@ def _validate(s: Settings) -> None:
     if s.overdraft < 0:
         raise SettingsError("overdraft: micro-units a user may go below zero; 0 or more")
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
-                 "login_ip_attempts", "encrypted_context_ttl", "dashboard_max_body_bytes", "user_max_concurrency",
-                 "hold_output_cap"):
+                 "login_ip_attempts", "encrypted_context_ttl", "dashboard_max_body_bytes",
+                 "user_max_concurrency", "hold_output_cap"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number")
     if s.encrypted_context_max_wait < 0:

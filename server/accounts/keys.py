@@ -5,7 +5,8 @@ owner's listing and lifecycle, and ``resolve``, the relay's per-request lookup.
 made here drops the entry at once; one made by another process is seen within the TTL, plus
 the time a reload takes: a request just past the TTL is answered from the entry while it
 reloads in the background (for at most ``STALE_GRACE`` seconds if the database is slow), so
-a slow database never stalls every relayed call at once. The cached user (balance included) is as old as the entry: check spend against fresh data.
+a slow database never stalls every relayed call at once. The cached user (balance included)
+is as old as the entry: check spend against fresh data.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ class RedeemService:
             if await self.ledger.exists(entry_id):
                 continue
             await self.ledger.post(make_entry(entry_id, code["redeemed_by"], code["amount"], "redeem",
-                                              ref=code["_id"], meta={"code": code.get("code"), "repaired": True}))
+                                              ref=code["_id"], meta={"code": code.get("code"),
+                                                                     "repaired": True}))
             repaired += 1
         return repaired
 

@@ -28,10 +28,12 @@ class BillingAdmin:
         self.deps = deps
         self.audit = audit
 
-    async def recharges(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    async def recharges(self, status: str | None, limit: int,
+                        offset: int) -> tuple[list[dict[str, Any]], int]:
         if status and status not in ORDER_STATUSES:
             raise BadRequest(f"status 必须是 {', '.join(ORDER_STATUSES)} 之一", field="status")
-        rows, total = await self.deps.recharge.orders.list({"status": status} if status else {}, limit, offset)
+        query = {"status": status} if status else {}
+        rows, total = await self.deps.recharge.orders.list(query, limit, offset)
         return [order_view(o) for o in rows], total
 
     async def approve(self, admin_id: str, order_id: str) -> dict[str, Any]:
@@ -66,7 +68,8 @@ class BillingAdmin:
 
     async def revoke(self, admin_id: str, code_id: str) -> dict[str, Any]:
         doc = await self.deps.redeem.revoke(code_id)
-        await self.audit.record(admin_id, "code.revoke", code_id, {"status": "active"}, {"status": doc["status"]})
+        await self.audit.record(admin_id, "code.revoke", code_id, {"status": "active"},
+                                {"status": doc["status"]})
         return code_view(doc)
 
     async def export_csv(self, status: str | None) -> str:
@@ -77,6 +80,7 @@ class BillingAdmin:
         writer.writerow(["id", "code", "amount", "status", "expires_at", "created_at", "redeemed_by",
                          "redeemed_at"])
         for c in rows:
-            writer.writerow([c["id"], c["code"], format_micro(c["amount"]), c["status"], c["expires_at"] or "",
+            writer.writerow([c["id"], c["code"], format_micro(c["amount"]), c["status"],
+                             c["expires_at"] or "",
                              c["created_at"] or "", c["redeemed_by"] or "", c["redeemed_at"] or ""])
         return out.getvalue()

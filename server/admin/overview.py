@@ -51,7 +51,8 @@ class Overview:
         top = {}
         for name, dim in (("users", "user"), ("models", "model"), ("accounts", "account")):
             top[name] = [{"name": r["value"], "requests": r["requests"], "errors": r["errors"],
-                          **money("cost", r["cost"]), "tokens": sum(r["tokens"].values()) - r["tokens"]["reasoning"]}
+                          **money("cost", r["cost"]),
+                          "tokens": sum(r["tokens"].values()) - r["tokens"]["reasoning"]}
                          for r in await rollups.top("day", today, dim, limit=TOP) if r["value"]]
         await self._label_accounts(top["accounts"])
         await self._label_users(top["users"])

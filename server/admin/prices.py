@@ -106,7 +106,8 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
     placeholder = body.get("placeholder", bool((base or {}).get("placeholder", False)))
     if not isinstance(placeholder, bool):
         raise BadRequest("placeholder 必须是布尔值", field="placeholder")
-    note = f.text(body, "note", required=False, max_len=500) if "note" in body else (base or {}).get("note", "")
+    note = (f.text(body, "note", required=False, max_len=500) if "note" in body
+            else (base or {}).get("note", ""))
     rule = PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
                            note=note, ratios=ratios_for(pattern, catalogue), web_search=web_search, **money)
     return rule  # without ``review``: an operator who saved the rule has reviewed it
@@ -139,7 +140,8 @@ class PriceAdmin:
         status = await prices.status()
         changes = []
         if status["pending"]:
-            changes = diff(await prices.catalogue_doc(status["active"]), await prices.catalogue_doc(status["pending"]))
+            changes = diff(await prices.catalogue_doc(status["active"]),
+                           await prices.catalogue_doc(status["pending"]))
         return {**status, "applied_at": iso(status["applied_at"]), "diff": changes,
                 "served": await self.served()}
 
@@ -164,7 +166,8 @@ class PriceAdmin:
         version = body.get("version")
         status = await self.deps.prices.status()
         if not isinstance(version, str) or version != status["pending"]:
-            raise Conflict(f"没有待应用的价格目录版本 {version!r}(待审核:{status['pending']!r})", field="version")
+            raise Conflict(f"没有待应用的价格目录版本 {version!r}(待审核:{status['pending']!r})",
+                           field="version")
         await self.deps.prices.apply(version, admin_id)
         await self.audit.record(admin_id, "price.catalogue.apply", version, {"active": status["active"]},
                                 {"active": version})
@@ -209,7 +212,8 @@ class PriceAdmin:
             raise NotFound("价格目录中没有该模型")
         existing = await self._taken(model)
         if existing is not None:
-            return await self.update(admin_id, existing["_id"], {k: v for k, v in body.items() if k != "pattern"})
+            rest = {k: v for k, v in body.items() if k != "pattern"}
+            return await self.update(admin_id, existing["_id"], rest)
         start = {"pattern": model, "input": format_micro(entry.input), "output": format_micro(entry.output),
                  "web_search": format_micro(entry.web_search),
                  **{k: v for k, v in body.items() if k != "pattern"}}

@@ -48,7 +48,8 @@ class UpstreamAdmin:
     async def list(self) -> list[dict[str, Any]]:
         """Every account with its live numbers."""
         await self.deps.pools.ensure_fresh()
-        today = {row["value"]: row for row in await RollupStore(self.deps.storage).top("day", utcnow(), "account")}
+        rows = await RollupStore(self.deps.storage).top("day", utcnow(), "account")
+        today = {row["value"]: row for row in rows}
         return [await self._view(doc, today.get(doc["_id"])) for doc in await self.deps.upstreams.list()]
 
     async def get(self, account_id: str) -> dict[str, Any]:
@@ -103,7 +104,8 @@ class UpstreamAdmin:
         if after is None:
             raise NotFound("上游账号不存在")
         state = after.get("state") or {}
-        broken = state.get("status") == "disabled" and str(state.get("reason", "")).startswith("disabled after config")
+        broken = (state.get("status") == "disabled"
+                  and str(state.get("reason", "")).startswith("disabled after config"))
         if broken and {"base_url", "api_key", "proxy"} & set(fields):
             # Disabled for its own configuration, which the operator just changed: try it again.
             await self.deps.upstreams.set_state(account_id, HEALTHY["status"])

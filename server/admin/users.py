@@ -104,7 +104,8 @@ class UserAdmin:
         if after is None:
             raise NotFound("用户不存在")
         self.deps.keys.invalidate(user_id=user_id)
-        await self.audit.record(admin_id, "user.overdraft", user_id, self._credit(before), self._credit(after))
+        await self.audit.record(admin_id, "user.overdraft", user_id, self._credit(before),
+                                self._credit(after))
         return {**user_view(after), **self._credit(after)}
 
     async def set_status(self, admin_id: str, user_id: str, status: str) -> dict[str, Any]:
@@ -130,7 +131,8 @@ class UserAdmin:
         key = body.get("idempotency_key")
         if key is not None and (not isinstance(key, str) or not 8 <= len(key) <= 100):
             raise BadRequest("idempotency_key: 8-100 characters", field="idempotency_key")
-        entry_id = ("adj_" + hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:32]) if key else new_id("adj")
+        entry_id = (("adj_" + hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:32]) if key
+                    else new_id("adj"))
         entry = make_entry(entry_id, user_id, amount, "adjustment", ref=admin_id,
                            meta={"reason": reason, "admin_id": admin_id})
         posted = await self.deps.ledger.post(entry)

@@ -166,7 +166,8 @@ class PoolManager:
         for that endpoint only (in this process), never for messages."""
         rule = classify(self.rules, status, error_type, message, phase)
         error_class = f"{status}:{error_type}" if error_type else status
-        account.record(rule.action == "pass", latency_ms, None, None if rule.action == "pass" else error_class)
+        account.record(rule.action == "pass", latency_ms, None,
+                       None if rule.action == "pass" else error_class)
         if self.observer is not None:
             self.observer(account.name, rule.action == "pass", error_class, rule.action)
         if rule.action in ("pass", "retry"):

@@ -75,7 +75,8 @@ DEFAULT_RULES: tuple[ErrorRule, ...] = (
               name="account out of quota (OpenAI): rest an hour, fail over"),
     ErrorRule("4xx", "cooldown", 3600, message_pattern=r"credit balance is too low",
               name="account out of credit (Anthropic): rest an hour, fail over"),
-    ErrorRule("4xx", "disable", message_pattern=r"organi[sz]ation (has been|is|was) (disabled|deactivated|suspended)",
+    ErrorRule("4xx", "disable",
+              message_pattern=r"organi[sz]ation (has been|is|was) (disabled|deactivated|suspended)",
               name="account's organisation disabled"),
     ErrorRule("429", "cooldown_reset", 60, name="rate limited: rest until the reset header"),
     ErrorRule("529", "cooldown", 60, name="overloaded"),
@@ -84,8 +85,10 @@ DEFAULT_RULES: tuple[ErrorRule, ...] = (
     ErrorRule("408", "cooldown", 30, name="upstream timeout"),
     ErrorRule("stream_error", "cooldown", 30, error_type="overloaded_error", name="overloaded mid-stream"),
     ErrorRule("stream_error", "cooldown", 30, error_type="api_error", name="server error mid-stream"),
-    ErrorRule("stream_error", "cooldown", 30, error_type="server_error", name="server error mid-stream (Responses)"),
-    ErrorRule("stream_error", "cooldown", 60, error_type="rate_limit_exceeded", name="rate limited mid-stream"),
+    ErrorRule("stream_error", "cooldown", 30, error_type="server_error",
+              name="server error mid-stream (Responses)"),
+    ErrorRule("stream_error", "cooldown", 60, error_type="rate_limit_exceeded",
+              name="rate limited mid-stream"),
     ErrorRule("stream_error", "retry", name="other error event: try elsewhere, leave the account"),
     ErrorRule("4xx", "pass", name="client errors go back to the client"),
     ErrorRule("5xx", "cooldown", 30, name="server error"),
@@ -124,7 +127,8 @@ def rule_from_dict(data: Mapping[str, Any]) -> ErrorRule:
     if unknown:
         raise ValueError(f"{unknown[0]}: unknown field (known: {', '.join(sorted(RULE_FIELDS))})")
     status = str(data.get("status", "")).strip()
-    if not (re.fullmatch(r"[1-5][0-9x]{2}", status) or status in ("connect", "timeout", "stream_error", "config")):
+    if not (re.fullmatch(r"[1-5][0-9x]{2}", status)
+            or status in ("connect", "timeout", "stream_error", "config")):
         raise ValueError("status: a code like 429, a class like 5xx, or connect/timeout/stream_error/config")
     action = data.get("action")
     if action not in ACTIONS:

@@ -21,7 +21,8 @@ VENDORS = ("anthropic", "openai")
 # genai-prices key -> relay token kind
 KEYS = {"input_mtok": "input", "output_mtok": "output", "cache_write_mtok": "cache_write_5m",
         "cache_write_1h_mtok": "cache_write_1h", "cache_read_mtok": "cache_read"}
-VARIANT_KEYS = ("service_tier", "speed")  # request context the relay meters ("processing": batch is not relayed)
+# The request context the relay meters ("processing": batch is not relayed).
+VARIANT_KEYS = ("service_tier", "speed")
 
 
 def _micro(value: Decimal) -> int:
@@ -39,7 +40,8 @@ def _clause(clause: Any) -> Any:
 
 
 def _price_set(model_price: Any) -> dict[str, Any]:
-    """Prices by kind (flat and tiered) of one ``ModelPrice``: {"flat": {kind: micro}, "tiered": {kind: (base, [(start, micro)])}}."""
+    """Prices by kind (flat and tiered) of one ``ModelPrice``:
+    {"flat": {kind: micro}, "tiered": {kind: (base, [(start, micro)])}}."""
     from genai_prices.types import TieredPrices
 
     out: dict[str, Any] = {}
@@ -48,7 +50,8 @@ def _price_set(model_price: Any) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, TieredPrices):
-            out[kind] = {"base": _micro(value.base), "tiers": [[t.start, _micro(t.price)] for t in value.tiers]}
+            out[kind] = {"base": _micro(value.base),
+                         "tiers": [[t.start, _micro(t.price)] for t in value.tiers]}
         else:
             out[kind] = _micro(value)
     web = getattr(model_price, "web_searches_kcount", None)

@@ -20,7 +20,8 @@ KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 CACHE_KINDS = ("cache_write_5m", "cache_write_1h", "cache_read")
 # Anthropic's cache prices relative to input (5-minute write, 1-hour write, read): used for
 # Anthropic models the catalogue lacks, and for any kind a catalogue entry leaves out.
-ANTHROPIC_RATIOS = {"cache_write_5m": Fraction(5, 4), "cache_write_1h": Fraction(2), "cache_read": Fraction(1, 10)}
+ANTHROPIC_RATIOS = {"cache_write_5m": Fraction(5, 4), "cache_write_1h": Fraction(2),
+                    "cache_read": Fraction(1, 10)}
 
 
 def derive(input_price: int, ratio: Fraction) -> int:

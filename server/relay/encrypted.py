@@ -71,10 +71,12 @@ def encrypted_items(body: dict[str, Any]) -> list[tuple[int, str, str]]:
 class EncryptedGuard(Guard):
     """One Responses request's encrypted context."""
 
-    def __init__(self, ctx: "RelayContext", pools: "PoolManager", max_attempts: int, keeper: "ContextKeeper") -> None:
+    def __init__(self, ctx: "RelayContext", pools: "PoolManager", max_attempts: int,
+                 keeper: "ContextKeeper") -> None:
         super().__init__(ctx, pools, max_attempts)
         self.keeper = keeper
-        self.store, self.ttl, self.max_wait, self.clock = keeper.store, keeper.ttl, keeper.max_wait, keeper.clock
+        self.store, self.ttl = keeper.store, keeper.ttl
+        self.max_wait, self.clock = keeper.max_wait, keeper.clock
         self.items = encrypted_items(ctx.body)
         self.minters: dict[str, str] = {}
         self.owner: str | None = None
@@ -93,7 +95,8 @@ class EncryptedGuard(Guard):
         if self.owner is not None:
             await self.pools.ensure_fresh()
             account = self.pools.accounts.get(self.owner)
-            self._keep_readable_by(self.owner, f"minted before the session moved to {account.name if account else self.owner}")
+            moved_to = account.name if account else self.owner
+            self._keep_readable_by(self.owner, f"minted before the session moved to {moved_to}")
         return self.owner
 
     async def choose(self, group: str, tried: Iterable[str], preferred: str | None) -> "AccountState | None":
@@ -121,7 +124,8 @@ class EncryptedGuard(Guard):
         if wait is not None and wait <= self.max_wait:
             seconds = max(1, int(wait + 0.999))
             raise UpstreamUnavailable(
-                f"本会话的加密上下文只能由上游账号 {name} 读取,该账号暂时不可用({reason}),请 {seconds} 秒后重试",
+                f"本会话的加密上下文只能由上游账号 {name} 读取,"
+                f"该账号暂时不可用({reason}),请 {seconds} 秒后重试",
                 status=429, type="rate_limit_error", headers={"retry-after": str(seconds)})
         if self._has_compaction():
             raise ContextLost(
@@ -164,7 +168,8 @@ class EncryptedGuard(Guard):
                               "请稍后重试,或开始新会话(Codex: /new)。")
         self._drop({i for i, _, _ in foreign},
                    f"encrypted_context: {why}; dropped {len(foreign)} encrypted reasoning "
-                   "item(s) the serving account cannot read; the model continues without that private reasoning")
+                   "item(s) the serving account cannot read; "
+                   "the model continues without that private reasoning")
 
     def _drop(self, indexes: set[int], note: str) -> None:
         items = self.ctx.body["input"]
@@ -173,8 +178,8 @@ class EncryptedGuard(Guard):
 
     # -- upstream refusal --------------------------------------------------------------------
     def rejected(self, status: int, error_type: str, message: str) -> str | None:
-        return REJECTED if status == 400 and REJECTED in (error_type, message) or \
-            (status == 400 and "could not be verified" in message and "encrypted content" in message) else None
+        unverified = "could not be verified" in message and "encrypted content" in message
+        return REJECTED if status == 400 and (REJECTED in (error_type, message) or unverified) else None
 
     async def after_failure(self, kind: str, message: str, account: "AccountState") -> bool:
         if kind != REJECTED:
@@ -189,7 +194,8 @@ class EncryptedGuard(Guard):
         minters = {self.minters.get(fingerprint(blob)) for _, _, blob in bad} - {None, account.id}
         for minter in minters:
             owner = self.pools.accounts.get(minter)
-            if owner is not None and owner.status == "healthy" and owner.serves(self.ctx.group["_id"], self.ctx.model):
+            if (owner is not None and owner.status == "healthy"
+                    and owner.serves(self.ctx.group["_id"], self.ctx.model)):
                 self.ctx.repairs.append(f"encrypted_context: {account.name} could not read it; retried on "
                                         f"the minting account {owner.name}")
                 self.owner = self.next_account = owner.id
@@ -198,14 +204,16 @@ class EncryptedGuard(Guard):
             if owner is not None:
                 reason, wait = self._why_not(owner, self.ctx.group["_id"])
                 if wait is not None and wait <= self.max_wait:  # back soon: choose() waits or answers 429
-                    self.ctx.repairs.append(f"encrypted_context: {account.name} could not read it; its minting "
-                                            f"account {owner.name} is {reason}")
+                    self.ctx.repairs.append(f"encrypted_context: {account.name} could not read it; "
+                                            f"its minting account {owner.name} is {reason}")
                     self.owner = owner.id
                     return True
         if any(kind == "compaction" for _, kind, _ in bad):
-            raise ContextLost("本会话的压缩上下文(compaction)无法被当前可用的上游账号读取(生成它的账号不可用或已删除)。"
+            raise ContextLost("本会话的压缩上下文(compaction)无法被当前可用的上游账号读取"
+                              "(生成它的账号不可用或已删除)。"
                               "请稍后重试,或开始新会话(Codex: /new)。")
-        self._drop({i for i, _, _ in bad}, f"encrypted_context: {account.name} answered invalid_encrypted_content; "
+        self._drop({i for i, _, _ in bad},
+                   f"encrypted_context: {account.name} answered invalid_encrypted_content; "
                    f"dropped {len(bad)} encrypted reasoning item(s) and retried on the same account")
         self.owner = self.next_account = account.id
         return True
@@ -214,10 +222,12 @@ class EncryptedGuard(Guard):
         """The items the upstream named (``gAAA...Rg==``), else every one it may not have minted."""
         shown = _SHOWN.search(message)
         if shown:
-            named = [it for it in self.items if it[2].startswith(shown.group(1)) and it[2].endswith(shown.group(2))]
+            head, tail = shown.group(1), shown.group(2)
+            named = [it for it in self.items if it[2].startswith(head) and it[2].endswith(tail)]
             if named:
                 return named
-        return [it for it in self.items if self.minters.get(fingerprint(it[2])) != account_id] or list(self.items)
+        foreign = [it for it in self.items if self.minters.get(fingerprint(it[2])) != account_id]
+        return foreign or list(self.items)
 
     # -- after the answer --------------------------------------------------------------------
     def _watch(self, name: bytes, data: Any, raw: bytes = b"") -> None:

@@ -50,7 +50,8 @@ class Guard:
         forced = self._take_forced()
         if forced is not None:
             return forced
-        return await self.pools.select(group, self.ctx.model, exclude=tried, sticky=preferred, scope=self.scope)
+        return await self.pools.select(group, self.ctx.model, exclude=tried, sticky=preferred,
+                                       scope=self.scope)
 
     def rejected(self, status: int, error_type: str, message: str) -> str | None:
         """A failure class if this upstream error is a refusal of the request's opaque context."""

@@ -146,7 +146,8 @@ class ModelsHandler(BaseHandler):
                              "last_id": models[-1] if models else None})
         else:
             self.write_json({"object": "list",
-                             "data": [{"id": m, "object": "model", "created": 1735689600, "owned_by": "jiuliu"}
+                             "data": [{"id": m, "object": "model", "created": 1735689600,
+                                       "owned_by": "jiuliu"}
                                       for m in models]})
 
 

@@ -125,7 +125,8 @@ class StreamMeter:
         cached = min(max(cached_hint, 0), total)
         return replace(self.usage, input=total - cached, output=streamed, cache_read=cached, reasoning=0,
                        web_search_requests=self.searches_seen,
-                       estimate=estimate.METHOD_REQUEST_BODY_CACHE if cached else estimate.METHOD_REQUEST_BODY)
+                       estimate=(estimate.METHOD_REQUEST_BODY_CACHE if cached
+                                 else estimate.METHOD_REQUEST_BODY))
 
 
 def usage_from_body(protocol: str, body: Any) -> Usage:

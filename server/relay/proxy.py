@@ -114,13 +114,15 @@ class Proxy:
             if failure.status == "config":
                 ctx.attempts -= 1  # nothing was sent: an unusable account costs no attempt
             ctx.usage = Usage()
-            ctx.error_class = failure.status if not failure.error_type else f"{failure.status}:{failure.error_type}"
+            ctx.error_class = (f"{failure.status}:{failure.error_type}" if failure.error_type
+                               else failure.status)
             if sink.client_gone:
                 ctx.outcome, ctx.status = "client_abort", 499
                 return
             if failure.final:
                 ctx.outcome = "upstream_error"
-                raise RelayError(f"上游在 {failure.message} 内未返回结果,请求未重发到其他账号(可能仍在上游执行)"
+                raise RelayError(f"上游在 {failure.message} 内未返回结果,"
+                                 "请求未重发到其他账号(可能仍在上游执行)"
                                  if failure.status == "response_timeout" else "上游连接中断,响应不完整",
                                  type="timeout_error" if failure.http_status == 504 else "api_error",
                                  status=failure.http_status)
@@ -148,7 +150,8 @@ class Proxy:
         body = ctx.body_bytes
         if ctx.upstream_model != ctx.model:
             body = orjson.dumps({**ctx.body, "model": ctx.upstream_model})
-        headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol), account.doc.get("api_key", ""))
+        headers = forward_headers(ctx.headers, account.doc.get("protocol", ctx.protocol),
+                                  account.doc.get("api_key", ""))
         # Streams: the head must come within upstream_first_byte_timeout (the client's own
         # bound). Non-streaming: one budget for the whole answer, and none for the head alone.
         budget = None if ctx.stream else response_budget(self.settings, ctx.headers)
@@ -166,7 +169,8 @@ class Proxy:
                                                      http_status=504 if kind == "timeout" else 502))
         sink.attach_upstream(response)
         try:
-            ctx.upstream_request_id = response.headers.get("request-id") or response.headers.get("x-request-id")
+            ctx.upstream_request_id = (response.headers.get("request-id")
+                                       or response.headers.get("x-request-id"))
             if response.status >= 400:
                 return await self._error_status(ctx, account, response, sink, deadline, scope)
             if ctx.stream and "text/event-stream" in response.headers.get("content-type", ""):
@@ -290,7 +294,8 @@ class Proxy:
                 status = exception_kind(exc)
                 if not committed:
                     return await self._fail(account, Failure(status, message=describe(exc), http_status=502))
-                await self._end_committed(ctx, account, sink, family, status, f"上游连接中断({type(exc).__name__})")
+                await self._end_committed(ctx, account, sink, family, status,
+                                          f"上游连接中断({type(exc).__name__})")
                 break
             if not chunk:
                 break
@@ -303,12 +308,15 @@ class Proxy:
                     error_type, message = _event_error(data)
                     if not committed:
                         # A refusal of the request's opaque context inside the stream: as its 400.
-                        repair = ctx.guard.rejected(400, error_type, message) if ctx.guard is not None else None
+                        repair = (ctx.guard.rejected(400, error_type, message)
+                                  if ctx.guard is not None else None)
                         if repair is not None:
                             return Failure("stream_error", error_type, message, 400, repair)
-                        return await self._fail(account, Failure("stream_error", error_type, message, http_status=529))
+                        return await self._fail(account, Failure("stream_error", error_type, message,
+                                                                 http_status=529))
                     ctx.outcome, ctx.error_class = "upstream_error", f"stream_error:{error_type}"
-                    await self.pools.report_failure(account, "stream_error", error_type, message, None, "after")
+                    await self.pools.report_failure(account, "stream_error", error_type, message, None,
+                                                    "after")
                     out.append(scrub_error(raw, account.doc))
                     continue
                 if not committed:
@@ -342,7 +350,8 @@ class Proxy:
             return None
         if not committed:
             # The stream ended before any content: nothing reached the client, try elsewhere.
-            return await self._fail(account, Failure("connect", message="stream ended before content", http_status=502))
+            return await self._fail(account, Failure("connect", message="stream ended before content",
+                                                     http_status=502))
         if not meter.finished and ctx.outcome == "ok":
             await self._end_committed(ctx, account, sink, family, "connect", "上游响应不完整,请重试")
         ctx.usage = self._billable(ctx, account, meter)  # died after content: estimated, never free

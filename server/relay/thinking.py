@@ -71,7 +71,8 @@ class ThinkingGuard(Guard):
             stripped += len(content) - len(kept)
             out.append({**message, "content": kept or [{"type": "text", "text": "(thinking omitted)"}]})
         if not stripped:
-            raise ContextLost("上游拒绝了本会话中的 thinking 块签名,且没有可移除的早期 thinking 块。请开始新会话。")
+            raise ContextLost("上游拒绝了本会话中的 thinking 块签名,"
+                              "且没有可移除的早期 thinking 块。请开始新会话。")
         self.repaired = True
         self.rewrite("messages", out, f"thinking_signature: {account.name} refused a signature; retried once "
                                       f"without {stripped} thinking block(s) of earlier turns")

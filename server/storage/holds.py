@@ -104,7 +104,8 @@ class HoldStore:
             if spent + held >= quota:
                 return "quota"
             # spent + held < quota, checked in the update itself (a flush may have moved ``spent``)
-            spent_filter = {"$or": [{"totals.cost": {"$lt": quota - held}}, {"totals.cost": {"$exists": False}}]}
+            spent_filter = {"$or": [{"totals.cost": {"$lt": quota - held}},
+                                    {"totals.cost": {"$exists": False}}]}
             done = await keys.find_one_and_update(
                 {"$and": [{"_id": key_id}, {"status": "active"}, _held_is(held, "held" in doc), spent_filter,
                           {f"holds.{hold_id}": {"$exists": False}}]},

@@ -111,7 +111,8 @@ class LedgerStore:
         running, updates = balance, []
         for row in reversed(rows):
             updates.append(UpdateOne({"_id": row["_id"], "applied": False},
-                                     {"$set": {"applied": True, "balance_after": running, "applied_at": now}}))
+                                     {"$set": {"applied": True, "balance_after": running,
+                                               "applied_at": now}}))
             running -= row["amount"]
         if updates:
             await self.storage.ledger.bulk_write(updates, ordered=False)

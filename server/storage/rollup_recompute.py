@@ -91,7 +91,8 @@ async def _sums_by_reading(storage: Storage, filters: UsageFilters, start: dt.da
     return sums
 
 
-async def roll_up(storage: Storage, period: str, bucket: dt.datetime, filters: UsageFilters | None = None) -> int:
+async def roll_up(storage: Storage, period: str, bucket: dt.datetime,
+                  filters: UsageFilters | None = None) -> int:
     """Recompute every dimension of one bucket; returns how many documents were written."""
     start = bucket_start(bucket, period)
     end = start + PERIODS[period]

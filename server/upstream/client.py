@@ -79,7 +79,7 @@ def _origin(url: str) -> URL:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UpstreamConfigError("base_url 必须是 http:// 或 https:// 开头、带主机名的地址")
     try:
-        parts.port
+        parts.port  # noqa: B018 - reading it validates the port (ValueError)
     except ValueError:
         raise UpstreamConfigError("base_url 的端口必须在 1–65535 之间") from None
     if parts.port == 0:

@@ -10,9 +10,10 @@ client's own ``x-stainless-timeout``).
 
 Kinds: ``config`` (the account's own URL, port or key is unusable: fail over, disable with the
 reason shown on the pools page), ``connect`` (nothing was processed, or the upstream broke the
-exchange: fail over, cool as a transport error), ``timeout`` (a stream's head or content did not come: fail over, cool as
-a transport error), ``response_timeout`` (a non-streaming request was sent and is waiting: the
-generation may be running and billed, so never sent again: 504 to the client)."""
+exchange: fail over, cool as a transport error), ``timeout`` (a stream's head or content did
+not come: fail over, cool as a transport error), ``response_timeout`` (a non-streaming request
+was sent and is waiting: the generation may be running and billed, so never sent again: 504 to
+the client)."""
 
 from __future__ import annotations
 
