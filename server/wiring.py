@@ -106,9 +106,9 @@ def _relay(deps: Deps) -> None:
     deps.limits = KeyLimits(deps.storage, clock=deps.clock)
     deps.context = ContextKeeper(deps.pools, ContextMarkStore(deps.storage), settings.encrypted_context_ttl,
                                  settings.encrypted_context_max_wait, settings.max_attempts, deps.clock)
-    deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context)
+    deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context, deps.clock)
     deps.fairshare = FairShare(settings, deps.pools)
-    deps.holds = HoldService(HoldStore(deps.storage), settings)
+    deps.holds = HoldService(HoldStore(deps.storage), settings, deps.clock)
     deps.holds.on_refused = lambda key_id, user_id: (deps.keys.invalidate(key_id=key_id),
                                                      deps.keys.invalidate(user_id=user_id))
     deps.charges.settle = deps.holds.settle

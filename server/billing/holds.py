@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from server.clock import Clock, WallClock
 from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
 from server.pricing.pricing import PriceRule, compute_cost
 from server.pricing.usage import Usage
@@ -74,9 +74,10 @@ def estimate(ctx: "RelayContext", output_cap: int) -> int:
 class HoldService:
     """Takes holds at admission, settles them after the charge, repairs crashed ones."""
 
-    def __init__(self, store: HoldStore, settings: "Settings") -> None:
+    def __init__(self, store: HoldStore, settings: "Settings", clock: WallClock | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.clock: WallClock = clock or Clock()
         self._locks: dict[str, asyncio.Lock] = {}  # one take at a time per user in this process
         self.on_refused: Any = None  # (key_id, user_id) -> None: drop cached lookups (wiring)
 
@@ -86,7 +87,7 @@ class HoldService:
         if amount <= 0:  # a free model: nothing to set aside, but the switches still hold
             await self._check_active(ctx)
             return
-        expires = time.time() + HOLD_LEASE
+        expires = self.clock.now() + HOLD_LEASE
         key, user_id = ctx.key, ctx.user["_id"]
         # One take at a time per user in this process (its keys included): the compare-and-set
         # updates then only race other processes, never each other.
@@ -160,7 +161,7 @@ class HoldService:
     async def repair(self) -> int:
         """Release holds whose request is charged (the process crashed before settling) or
         whose lease ran out (the process crashed before charging); returns how many."""
-        now = time.time()
+        now = self.clock.now()
         released = 0
         for collection in ("api_keys", "users"):
             for doc in await self.store.with_holds(collection):

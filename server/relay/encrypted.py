@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -148,7 +147,7 @@ class EncryptedGuard(Guard):
             return "不再服务该模型", None
         if owner.status == "cooling":
             until = float((owner.doc.get("state") or {}).get("cooldown_until") or 0)
-            return "冷却中", max(0.0, until - time.time())
+            return "冷却中", max(0.0, until - self.clock.now())
         if not owner.has_capacity():
             return "并发已满", 1.0
         return "本次请求已失败", 1.0

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from server.clock import Clock, WallClock
 from server.errors import RelayError, UpstreamUnavailable
 from server.pools.manager import PoolManager
 from server.pools.state import AccountState
@@ -64,8 +65,10 @@ class Proxy:
     """Relays one admitted request through the pools."""
 
     def __init__(self, settings: Settings, pools: PoolManager, sticky: StickyStore,
-                 client: UpstreamClient, context: ContextKeeper | None = None) -> None:
+                 client: UpstreamClient, context: ContextKeeper | None = None,
+                 clock: WallClock | None = None) -> None:
         self.settings = settings
+        self.clock: WallClock = clock or Clock()
         self.pools = pools
         self.sticky = sticky
         self.client = client
@@ -139,7 +142,7 @@ class Proxy:
 
     def _retry_after(self, group: str) -> int:
         """Seconds until the first cooling account of the group is back (1 to 60)."""
-        now = time.time()
+        now = self.clock.now()
         waits = [(a.doc.get("state") or {}).get("cooldown_until", 0) - now
                  for a in self.pools.group_accounts(group) if a.status == "cooling"]
         return int(min(60, max(1, min(waits, default=1))))
