@@ -35,7 +35,8 @@ def test_every_field_of_the_context_reaches_the_record() -> None:
     record = ctx.usage_record()
     expected = {
         "request_id": "req_1", "user_id": "usr_1", "key_id": "key_1", "key_name": "laptop", "group": "codex",
-        "model": "gpt-5.4", "usage": Usage(input=10, output=20), "rule": ctx.rule, "multiplier_ppm": 1_500_000,
+        "model": "gpt-5.4", "usage": Usage(input=10, output=20), "rule": ctx.rule,
+        "multiplier_ppm": 1_500_000,
         "protocol": "openai", "endpoint": "/responses", "stream": True, "status": 502,
         "outcome": "upstream_error", "error_class": "connect", "attempts": 2, "ttft_ms": 40,
         "account_id": "acc_1", "account_name": "o1", "upstream_model": "gpt-5.4-2026",
