@@ -53,7 +53,8 @@ class AuditLog:
             "_id": new_id("aud"), "ts": utcnow(), "admin_id": admin_id, "action": action,
             "target": target, "before": mask(before), "after": mask(after)})
 
-    async def list(self, limit: int, offset: int, action: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, limit: int, offset: int,
+                   action: str | None = None) -> tuple[list[dict[str, Any]], int]:
         docs, total = await self.store.page(limit, offset, action)
         rows = [{"id": d["_id"], "ts": iso(d.get("ts")), "admin_id": d.get("admin_id"),
                  "action": d.get("action"), "target": d.get("target"), "before": d.get("before"),

@@ -87,7 +87,8 @@ class RollupStore:
 
     async def top(self, period: str, start: dt.datetime, dim: str, limit: int = 0) -> list[dict[str, Any]]:
         """Every value of ``dim`` in one bucket, most cost first."""
-        query = {"$and": [{"period": period}, {"bucket": bucket_start(start, period).isoformat()}, {"dim": dim}]}
+        query = {"$and": [{"period": period}, {"bucket": bucket_start(start, period).isoformat()},
+                          {"dim": dim}]}
         cursor = self.storage.collection("rollups").find(query).sort([("cost", -1), ("requests", -1)])
         if limit:
             cursor = cursor.limit(limit)

@@ -94,7 +94,8 @@ class UserStore:
 
     async def set_overdraft(self, user_id: str, amount: int | None) -> dict[str, Any] | None:
         """The operator's credit line for one user in micro-units (None: back to the default)."""
-        update: dict[str, Any] = {"$set": {"overdraft": amount}} if amount is not None else {"$unset": {"overdraft": ""}}
+        update: dict[str, Any] = ({"$set": {"overdraft": amount}} if amount is not None
+                                  else {"$unset": {"overdraft": ""}})
         return await self.storage.collection("users").find_one_and_update(
             {"_id": user_id}, update, projection=PUBLIC, return_document=ReturnDocument.AFTER)
 
