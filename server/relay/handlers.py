@@ -13,7 +13,10 @@ import tornado.iostream
 from server.billing.charges import UsageRecord
 from server.billing.usage import Usage
 from server.errors import BadRequest, RelayError
+from server.logs import request_id as log_request_id
+from server.relay.access_log import log_access, log_refused
 from server.relay.admission import admit, authenticate
+from server.relay.context import RelayContext
 from server.relay.fairshare import Share
 from server.web.base import BaseHandler, dumps
 from server.web.envelopes import error_body
@@ -35,6 +38,8 @@ class RelayHandler(BaseHandler):
         self.billable = billable
         self._gone = False
         self._upstream_response: Any = None
+        self._usage_record: UsageRecord | None = None  # built once, journaled before the last bytes
+        self._recorded = False
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
@@ -72,6 +77,9 @@ class RelayHandler(BaseHandler):
             share.release()  # the upstream is done: free the place before the client can ask again
         if self._gone or self._finished:
             return
+        ctx = getattr(self, "_ctx", None)
+        if ctx is not None and self.billable:
+            self._journal(ctx)
         self.finish(data or None)
 
     @property
@@ -96,6 +104,9 @@ class RelayHandler(BaseHandler):
             ctx = getattr(self, "_ctx", None)
             status = 499 if self._gone and not self._finished else self.get_status()
             metrics.count_request(self.request.path, ctx.group["_id"] if ctx else "", status)
+        if getattr(self, "_ctx", None) is None and not getattr(self, "_logged", False):
+            self._logged = True  # refused before admission: its access line is written here
+            log_refused(self.request.path, self.get_status(), int(self.request.request_time() * 1000))
 
     # -- request --------------------------------------------------------------------------
     async def post(self) -> None:
@@ -106,6 +117,19 @@ class RelayHandler(BaseHandler):
         self._ctx = ctx = await admit(self.deps, protocol=self.protocol, path=path,
                                       endpoint=self.request.path, headers=headers, raw=self.request.body,
                                       client_ip=self.client_ip(), billable=self.billable)
+        token = log_request_id.set(ctx.request_id)  # on every log line written while serving it
+        try:
+            await self._serve(ctx)
+        except BaseException as exc:
+            if not ctx.status:  # refused after admission (a limit, the balance): no answer relayed
+                ctx.status = exc.status if isinstance(exc, RelayError) else 500
+                ctx.outcome = "refused" if ctx.outcome == "ok" else ctx.outcome
+            raise
+        finally:
+            log_access(ctx, ctx.status or self.get_status())
+            log_request_id.reset(token)
+
+    async def _serve(self, ctx: RelayContext) -> None:
         # count_tokens is free but not unlimited: it takes a concurrency slot like any call.
         share, slot = await self._take_places(ctx)
         try:
@@ -120,10 +144,12 @@ class RelayHandler(BaseHandler):
                 self.set_header(name, value)
             self.set_header("content-type", "application/json")
             self.set_header("x-jiuliu-request-id", ctx.request_id)
+            if self.billable:
+                self._journal(ctx)
             self.finish(dumps(error_body(self.family, err)))
         finally:
             if self.billable:
-                self._record(ctx)  # first: nothing after this line may cost a charge
+                self._record(ctx)  # first: nothing after this line may cost a charge (once per request)
             share.release()
             await self._release_slot(slot, ctx.request_id)
 
@@ -151,7 +177,25 @@ class RelayHandler(BaseHandler):
         except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
             log.exception("could not release concurrency slot %s", slot)
 
-    def _record(self, ctx) -> None:
+    def _journal(self, ctx: RelayContext) -> None:
+        """The answer is about to be complete: its usage goes to the local journal before the
+        last bytes leave, so a process killed from here on still bills it (at the next start)."""
+        if self._usage_record is None:
+            self._usage_record = self._build_record(ctx)
+            self.deps.recorder.journal_append(self._usage_record)
+
+    def _record(self, ctx: RelayContext) -> None:
+        """Queue the usage record for the database (journaled first if it was not yet), once."""
+        if self._recorded:
+            return
+        self._recorded = True
+        journaled = self._usage_record is not None
+        record = self._usage_record or self._build_record(ctx)
+        self.deps.recorder.record(record, journaled=journaled)
+        if self.deps.metrics is not None:
+            self.deps.metrics.observe_request(ctx.endpoint, record)
+
+    def _build_record(self, ctx: RelayContext) -> UsageRecord:
         usage = ctx.usage if ctx.rule is not None else Usage()
         record = UsageRecord(
             request_id=ctx.request_id, user_id=ctx.user["_id"], key_id=ctx.key["_id"],
@@ -162,9 +206,7 @@ class RelayHandler(BaseHandler):
             account_id=ctx.account_id, account_name=ctx.account_name, upstream_model=ctx.upstream_model,
             upstream_request_id=ctx.upstream_request_id, client_ip=ctx.client_ip,
             user_agent=ctx.user_agent, session_hash=ctx.session, repairs=list(ctx.repairs), hold=ctx.hold)
-        self.deps.recorder.record(record)
-        if self.deps.metrics is not None:
-            self.deps.metrics.observe_request(ctx.endpoint, record)
+        return record
 
 
 def _retrieve(future: asyncio.Future) -> None:
