@@ -41,7 +41,8 @@ def to_line(record: UsageRecord, error: str = "") -> bytes:
     if error:
         entry["error"] = error[:500]
         entry["set_aside_at"] = dt.datetime.now(dt.timezone.utc)
-    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+    # default=str: a value the database cannot store either is kept as text, never lost.
+    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE, default=str)
 
 
 def from_entry(entry: dict[str, Any]) -> UsageRecord:
