@@ -188,6 +188,7 @@ class UsageJournal:
             self._append_locked([orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in entries])
 
     def _append_locked(self, lines: list[bytes]) -> None:
-        with open(self.set_aside_path, "ab") as handle:
+        fd = os.open(self.set_aside_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with open(fd, "ab") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(b"".join(lines))

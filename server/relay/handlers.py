@@ -78,7 +78,7 @@ class RelayHandler(BaseHandler):
         if self._gone or self._finished:
             return
         ctx = getattr(self, "_ctx", None)
-        if ctx is not None and self.billable:
+        if ctx is not None:
             self._journal(ctx)
         self.finish(data or None)
 
@@ -126,7 +126,7 @@ class RelayHandler(BaseHandler):
                 ctx.outcome = "refused" if ctx.outcome == "ok" else ctx.outcome
             raise
         finally:
-            log_access(ctx, ctx.status or self.get_status())
+            self._access(ctx)
             log_request_id.reset(token)
 
     async def _serve(self, ctx: RelayContext) -> None:
@@ -144,8 +144,7 @@ class RelayHandler(BaseHandler):
                 self.set_header(name, value)
             self.set_header("content-type", "application/json")
             self.set_header("x-jiuliu-request-id", ctx.request_id)
-            if self.billable:
-                self._journal(ctx)
+            self._journal(ctx)
             self.finish(dumps(error_body(self.family, err)))
         finally:
             if self.billable:
@@ -178,11 +177,18 @@ class RelayHandler(BaseHandler):
             log.exception("could not release concurrency slot %s", slot)
 
     def _journal(self, ctx: RelayContext) -> None:
-        """The answer is about to be complete: its usage goes to the local journal before the
-        last bytes leave, so a process killed from here on still bills it (at the next start)."""
-        if self._usage_record is None:
+        """The answer is about to be complete: its usage goes to the local journal and its
+        access line to the log before the last bytes leave, so a process killed from here on
+        still bills it (at the next start) and has logged it."""
+        if self.billable and self._usage_record is None:
             self._usage_record = self._build_record(ctx)
             self.deps.recorder.journal_append(self._usage_record)
+        self._access(ctx)
+
+    def _access(self, ctx: RelayContext) -> None:
+        if not getattr(self, "_logged", False):
+            self._logged = True
+            log_access(ctx, ctx.status or self.get_status())
 
     def _record(self, ctx: RelayContext) -> None:
         """Queue the usage record for the database (journaled first if it was not yet), once."""
