@@ -154,12 +154,13 @@ async def test_sigterm_then_sigkill_at_the_stop_timeout_loses_no_charge(tmp_path
                   JIULIU_SHUTDOWN_GRACE="60")
     try:
         await relay.start()
+        ids = await _burst(relay, 40)
+        assert await _billed(storage, ids) == (0, 0)  # no timed flush: only the drain can write them
         async with httpx.AsyncClient(timeout=10) as http:
             for account in (await http.get(relay.emulator() + "/_emulator/accounts")).json()["accounts"]:
                 r = await http.patch(f"{relay.emulator()}/_emulator/accounts/{account['name']}",
-                                     json={"delta_interval_ms": 200, "output_tokens": 400})
+                                     json={"delta_interval_ms": 200, "output_tokens": 400})  # the next stream: 80 s
                 assert r.status_code == 200, r.text
-        ids = await _burst(relay, 40)
         async with httpx.AsyncClient(base_url=relay.url, timeout=60) as http:
             async with http.stream("POST", "/v1/messages", json={**MSG, "stream": True},
                                    headers={"x-api-key": relay.key()}) as stream:

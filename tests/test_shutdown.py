@@ -14,10 +14,10 @@ from server.storage.db import Storage
 from tests.relay.support import add_upstreams, make_key, make_user, start_pool_emulator
 
 
-async def test_in_flight_stream_finishes_and_is_billed(embedded_db):
+async def test_in_flight_stream_finishes_and_is_billed(embedded_db, tmp_path):
     db_name = "t_shutdown_" + uuid.uuid4().hex[:6]
     runtime = Runtime(Settings(mongo_url=embedded_db.url, db_name=db_name, port=0, bcrypt_rounds=4,
-                               shutdown_grace=10))
+                               shutdown_grace=10, data_dir=str(tmp_path)))
     emu = await start_pool_emulator(["g1"])
     checker = Storage.connect(embedded_db.url, db_name)
     try:
