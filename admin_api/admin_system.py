@@ -36,8 +36,9 @@ class SetAsideHandler(AdminHandler):
     """Usage records the database refused, kept in this machine's data directory."""
 
     def service(self) -> SetAsideService:
-        recorder = self.deps.recorder
-        return SetAsideService(recorder.journal if recorder is not None else None, self.deps.charges)
+        recorder, charges = self.deps.recorder, self.deps.charges
+        assert charges is not None
+        return SetAsideService(recorder.journal if recorder is not None else None, charges)
 
     @admin_required
     async def get(self) -> None:

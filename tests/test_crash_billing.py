@@ -46,11 +46,13 @@ class Relay:
     async def start(self) -> None:
         self.runs += 1
         self.banner = {}
-        log = open(self.tmp_path / f"relay-{self.runs}.log", "wb")  # a file: a full pipe never stalls it
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(self.port),
-            stdout=asyncio.subprocess.PIPE, stderr=log, env=self.env)
-        log.close()
+        fd = os.open(self.tmp_path / f"relay-{self.runs}.log", os.O_WRONLY | os.O_CREAT)  # a file: never a full pipe
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(self.port),
+                stdout=asyncio.subprocess.PIPE, stderr=fd, env=self.env)
+        finally:
+            os.close(fd)
         while "codex key" not in self.banner:  # the banner is printed once everything is up
             line = (await asyncio.wait_for(self.proc.stdout.readline(), 90)).decode()
             assert line, self.log()
@@ -161,19 +163,19 @@ async def test_sigterm_then_sigkill_at_the_stop_timeout_loses_no_charge(tmp_path
                 r = await http.patch(f"{relay.emulator()}/_emulator/accounts/{account['name']}",
                                      json={"delta_interval_ms": 200, "output_tokens": 400})  # the next stream: 80 s
                 assert r.status_code == 200, r.text
-        async with httpx.AsyncClient(base_url=relay.url, timeout=60) as http:
-            async with http.stream("POST", "/v1/messages", json={**MSG, "stream": True},
-                                   headers={"x-api-key": relay.key()}) as stream:
-                await stream.aiter_bytes().__anext__()  # a long stream is in flight
-                relay.proc.send_signal(signal.SIGTERM)  # docker stop
-                for _ in range(300):  # the drain flushes while the stream still runs
-                    if (await _billed(storage, ids))[0] == len(ids):
-                        break
-                    await asyncio.sleep(0.05)
-                assert await _billed(storage, ids) == (len(ids), len(ids))
-                assert relay.proc.returncode is None  # still draining: Docker's timeout is not up
-                relay.proc.kill()  # the stop timeout: SIGKILL
-                assert await relay.wait(30) == -signal.SIGKILL
+        async with httpx.AsyncClient(base_url=relay.url, timeout=60) as http, \
+                http.stream("POST", "/v1/messages", json={**MSG, "stream": True},
+                            headers={"x-api-key": relay.key()}) as stream:
+            await stream.aiter_bytes().__anext__()  # a long stream is in flight
+            relay.proc.send_signal(signal.SIGTERM)  # docker stop
+            for _ in range(300):  # the drain flushes while the stream still runs
+                if (await _billed(storage, ids))[0] == len(ids):
+                    break
+                await asyncio.sleep(0.05)
+            assert await _billed(storage, ids) == (len(ids), len(ids))
+            assert relay.proc.returncode is None  # still draining: Docker's timeout is not up
+            relay.proc.kill()  # the stop timeout: SIGKILL
+            assert await relay.wait(30) == -signal.SIGKILL
         await relay.start()
         assert await _billed(storage, ids) == (len(ids), len(ids))
         await _reconciled(storage)

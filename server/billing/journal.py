@@ -40,7 +40,7 @@ def to_line(record: UsageRecord, error: str = "") -> bytes:
     entry: dict[str, Any] = {"doc": usage_doc(record, record.cost()), "hold": record.hold}
     if error:
         entry["error"] = error[:500]
-        entry["set_aside_at"] = dt.datetime.now(dt.timezone.utc)
+        entry["set_aside_at"] = dt.datetime.now(dt.UTC)
     # default=str: a value the database cannot store either is kept as text, never lost.
     return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE, default=str)
 
@@ -105,7 +105,7 @@ class UsageJournal:
         self.appended = 0
 
     @classmethod
-    def open(cls, directory: Path, worker: int = 0) -> "UsageJournal":
+    def open(cls, directory: Path, worker: int = 0) -> UsageJournal:
         """This worker's journal, locked for as long as the process lives. If another live
         process holds it (two relays on one data directory), a file of this process's own is
         used instead, so neither can empty the other's."""

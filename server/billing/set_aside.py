@@ -51,7 +51,7 @@ class SetAsideService:
                     written += 1
                 except Exception as exc:  # noqa: BLE001 - kept with its new error
                     kept.append({**entry, "error": f"{type(exc).__name__}: {exc}"[:500],
-                                 "set_aside_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+                                 "set_aside_at": dt.datetime.now(dt.UTC).isoformat()})
         except BaseException:
             kept.extend(entries[written + len(kept):])  # cancelled midway: nothing is dropped
             raise

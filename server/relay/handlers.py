@@ -117,7 +117,10 @@ class RelayHandler(BaseHandler):
         self._ctx = ctx = await admit(self.deps, protocol=self.protocol, path=path,
                                       endpoint=self.request.path, headers=headers, raw=self.request.body,
                                       client_ip=self.client_ip(), billable=self.billable)
-        token = log_request_id.set(ctx.request_id)  # on every log line written while serving it
+        # On every log line written while serving it, including Tornado's report of an error
+        # raised from here: each request runs in a task of its own (a copy of the context), so
+        # the id never leaks into another request and needs no reset.
+        log_request_id.set(ctx.request_id)
         try:
             await self._serve(ctx)
         except BaseException as exc:
@@ -127,7 +130,6 @@ class RelayHandler(BaseHandler):
             raise
         finally:
             self._access(ctx)
-            log_request_id.reset(token)
 
     async def _serve(self, ctx: RelayContext) -> None:
         # count_tokens is free but not unlimited: it takes a concurrency slot like any call.

@@ -6,8 +6,8 @@ operator over the admin API."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from dataclasses import replace
+from decimal import Decimal
 
 import orjson
 import pytest
