@@ -129,7 +129,7 @@ class UsageJournal:
         try:
             os.write(self._fd, to_line(record))
             self.appended += 1
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the answer must still go out
             log.error("usage journal: could not append %s: %s", record.request_id, exc)
 
     def truncate(self, keep: list[UsageRecord] | None = None) -> None:
