@@ -93,13 +93,13 @@ async def _burst(relay: Relay, n: int) -> list[str]:
 
 
 async def _billed(storage: Storage, ids: list[str]) -> tuple[int, int]:
-    rows = await storage.usage.count_documents({"request_id": {"$in": ids}})
-    charges = await storage.ledger.count_documents({"ref": {"$in": ids}, "type": "charge"})
+    rows = await storage.db.usage.count_documents({"request_id": {"$in": ids}})
+    charges = await storage.db.ledger.count_documents({"ref": {"$in": ids}, "type": "charge"})
     return rows, charges
 
 
 async def _reconciled(storage: Storage) -> None:
-    user = await storage.users.find_one({"email": USER_EMAIL})
+    user = await storage.db.users.find_one({"email": USER_EMAIL})
     balance, total = await LedgerStore(storage).balance_and_sum(user["_id"])
     assert balance == total
 

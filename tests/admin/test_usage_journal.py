@@ -73,7 +73,7 @@ async def test_flush_empties_the_journal_but_keeps_what_is_not_queued(relay, jou
     recorder.record(records[4], journaled=True)
     await recorder.flush()
     assert journal.path.read_bytes() == b""
-    assert await relay.deps.storage.usage.count_documents({"user_id": user["_id"]}) == 5
+    assert await relay.deps.storage.db.usage.count_documents({"user_id": user["_id"]}) == 5
 
 
 async def test_replay_bills_each_request_once(relay, tmp_path):
@@ -99,8 +99,8 @@ async def test_replay_bills_each_request_once(relay, tmp_path):
             (tmp_path / "usage-journal-3.jsonl").write_bytes(b"".join(to_line(r) for r in records))
     assert (tmp_path / "usage-journal-3.jsonl").read_bytes() == b""
     ids = [r.request_id for r in records]
-    assert await storage.usage.count_documents({"request_id": {"$in": ids}}) == 6
-    assert await storage.ledger.count_documents({"ref": {"$in": ids}, "type": "charge"}) == 6
+    assert await storage.db.usage.count_documents({"request_id": {"$in": ids}}) == 6
+    assert await storage.db.ledger.count_documents({"ref": {"$in": ids}, "type": "charge"}) == 6
     balance, total = await LedgerStore(storage).balance_and_sum(user["_id"])
     assert balance == 10_000_000 - sum(r.cost().total for r in records)
     assert total == -sum(r.cost().total for r in records)
@@ -130,7 +130,7 @@ async def test_refused_record_is_kept_on_disk_and_re_driven(relay, admin, journa
     entries = journal.set_aside_entries()
     assert [e["doc"]["request_id"] for e in entries] == [refused.request_id] and entries[0]["error"]
     assert journal.path.read_bytes() == b""  # durable in the set-aside file, not lost with the journal
-    assert await storage.usage.count_documents({"request_id": {"$in": [good.request_id, refused.request_id]}}) == 1
+    assert await storage.db.usage.count_documents({"request_id": {"$in": [good.request_id, refused.request_id]}}) == 1
     broken = {"doc": {"request_id": "req_unreadable"}, "error": "from an older version"}
     await asyncio.to_thread(journal.put_back, [broken])
     relay.deps.recorder.journal, before = journal, relay.deps.recorder.journal
@@ -146,8 +146,8 @@ async def test_refused_record_is_kept_on_disk_and_re_driven(relay, admin, journa
         assert again["written"] == 0 and again["failed"] == 1
     finally:
         relay.deps.recorder.journal = before
-    row = await storage.usage.find_one({"request_id": refused.request_id})
+    row = await storage.db.usage.find_one({"request_id": refused.request_id})
     assert row is not None and row["repairs"] == ["1.5"]
-    assert await storage.ledger.count_documents({"ref": refused.request_id}) == 1
-    audit = await storage.audit.find_one({"action": "usage.redrive"}, sort=[("_id", -1)])
+    assert await storage.db.ledger.count_documents({"ref": refused.request_id}) == 1
+    audit = await storage.db.audit.find_one({"action": "usage.redrive"}, sort=[("_id", -1)])
     assert audit is not None

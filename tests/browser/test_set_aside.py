@@ -23,7 +23,7 @@ ADMIN = {"username": "aside_op", "email": "aside.op@example.test", "password": "
 async def test_overview_lists_set_aside_records_and_re_drives_them(browser, dashboard, console, tmp_path):
     deps = dashboard.deps
     registered = await deps.users.register(ADMIN["username"], ADMIN["email"], ADMIN["password"])
-    await deps.storage.users.update_one({"_id": registered.get("_id") or registered["id"]},
+    await deps.storage.db.users.update_one({"_id": registered.get("_id") or registered["id"]},
                                         {"$set": {"role": "admin"}})
     await deps.prices.seed_if_empty()
     user = await make_user(deps.storage, balance=10_000_000)
@@ -51,7 +51,7 @@ async def test_overview_lists_set_aside_records_and_re_drives_them(browser, dash
         await page.locator(".set-aside .card").wait_for(state="detached")
         toast = await page.locator(".toast").first.inner_text()
         assert "1" in toast and "0" in toast  # written 1, still refused 0 (in the page's language)
-        assert await deps.storage.usage.count_documents({"request_id": record.request_id}) == 1
+        assert await deps.storage.db.usage.count_documents({"request_id": record.request_id}) == 1
         assert journal.set_aside_entries() == []
         console.assert_clean()
     finally:
