@@ -85,14 +85,25 @@ class Runtime:
         recorder = self.deps.recorder
         recorder.journal = journal
         replayed = await asyncio.to_thread(journal.read)
+        orphans: list = []
+        if self.worker == 0:  # journals no worker owns today (fewer workers, a stopped second relay)
+            for path in await asyncio.to_thread(journal.orphans, self.settings.workers):
+                records = await asyncio.to_thread(journal.read_orphan, path)
+                if records is not None:
+                    orphans.append(path)
+                    replayed += records
         if not replayed:
             return
-        log.warning("usage journal %s: replaying %d usage records of a previous run", journal.path, len(replayed))
+        log.warning("usage journal %s: replaying %d usage records of a previous run (%d other files)",
+                    journal.path, len(replayed), len(orphans))
         recorder.restore(replayed)
         try:
             await recorder.flush()
         except Exception:  # noqa: BLE001 - kept queued (and in the journal): the recorder retries
             log.exception("usage journal: replay could not be written yet; %d records kept", recorder.pending)
+            return
+        for path in orphans:  # written: the orphans' records are in the database now
+            await asyncio.to_thread(path.unlink, True)
 
     def _start_listener(self) -> None:
         assert self.deps is not None

@@ -23,6 +23,7 @@ from server.demo import USER_EMAIL
 from server.embedded_db import free_port
 from server.storage.db import Storage
 from server.storage.ledger import LedgerStore
+from tests.conftest import TEST_SECRETS_KEY
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -34,7 +35,9 @@ class Relay:
         self.tmp_path, self.port = tmp_path, free_port()
         self.env = {**os.environ, "JIULIU_DATA_DIR": str(tmp_path / "data"), "MONGO_URL": mongo_url,
                     "JIULIU_DB_NAME": db_name, "JIULIU_BCRYPT_ROUNDS": "4", "JIULIU_LOG_FORMAT": "json",
-                    "JIULIU_LOG_LEVEL": "info", **env}
+                    "JIULIU_LOG_LEVEL": "info",
+                    # nx-27017 shares collections between database names: the session's key (README).
+                    "JIULIU_SECRETS_KEY": TEST_SECRETS_KEY.decode(), **env}
         self.proc: asyncio.subprocess.Process | None = None
         self.banner: dict[str, str] = {}
         self.runs = 0

@@ -155,6 +155,28 @@ class UsageJournal:
         self.appended = len(records)
         return list(records.values())
 
+    def orphans(self, workers: int) -> list[Path]:
+        """Journals no worker of this process owns: of workers beyond today's count (``workers``
+        was lowered) or of a second relay that has stopped. Worker 0 replays them at start."""
+        own = {f"usage-journal-{i}.jsonl" for i in range(workers)}
+        return sorted(p for p in self.path.parent.glob("usage-journal-*.jsonl")
+                      if p.name not in own and p != self.path)
+
+    @staticmethod
+    def read_orphan(path: Path) -> list[UsageRecord] | None:
+        """The records of an orphan journal, or None while a live process holds it."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            with open(fd, "rb", closefd=False) as handle:
+                entries = parse_lines(handle.read())
+        finally:
+            os.close(fd)
+        return [from_entry(e) for e in entries]
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

@@ -6,6 +6,7 @@ operator over the admin API."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from decimal import Decimal
 
@@ -14,11 +15,16 @@ import pytest
 
 from server.billing.charges import UsageRecord, usage_doc
 from server.billing.journal import UsageJournal, from_entry, parse_lines, to_line
+from server.billing.pricing import PriceRule
 from server.billing.usage import Usage
 from server.ids import new_id
 from server.relay.recorder import UsageRecorder
+from server.runtime import Runtime
+from server.settings import Settings
+from server.storage.db import Storage
 from server.storage.ledger import LedgerStore
 from tests.admin.support import ok
+from tests.conftest import TEST_SECRETS_KEY
 from tests.relay.support import make_user
 
 
@@ -151,3 +157,33 @@ async def test_refused_record_is_kept_on_disk_and_re_driven(relay, admin, journa
     assert await storage.db.ledger.count_documents({"ref": refused.request_id}) == 1
     audit = await storage.db.audit.find_one({"action": "usage.redrive"}, sort=[("_id", -1)])
     assert audit is not None
+
+
+async def test_worker_0_replays_journals_no_worker_owns(embedded_db, tmp_path):
+    """Fewer workers than last time, or a second relay on the data directory that has stopped:
+    worker 0 replays their journals and removes them; one a live process holds is left alone."""
+    db_name = "t_orphans_" + uuid.uuid4().hex[:8]
+    checker = Storage.connect(embedded_db.url, db_name)
+    user = await make_user(checker, balance=10_000_000)
+    records = [_record(user["_id"], PriceRule.build("claude-*", 3_000_000, 15_000_000), Usage(input=10, output=5))
+               for _ in range(3)]
+    (tmp_path / "usage-journal-3.jsonl").write_bytes(to_line(records[0]))
+    (tmp_path / "usage-journal-0-4242.jsonl").write_bytes(to_line(records[1]))
+    live = UsageJournal.open(tmp_path, 7)  # a live process's journal
+    live.append(records[2])
+    # nx-27017 shares collections between database names: the session's secrets key (README).
+    runtime = Runtime(Settings(mongo_url=embedded_db.url, db_name=db_name, port=0, bcrypt_rounds=4,
+                               data_dir=str(tmp_path), secrets_key=TEST_SECRETS_KEY.decode()))
+    try:
+        await runtime.start()
+        ids = [r.request_id for r in records]
+        billed = {d["request_id"] async for d in checker.db.usage.find({"request_id": {"$in": ids}})}
+        assert billed == {records[0].request_id, records[1].request_id}
+        assert not (tmp_path / "usage-journal-3.jsonl").exists()
+        assert not (tmp_path / "usage-journal-0-4242.jsonl").exists()
+        assert parse_lines(live.path.read_bytes())[0]["doc"]["request_id"] == records[2].request_id
+    finally:
+        await runtime.close()
+        live.close()
+        await checker.drop()
+        await checker.close()
