@@ -1,8 +1,10 @@
-"""``/api/admin/overview``, ``/api/admin/settings`` and ``/api/admin/audit``."""
+"""``/api/admin/overview``, ``/api/admin/settings``, ``/api/admin/audit`` and the usage records
+set aside (``/api/admin/usage/set-aside``, ``…/redrive``)."""
 
 from __future__ import annotations
 
 from admin_api.admin_auth import AdminHandler, admin_required
+from server.billing.set_aside import SetAsideService
 
 
 class OverviewHandler(AdminHandler):
@@ -30,8 +32,31 @@ class AuditHandler(AdminHandler):
         self.write_json({"data": rows, "total": total, "limit": limit, "offset": offset})
 
 
+class SetAsideHandler(AdminHandler):
+    """Usage records the database refused, kept in this machine's data directory."""
+
+    def service(self) -> SetAsideService:
+        recorder, charges = self.deps.recorder, self.deps.charges
+        assert charges is not None
+        return SetAsideService(recorder.journal if recorder is not None else None, charges)
+
+    @admin_required
+    async def get(self) -> None:
+        self.write_json(await self.service().list())
+
+
+class SetAsideRedriveHandler(SetAsideHandler):
+    @admin_required
+    async def post(self) -> None:
+        result = await self.service().redrive()
+        await self.deps.admin.audit.record(self.admin_id, "usage.redrive", "set-aside", after=result)
+        self.write_json(result)
+
+
 default_handlers = [
     (r"/api/admin/overview", OverviewHandler),
     (r"/api/admin/settings", SettingsHandler),
     (r"/api/admin/audit", AuditHandler),
+    (r"/api/admin/usage/set-aside", SetAsideHandler),
+    (r"/api/admin/usage/set-aside/redrive", SetAsideRedriveHandler),
 ]

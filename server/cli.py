@@ -9,15 +9,17 @@ import importlib.metadata
 import logging
 import sys
 
+from server.logs import configure
 from server.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("jiuliu")
 
 
-def configure_logging(level: str) -> None:
-    """One line per record on stderr; secrets are never passed to loggers."""
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """One line per record on stderr, text or JSON, each stamped with the request id it was
+    written for (server/logs.py); secrets are never passed to loggers. Relay requests get an
+    access line of their own (``jiuliu.access``), so Tornado's stays at WARNING."""
+    configure(level, fmt)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"jiuliu: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         from server.serve import serve
 

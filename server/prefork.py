@@ -34,13 +34,13 @@ def serve_workers(settings: Settings, run_worker) -> int:
     port = sockets[0].getsockname()[1]
     print(f"Jiuliu Relay: {settings.workers} workers listening on http://{settings.host}:{port}", flush=True)
     children: set[int] = set()
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 1
             try:
-                code = run_worker(settings, sockets)
+                code = run_worker(settings, sockets, index)
             finally:
                 os._exit(code)
         children.add(pid)

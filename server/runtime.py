@@ -13,6 +13,7 @@ import tornado.httpserver
 import tornado.netutil
 
 from server.app import make_app
+from server.billing.journal import UsageJournal
 from server.deps import Deps
 from server.embedded_db import EmbeddedMongo
 from server.secret_box import SecretBox
@@ -29,8 +30,9 @@ EXIT_DATABASE_DIED = 3
 class Runtime:
     """One relay process: what it started, so that it can stop it in reverse order."""
 
-    def __init__(self, settings: Settings, sockets: list | None = None) -> None:
+    def __init__(self, settings: Settings, sockets: list | None = None, worker: int = 0) -> None:
         self.settings = settings
+        self.worker = worker  # pre-fork index: names this process's usage journal
         self._sockets = sockets  # pre-bound by a pre-fork parent, else bound here
         self.embedded: EmbeddedMongo | None = None
         self.storage: Storage | None = None
@@ -71,7 +73,37 @@ class Runtime:
     async def _start_services(self) -> None:
         assert self.storage is not None
         self.deps = await build_deps(self.settings, self.storage)
+        await self._replay_journal()
         self._teardown.append(self._run_shutdown_hooks)
+
+    async def _replay_journal(self) -> None:
+        """Open this worker's usage journal and bill what a killed predecessor answered but never
+        wrote (idempotent by request id), before serving; closed after the final flush."""
+        assert self.deps is not None and self.deps.recorder is not None
+        journal = await asyncio.to_thread(UsageJournal.open, self.settings.data_path, self.worker)
+        self._teardown.append(journal.close)
+        recorder = self.deps.recorder
+        recorder.journal = journal
+        replayed = await asyncio.to_thread(journal.read)
+        orphans: list = []
+        if self.worker == 0:  # journals no worker owns today (fewer workers, a stopped second relay)
+            for path in await asyncio.to_thread(journal.orphans, self.settings.workers):
+                records = await asyncio.to_thread(journal.read_orphan, path)
+                if records is not None:
+                    orphans.append(path)
+                    replayed += records
+        if not replayed:
+            return
+        log.warning("usage journal %s: replaying %d usage records of a previous run (%d other files)",
+                    journal.path, len(replayed), len(orphans))
+        recorder.restore(replayed)
+        try:
+            await recorder.flush()
+        except Exception:  # noqa: BLE001 - kept queued (and in the journal): the recorder retries
+            log.exception("usage journal: replay could not be written yet; %d records kept", recorder.pending)
+            return
+        for path in orphans:  # written: the orphans' records are in the database now
+            await asyncio.to_thread(path.unlink, True)
 
     def _start_listener(self) -> None:
         assert self.deps is not None
@@ -117,6 +149,8 @@ class Runtime:
         if self.server is None:
             return
         self.server.stop()
+        if self.deps is not None and self.deps.recorder is not None:
+            self.deps.recorder.hurry()  # flush while draining, not only after it
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace
         while self.deps and self.deps.inflight > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)

@@ -32,13 +32,14 @@ def serve(settings: Settings) -> int:
         return 2
 
 
-def _run_worker(settings: Settings, sockets: list) -> int:
-    """One pre-forked worker: its own loop, clients and caches over the shared sockets."""
-    return asyncio.run(_serve(settings, sockets, quiet=True))
+def _run_worker(settings: Settings, sockets: list, worker: int = 0) -> int:
+    """One pre-forked worker: its own loop, clients, caches and usage journal over the shared sockets."""
+    return asyncio.run(_serve(settings, sockets, quiet=True, worker=worker))
 
 
-async def _serve(settings: Settings, sockets: list | None = None, quiet: bool = False) -> int:
-    runtime = Runtime(settings, sockets)
+async def _serve(settings: Settings, sockets: list | None = None, quiet: bool = False,
+                 worker: int = 0) -> int:
+    runtime = Runtime(settings, sockets, worker=worker)
     runtime.install_signal_handlers()
     try:
         await runtime.start()

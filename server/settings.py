@@ -71,6 +71,7 @@ class Settings:
     client_write_timeout: float = 60.0
     hold_output_cap: int = 8192
     overdraft: int = 0
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -120,6 +121,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"db_name: {s.db_name!r} is not a valid MongoDB database name")
     if s.log_level not in LOG_LEVELS:
         raise SettingsError(f"log_level: {s.log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+    if s.log_format not in ("text", "json"):
+        raise SettingsError(f"log_format: {s.log_format!r}; use text or json")
     if s.bcrypt_rounds < 4 or s.bcrypt_rounds > 16:
         raise SettingsError("bcrypt_rounds: use 12-14 in production (4-16 accepted)")
     if s.workers < 1:

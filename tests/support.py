@@ -31,8 +31,11 @@ class UsageWatch:
         self._recent: OrderedDict[str, UsageRecord] = OrderedDict()
         self._waiters: list[tuple[Callable[[UsageRecord], bool], asyncio.Future]] = []
 
-    def record(self, record: UsageRecord) -> None:
-        self.recorder.record(record)
+    def journal_append(self, record: UsageRecord) -> None:
+        self.recorder.journal_append(record)
+
+    def record(self, record: UsageRecord, journaled: bool = False) -> None:
+        self.recorder.record(record, journaled=journaled)
         self._recent[record.request_id] = record
         if len(self._recent) > 1000:
             self._recent.popitem(last=False)

@@ -11,13 +11,16 @@ import httpx
 from server.runtime import Runtime
 from server.settings import Settings
 from server.storage.db import Storage
+from tests.conftest import TEST_SECRETS_KEY
 from tests.relay.support import add_upstreams, make_key, make_user, start_pool_emulator
 
 
-async def test_in_flight_stream_finishes_and_is_billed(embedded_db):
+async def test_in_flight_stream_finishes_and_is_billed(embedded_db, tmp_path):
     db_name = "t_shutdown_" + uuid.uuid4().hex[:6]
     runtime = Runtime(Settings(mongo_url=embedded_db.url, db_name=db_name, port=0, bcrypt_rounds=4,
-                               shutdown_grace=10))
+                               shutdown_grace=10, data_dir=str(tmp_path),
+                               # nx-27017 shares collections between database names (README)
+                               secrets_key=TEST_SECRETS_KEY.decode()))
     emu = await start_pool_emulator(["g1"])
     checker = Storage.connect(embedded_db.url, db_name)
     try:

@@ -53,9 +53,13 @@ class UsageRecord:
     repairs: list[str] = field(default_factory=list)  # what the relay changed to keep a session alive
     hold: int = 0  # what admission held for this request: released once the charge is in
     _cost: Cost | None = field(default=None, repr=False, compare=False)
+    # Set on records replayed from the usage journal (server/billing/journal.py): priced as stored.
+    _base_cost: int | None = field(default=None, repr=False, compare=False)
 
     def base_cost(self) -> int:
         """The charge at list price (multiplier 1.0): what the upstream account costs."""
+        if self._base_cost is not None:
+            return self._base_cost
         if self.multiplier_ppm == PPM:
             return self.cost().total
         return compute_cost(self.usage, self.rule, PPM).total

@@ -12,6 +12,7 @@ from typing import Any
 import tornado.iostream
 
 from server.errors import BadRequest, RelayError
+from server.relay.access_log import log_refused
 from server.relay.admission import authenticate
 from server.relay.context import RelayContext
 from server.relay.service import RelayCall
@@ -122,6 +123,9 @@ class RelayHandler(BaseHandler):
             self._metered = True  # on_connection_close may call this again
             status = 499 if self._gone and not self._finished else self.get_status()
             metrics.count_request(self.request.path, self._ctx.group["_id"] if self._ctx else "", status)
+        if self._ctx is None and not getattr(self, "_logged", False):
+            self._logged = True  # refused before admission: its access line is written here
+            log_refused(self.request.path, self.get_status(), int(self.request.request_time() * 1000))
 
 
 def _retrieve(future: asyncio.Future) -> None:

@@ -1,7 +1,8 @@
 """Usage recording off the request path: finished requests are queued and written in batches
 (``ChargeService.charge_many``) every ``interval`` seconds, and on shutdown.
 
-A crash loses at most the records of the last flush interval (README: Operations). A failed
+A crash loses nothing: each record is first appended to the local usage journal
+(``server/billing/journal.py``), replayed at the next start (README: Operations). A failed
 flush keeps its records and retries them on the next tick; charges are idempotent by request
 id, so a retried batch never double-charges."""
 
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from server.billing.charges import ChargeService, UsageRecord
+
+if TYPE_CHECKING:
+    from server.billing.journal import UsageJournal
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +29,12 @@ class UsageRecorder:
     """Batches usage records and writes them in the background."""
 
     def __init__(self, charges: ChargeService, interval: float, max_batch: int = 500,
-                 max_pending: int = 20_000) -> None:
+                 max_pending: int = 20_000, journal: "UsageJournal | None" = None) -> None:
         self.charges = charges
+        self.journal = journal
+        # Journaled at the answer's end, not queued yet (the handler queues them a moment later):
+        # what an emptied journal must keep.
+        self._journaled: dict[str, UsageRecord] = {}
         self.interval = interval
         self.max_batch = max_batch
         # Past this many unwritten records the database is not keeping up: admission refuses new
@@ -46,8 +55,17 @@ class UsageRecorder:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-recorder")
 
-    def record(self, record: UsageRecord) -> None:
-        """Queue one finished request (never blocks, never raises)."""
+    def journal_append(self, record: UsageRecord) -> None:
+        """Append a finished request to the local journal (one small write; never raises)."""
+        if self.journal is not None:
+            self.journal.append(record)
+            self._journaled[record.request_id] = record
+
+    def record(self, record: UsageRecord, journaled: bool = False) -> None:
+        """Queue one finished request, journaled first unless it already is (never raises)."""
+        if not journaled:
+            self.journal_append(record)
+        self._journaled.pop(record.request_id, None)
         self._pending.append(record)
         if len(self._pending) >= self.max_batch:
             self._wake.set()
@@ -100,6 +118,9 @@ class UsageRecorder:
                     log.exception("usage batch of %d failed; writing its records one by one", len(batch))
                     written += await self._one_by_one(batch)
             self.written += written
+            if self.journal is not None and not self._pending:
+                # All of it is in the database (or set aside durably) but what is not queued yet.
+                self.journal.truncate(keep=list(self._journaled.values()))
             return written
 
     async def _one_by_one(self, batch: list[UsageRecord]) -> int:
@@ -122,7 +143,19 @@ class UsageRecorder:
                           record.request_id, record.user_id, record.key_id, exc)
                 self.failed.append(record)
                 del self.failed[:-1000]
+                if self.journal is not None:
+                    await asyncio.to_thread(self.journal.set_aside, record, f"{type(exc).__name__}: {exc}")
         return written
+
+    def restore(self, records: list[UsageRecord]) -> None:
+        """Queue records replayed from the journal (already in it: not appended again)."""
+        self._pending.extend(records)
+        self._wake.set()
+
+    def hurry(self, interval: float = 0.2) -> None:
+        """Shutting down: flush now and then often, so a drain cut short loses no time."""
+        self.interval = min(self.interval, interval)
+        self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:

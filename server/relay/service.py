@@ -4,7 +4,9 @@ The sequence, in this order and only here: admit (key, body, model, price, rate 
 user's fair share of the pool → the key's concurrency slot → the money (a hold, or a balance
 check for the free ``count_tokens``) → the proxy (accounts, failover, streaming into the
 client's sink) → the usage record, handed to the record sink (``UsageRecorder``: batched
-charges). The HTTP handler (``server.relay.handlers``) only parses the request, calls
+charges). The record is journaled and the access line written just before the answer's last
+bytes leave (``_Answer.end`` / the error answer), so a process killed after that still bills
+and has logged the request. The HTTP handler (``server.relay.handlers``) only parses the request, calls
 ``RelayService.handle`` and writes what it is given; nothing here imports Tornado."""
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from server.billing.charges import UsageRecord
 from server.errors import RelayError
+from server.logs import request_id as log_request_id
+from server.relay.access_log import log_access
 from server.relay.admission import admit
 from server.relay.context import ClientSink, RelayContext
 
@@ -55,9 +59,11 @@ class AnswerSink(ClientSink, Protocol):
 
 
 class RecordSink(Protocol):
-    """Where finished requests go (``UsageRecorder`` queues and charges them); never raises."""
+    """Where finished requests go (``UsageRecorder`` journals, queues and charges them); never raises."""
 
-    def record(self, record: UsageRecord) -> None: ...
+    def journal_append(self, record: UsageRecord) -> None: ...
+
+    def record(self, record: UsageRecord, journaled: bool = False) -> None: ...
 
 
 class RelayService:
@@ -79,18 +85,30 @@ class RelayService:
         ctx = await admit(self.deps, protocol=call.protocol, path=call.path, endpoint=call.endpoint,
                           headers=call.headers, raw=call.body, client_ip=call.client_ip,
                           billable=call.billable)
+        # On every log line written while serving it: each request runs in a task of its own
+        # (a copy of the context), so the id never leaks into another request.
+        log_request_id.set(ctx.request_id)
         sink.bind(ctx)
-        share, slot = await self._take_places(ctx)
+        finished = _Finished(self, ctx)
         try:
-            await self.proxy.relay(ctx, _Answer(sink, share))
+            share, slot = await self._take_places(ctx)
+        except BaseException as exc:
+            ctx.status = exc.status if isinstance(exc, RelayError) else 500
+            ctx.outcome = "refused"  # a limit or the balance: nothing relayed, nothing billed
+            finished.log()
+            raise
+        try:
+            await self.proxy.relay(ctx, _Answer(sink, share, finished))
         except RelayError as err:
             ctx.status = err.status
             ctx.outcome = ctx.outcome if ctx.outcome != "ok" else "error"
+            finished.seal()  # the error answer is the last bytes: journal and log first
             if not sink.fail(err):
                 raise
         finally:
             if ctx.billable:
-                self._record(ctx)  # first: nothing after this line may cost a charge
+                self._record(ctx, finished)  # first: nothing after this line may cost a charge
+            finished.log()
             share.release()
             await self._release_slot(slot, ctx.request_id)
 
@@ -119,20 +137,44 @@ class RelayService:
         except Exception:  # noqa: BLE001 - a leaked slot expires with its lease
             log.exception("could not release concurrency slot %s", slot)
 
-    def _record(self, ctx: RelayContext) -> None:
-        record = ctx.usage_record()
-        self.records.record(record)
+    def _record(self, ctx: RelayContext, finished: "_Finished") -> None:
+        journaled = finished.record is not None
+        record = finished.record or ctx.usage_record()
+        self.records.record(record, journaled=journaled)
         if self.metrics is not None:
             self.metrics.observe_request(ctx.endpoint, record)
+
+
+class _Finished:
+    """The request's end, once: its record journaled and its access line written before the
+    answer's last bytes leave."""
+
+    def __init__(self, service: RelayService, ctx: RelayContext) -> None:
+        self._service = service
+        self._ctx = ctx
+        self.record: UsageRecord | None = None
+        self._logged = False
+
+    def seal(self) -> None:
+        if self._ctx.billable and self.record is None:
+            self.record = self._ctx.usage_record()
+            self._service.records.journal_append(self.record)
+        self.log()
+
+    def log(self) -> None:
+        if not self._logged:
+            self._logged = True
+            log_access(self._ctx, self._ctx.status or 200)
 
 
 class _Answer:
     """The client's sink as the proxy sees it: the user's fair-share place is freed as soon as
     the upstream answer has ended, before the client can send its next call."""
 
-    def __init__(self, sink: AnswerSink, share: "Share") -> None:
+    def __init__(self, sink: AnswerSink, share: "Share", finished: _Finished) -> None:
         self._sink = sink
         self._share = share
+        self._finished = finished
 
     def start(self, status: int, headers: dict[str, str]) -> None:
         self._sink.start(status, headers)
@@ -142,6 +184,8 @@ class _Answer:
 
     def end(self, data: bytes = b"") -> None:
         self._share.release()
+        if not self._sink.client_gone:
+            self._finished.seal()
         self._sink.end(data)
 
     def attach_upstream(self, response: Any) -> None:

@@ -106,6 +106,7 @@ const zh = {
   'adminOverview.requestsChart': '请求与错误(14 天)', 'adminOverview.revenue': '收入', 'adminOverview.name': '名称',
   'adminOverview.topUsers': '今日用户排行', 'adminOverview.topModels': '今日模型排行', 'adminOverview.topAccounts': '今日上游账号排行',
   'adminOverview.jobs': '后台任务', 'adminOverview.lastRun': '上次运行', 'adminOverview.nextRun': '下次运行', 'adminOverview.lastError': '最近错误', 'adminOverview.interval': '间隔', 'adminOverview.runs': '运行 / 失败 / 跳过',
+  'adminOverview.setAside': '暂存的用量记录', 'adminOverview.setAsideHelp': '数据库拒绝写入的已应答请求:保存在数据目录中,直到重新写入(已计费的记录不会重复计费)。', 'adminOverview.redrive': '重新写入', 'adminOverview.redriven': '已重新写入:成功 {written} 条,仍被拒绝 {failed} 条', 'adminOverview.request': '请求', 'adminOverview.error': '错误', 'adminOverview.cost': '费用', 'adminOverview.time': '时间',
 
   'pools.subtitle': '上游账号的健康状态、延迟与错误率,每 10 秒刷新', 'pools.add': '添加账号', 'pools.addTitle': '添加上游账号',
   'pools.editTitle': '编辑上游账号 {name}', 'pools.name': '名称', 'pools.protocol': '协议', 'pools.baseUrl': 'Base URL',
@@ -272,6 +273,7 @@ const en = {
   'adminOverview.requestsChart': 'Requests and errors (14 days)', 'adminOverview.revenue': 'Revenue', 'adminOverview.name': 'Name',
   'adminOverview.topUsers': 'Top users today', 'adminOverview.topModels': 'Top models today', 'adminOverview.topAccounts': 'Top upstream accounts today',
   'adminOverview.jobs': 'Background jobs', 'adminOverview.lastRun': 'Last run', 'adminOverview.nextRun': 'Next run', 'adminOverview.lastError': 'Last error', 'adminOverview.interval': 'Every', 'adminOverview.runs': 'Runs / failed / skipped',
+  'adminOverview.setAside': 'Usage records set aside', 'adminOverview.setAsideHelp': 'Answered calls the database refused to record: kept in the data directory until re-driven (a record already charged changes nothing).', 'adminOverview.redrive': 'Re-drive', 'adminOverview.redriven': 'Re-driven: {written} written, {failed} still refused', 'adminOverview.request': 'Request', 'adminOverview.error': 'Error', 'adminOverview.cost': 'Cost', 'adminOverview.time': 'Time',
 
   'pools.subtitle': 'Health, latency and errors of upstream accounts, refreshed every 10 s', 'pools.add': 'Add account', 'pools.addTitle': 'Add an upstream account',
   'pools.editTitle': 'Edit upstream account {name}', 'pools.name': 'Name', 'pools.protocol': 'Protocol', 'pools.baseUrl': 'Base URL',

@@ -1,8 +1,8 @@
 // Operator: system overview — traffic now, revenue vs upstream cost for two weeks, top lists.
-import { h, errorBox } from '../js/dom.js';
+import { h, errorBox, toast } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf } from '../js/api.js';
-import { money, moneyOf, num, pct, compact, parseTime, dateTime, duration } from '../js/format.js';
+import { money, moneyOf, fromMicro, num, pct, compact, parseTime, dateTime, duration } from '../js/format.js';
 import { statCard, card, pageHeader, dataTable, statusBadge } from '../js/ui.js';
 import { timeChart, PALETTE } from '../js/charts.js';
 
@@ -49,6 +49,8 @@ export async function render(root, ctx) {
     ], jobs, { compact: true })));
   }
 
+  root.append(await setAsideBlock());
+
   setTimeout(async () => {
     try {
       const x = days.map((d) => Math.floor((parseTime(d.date + 'T00:00:00Z') || new Date()).getTime() / 1000));
@@ -64,4 +66,35 @@ export async function render(root, ctx) {
     } catch (err) { if (ctx.isCurrent()) money14.append(errorBox(err)); }
   }, 0);
   return () => cleanups.forEach((fn) => fn());
+}
+
+// Usage records the database refused (kept durably on this machine), with a re-drive button.
+// Shown only when there are some: an empty span otherwise.
+async function setAsideBlock() {
+  const box = h('div.set-aside');
+  const load = async () => {
+    const res = await api.get('/api/admin/usage/set-aside');
+    box.replaceChildren();
+    if (!res.total) return;
+    const button = h('button.btn', { type: 'button', 'data-action': 'redrive' }, t('adminOverview.redrive'));
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const r = await api.post('/api/admin/usage/set-aside/redrive');
+        toast(t('adminOverview.redriven', { written: r.written, failed: r.failed }), r.failed ? 'error' : 'success');
+        await load();
+      } catch (ex) { toast(ex.message, 'error'); button.disabled = false; }
+    });
+    box.append(card(`${t('adminOverview.setAside')} (${num(res.total)})`,
+      h('p.muted', t('adminOverview.setAsideHelp')), button,
+      dataTable([
+        { key: 'request_id', label: t('adminOverview.request'), render: (r) => h('code', r.request_id) },
+        { key: 'ts', label: t('adminOverview.time'), render: (r) => dateTime(r.ts) },
+        { key: 'model', label: t('adminOverview.name'), render: (r) => `${r.key_name || r.user_id} · ${r.model}` },
+        { key: 'cost', label: t('adminOverview.cost'), align: 'right', render: (r) => money(fromMicro(r.cost ?? 0)) },
+        { key: 'error', label: t('adminOverview.error'), render: (r) => h('span.neg', r.error) },
+      ], listOf(res.data), { compact: true })));
+  };
+  try { await load(); } catch (ex) { box.append(errorBox(ex)); }
+  return box;
 }
