@@ -188,3 +188,41 @@ def test_what_counts_as_the_database_being_away():
     assert database_unavailable(ExecutionTimeout("operation exceeded time limit", 50))
     assert not database_unavailable(DuplicateKeyError("E11000", 11000))
     assert not database_unavailable(ValueError("not a database error"))
+
+
+async def test_a_stream_answered_while_the_database_stalls_is_whole_and_billed_once_it_is_back(stalled):
+    """Past admission the relay needs no database to stream: the answer reaches the client whole,
+    the bookkeeping after it times out, and the record (status 200, as the client saw it) waits
+    in the queue until the database answers again."""
+    relay, storage = stalled.relay, stalled.storage
+    stalled.emu.state.patch("a1", {"delta_interval_ms": 50})
+    user = await make_user(storage, balance=100_000_000)
+    key = await make_key(storage, user["_id"], "claude")
+    request = _anthropic(key)
+    request["json"]["stream"] = True
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=20) as http:
+        try:
+            async with http.stream("POST", "/v1/messages", **request) as response:
+                assert response.status_code == 200
+                chunks = response.aiter_bytes()
+                body = await anext(chunks)  # admitted, held and streaming: now the database stops
+                stalled.pause()
+                started = time.monotonic()
+                async for chunk in chunks:
+                    body += chunk
+                took = time.monotonic() - started
+            assert b"event: message_stop" in body and b"event: error" not in body
+            assert took < BOUNDS["db_timeout_relay"] + SLACK, took  # never held by the database
+            request_id = response.headers["x-jiuliu-request-id"]
+            record = await relay.deps.recorder.wait_recorded(request_id, timeout=15)
+            assert (record.status, record.outcome) == (200, "ok")
+            with pytest.raises(ConnectionFailure):
+                await relay.deps.recorder.flush()
+            assert relay.deps.recorder.pending == 1
+        finally:
+            stalled.resume()
+    assert await relay.deps.recorder.flush() == 1
+    row = await storage.usage.find_one({"request_id": request_id})
+    assert row["status"] == 200 and row["cost"] > 0
+    balance = (await storage.users.find_one({"_id": user["_id"]}))["balance"]
+    assert balance == 100_000_000 - row["cost"]
