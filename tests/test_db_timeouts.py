@@ -103,7 +103,8 @@ async def test_a_stalled_database_fails_each_class_within_its_bound_then_recover
     rule = await relay.deps.prices.find(MODEL)
     assert rule is not None
     key_doc = await storage.api_keys.find_one({"user_id": user["_id"], "group": "claude"})
-    record = UsageRecord(request_id="req_stalled_flush", user_id=user["_id"], key_id=key_doc["_id"], group="claude",
+    record = UsageRecord(request_id="req_stalled_flush", user_id=user["_id"], key_id=key_doc["_id"],
+                         group="claude",
                          model=MODEL, usage=Usage(input=1000, output=100), rule=rule)
 
     async with httpx.AsyncClient(base_url=relay.base_url, timeout=20) as http:
@@ -127,11 +128,12 @@ async def test_a_stalled_database_fails_each_class_within_its_bound_then_recover
             # The relay: the protocol's own envelope, 503, retry-after, within the relay bound.
             for response, took in ((cold, cold_t), (again, again_t)):
                 assert response.status_code == 503, response.text
-                assert response.json() == {"type": "error", "error": {"type": "api_error", "message": MESSAGE}}
+                assert response.json() == {"type": "error",
+                                           "error": {"type": "api_error", "message": MESSAGE}}
                 assert response.headers["retry-after"] == "1"
                 assert took < BOUNDS["db_timeout_relay"] * 2 + SLACK, took
             assert codex.status_code == 503, codex.text
-            assert codex.json()["error"]["message"] == MESSAGE and codex.json()["error"]["type"] == "api_error"
+            assert (codex.json()["error"]["message"], codex.json()["error"]["type"]) == (MESSAGE, "api_error")
             assert codex_t < BOUNDS["db_timeout_relay"] * 2 + SLACK, codex_t
             # The dashboard API: its envelope, within one request deadline.
             assert logs.status_code == 503, logs.text
@@ -181,7 +183,8 @@ def test_timeouts_are_settings_with_a_clear_error():
 
 
 def test_what_counts_as_the_database_being_away():
-    from pymongo.errors import DuplicateKeyError, ExecutionTimeout, NetworkTimeout, ServerSelectionTimeoutError
+    from pymongo.errors import (DuplicateKeyError, ExecutionTimeout, NetworkTimeout,
+                                ServerSelectionTimeoutError)
 
     assert database_unavailable(NetworkTimeout("timed out"))
     assert database_unavailable(ServerSelectionTimeoutError("no server"))
