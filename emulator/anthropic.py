@@ -105,7 +105,9 @@ def pick_tool(body: dict) -> dict | None:
     if not tools:
         return None
     choice = body.get("tool_choice")
-    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict):
+        choice = {}
+    kind = choice.get("type")
     if kind == "none":
         return None
     if kind == "tool":

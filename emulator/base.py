@@ -186,9 +186,9 @@ class ApiHandler(EmulatorHandler):
                 status, etype, code, message = account_fault(fault, self.protocol, account.name)
                 self.send_api_error(ApiError(status, message, etype=etype, code=code))
                 return
-            status = fault_status(fault) if fault else None
-            if status is not None:
-                self.send_status_fault(status, knobs)
+            fault_code = fault_status(fault) if fault else None
+            if fault_code is not None:
+                self.send_status_fault(fault_code, knobs)
                 return
             self.validate(body)
             await self.respond(account, body, knobs, stream, fault)

@@ -83,7 +83,9 @@ def _awaits_answer(body: dict) -> bool:
 
 def _response(body: dict, rid: str, created: int, status: str, output: list, usage: dict | None,
               service_tier: str = "default", **extra: Any) -> dict:
-    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    reasoning = body.get("reasoning")
+    if not isinstance(reasoning, dict):
+        reasoning = {}
     return {
         "id": rid, "object": "response", "created_at": created, "status": status, "background": False,
         "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
