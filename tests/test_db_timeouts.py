@@ -102,7 +102,7 @@ async def test_a_stalled_database_fails_each_class_within_its_bound_then_recover
     auth = {"Authorization": f"Bearer {token}"}
     rule = await relay.deps.prices.find(MODEL)
     assert rule is not None
-    key_doc = await storage.api_keys.find_one({"user_id": user["_id"], "group": "claude"})
+    key_doc = await storage.db.api_keys.find_one({"user_id": user["_id"], "group": "claude"})
     record = UsageRecord(request_id="req_stalled_flush", user_id=user["_id"], key_id=key_doc["_id"],
                          group="claude",
                          model=MODEL, usage=Usage(input=1000, output=100), rule=rule)
@@ -168,9 +168,9 @@ async def test_a_stalled_database_fails_each_class_within_its_bound_then_recover
         assert (await http.get("/api/user/logs", headers=auth)).status_code == 200
         assert await relay.deps.recorder.flush() >= queued  # and the call just answered
         assert relay.deps.recorder.pending == 0
-        rows = await storage.usage.find({"user_id": user["_id"]}).to_list()
+        rows = await storage.db.usage.find({"user_id": user["_id"]}).to_list()
         assert [r["request_id"] for r in rows].count("req_stalled_flush") == 1  # once, though it timed out
-        balance = (await storage.users.find_one({"_id": user["_id"]}))["balance"]
+        balance = (await storage.db.users.find_one({"_id": user["_id"]}))["balance"]
         assert balance == 100_000_000 - sum(r["cost"] for r in rows)  # every row charged exactly once
 
 
@@ -225,7 +225,7 @@ async def test_a_stream_answered_while_the_database_stalls_is_whole_and_billed_o
         finally:
             stalled.resume()
     assert await relay.deps.recorder.flush() == 1
-    row = await storage.usage.find_one({"request_id": request_id})
+    row = await storage.db.usage.find_one({"request_id": request_id})
     assert row["status"] == 200 and row["cost"] > 0
-    balance = (await storage.users.find_one({"_id": user["_id"]}))["balance"]
+    balance = (await storage.db.users.find_one({"_id": user["_id"]}))["balance"]
     assert balance == 100_000_000 - row["cost"]
