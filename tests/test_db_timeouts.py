@@ -19,9 +19,9 @@ import pytest_asyncio
 from pymongo.errors import ConnectionFailure
 
 from server.billing.charges import UsageRecord
-from server.billing.usage import Usage
 from server.embedded_db import EmbeddedMongo
 from server.errors import DatabaseUnavailable
+from server.pricing.usage import Usage
 from server.secret_box import SecretBox
 from server.settings import Settings, SettingsError
 from server.storage.db import Storage
@@ -183,8 +183,12 @@ def test_timeouts_are_settings_with_a_clear_error():
 
 
 def test_what_counts_as_the_database_being_away():
-    from pymongo.errors import (DuplicateKeyError, ExecutionTimeout, NetworkTimeout,
-                                ServerSelectionTimeoutError)
+    from pymongo.errors import (
+        DuplicateKeyError,
+        ExecutionTimeout,
+        NetworkTimeout,
+        ServerSelectionTimeoutError,
+    )
 
     assert database_unavailable(NetworkTimeout("timed out"))
     assert database_unavailable(ServerSelectionTimeoutError("no server"))
@@ -217,7 +221,7 @@ async def test_a_stream_answered_while_the_database_stalls_is_whole_and_billed_o
             assert b"event: message_stop" in body and b"event: error" not in body
             assert took < BOUNDS["db_timeout_relay"] + SLACK, took  # never held by the database
             request_id = response.headers["x-jiuliu-request-id"]
-            record = await relay.deps.recorder.wait_recorded(request_id, timeout=15)
+            record = await relay.usage.wait_recorded(request_id, timeout=15)
             assert (record.status, record.outcome) == (200, "ok")
             with pytest.raises(ConnectionFailure):
                 await relay.deps.recorder.flush()
