@@ -18,15 +18,20 @@ from typing import Any, Callable
 
 import orjson
 
-from emulator.wirestyle import EARLY_HINTS, WireStyle, request_wire
-from emulator.accounts import EmulatorAccount, Knobs, KnobError, consume_fault, request_knobs
+from emulator.accounts import EmulatorAccount, KnobError, Knobs, consume_fault, request_knobs
 from emulator.faults import (
-    ANTHROPIC, GATEWAY_502_BODY, STREAM_ONLY_FAULTS, anthropic_error_body, fault_status,
-    openai_error_body, rate_limit_headers,
+    ANTHROPIC,
+    GATEWAY_502_BODY,
+    STREAM_ONLY_FAULTS,
+    anthropic_error_body,
+    fault_status,
+    openai_error_body,
+    rate_limit_headers,
 )
 from emulator.oddities import ACCOUNT_FAULTS, account_fault, organization_header, reformat
 from emulator.state import EmulatorState
 from emulator.wire import Connection, Request, http_date
+from emulator.wirestyle import EARLY_HINTS, WireStyle, request_wire
 
 log = logging.getLogger("jiuliu.emulator")
 

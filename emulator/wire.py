@@ -20,11 +20,21 @@ import ssl as ssl_module
 import struct
 from typing import Any, Callable, Coroutine, Iterable
 
-from emulator.wirestyle import WireStyle
 from emulator.http1 import (
-    BAD_REQUEST, CONTINUE, MAX_HEADER_SIZE, Headers, HttpError, Request, body_framing, chunked_body, head_end,
-    http_date, parse_head, status_line,
+    BAD_REQUEST,
+    CONTINUE,
+    MAX_HEADER_SIZE,
+    Headers,
+    HttpError,
+    Request,
+    body_framing,
+    chunked_body,
+    head_end,
+    http_date,
+    parse_head,
+    status_line,
 )
+from emulator.wirestyle import WireStyle
 
 __all__ = ["Connection", "Dispatch", "HttpServer", "Request", "http_date"]
 
