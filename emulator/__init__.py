@@ -21,7 +21,11 @@ from emulator.app import EmulatorServer, make_emulator_app, run_emulator, start_
 from emulator.faults import FAULTS
 from emulator.state import EmulatorState, RequestRecord
 from emulator.usage import (
-    PromptCache, anthropic_usage, count_input_tokens, responses_usage, tokens_of,
+    PromptCache,
+    anthropic_usage,
+    count_input_tokens,
+    responses_usage,
+    tokens_of,
 )
 
 __all__ = [

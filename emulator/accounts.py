@@ -117,14 +117,20 @@ class Knobs:
     sse_format: str | None = None
 
 
+def _of_type(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance`` for a knob, where a bool is never a number."""
+    return not isinstance(value, bool) and isinstance(value, types)
+
+
 def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
     """Check knob names, types and ranges; return them normalised (fault "" → None)."""
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, given in values.items():
+        value: Any = given
         types = KNOB_TYPES.get(key)
         if types is None:
             raise KnobError(f"unknown knob {key!r}; known: {', '.join(KNOB_TYPES)}")
-        if isinstance(value, bool) or not isinstance(value, types):
+        if not _of_type(value, types):
             raise KnobError(f"knob {key!r} has the wrong type")
         if key == "wire":
             from emulator.wirestyle import parse_wire
@@ -153,7 +159,7 @@ def validate_knobs(values: Mapping[str, Any]) -> dict[str, Any]:
 def request_knobs(account: EmulatorAccount, headers: Mapping[str, str]) -> Knobs:
     """Knobs for one request. ``x-emulator-fault: none`` (or empty) disables the account's
     fault for this request; an overriding header never counts against ``fail_next``."""
-    values = {
+    values: dict[str, Any] = {
         "latency_ms": account.latency_ms,
         "ttft_ms": account.ttft_ms,
         "delta_interval_ms": account.delta_interval_ms,

@@ -28,7 +28,13 @@ import orjson
 from emulator.accounts import EmulatorAccount, Knobs
 from emulator.base import ApiError, ApiHandler, Frame, sse
 from emulator.content import (
-    mentions_use_tool, named_tool, new_id, sample_arguments, text_deltas, text_deltas_json, thinking_deltas,
+    mentions_use_tool,
+    named_tool,
+    new_id,
+    sample_arguments,
+    text_deltas,
+    text_deltas_json,
+    thinking_deltas,
     thinking_deltas_json,
 )
 from emulator.faults import ANTHROPIC, ANTHROPIC_STREAM_ERROR
@@ -79,12 +85,13 @@ def check_signatures(body: dict) -> None:
         if message.get("role") != "assistant" or not isinstance(message.get("content"), list):
             continue
         for j, block in enumerate(message["content"]):
-            if block.get("type") != "thinking" or thinking_valid(block.get("thinking"), block.get("signature")):
+            signature = block.get("signature")
+            if block.get("type") != "thinking" or thinking_valid(block.get("thinking"), signature):
                 continue
-            if i == latest and minted_here(block.get("signature")):
-                raise ApiError(400, f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks in the "
-                                    "latest assistant message cannot be modified. These blocks must remain as "
-                                    "they were in the original response.")
+            if i == latest and minted_here(signature):
+                raise ApiError(400, f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks "
+                                    "in the latest assistant message cannot be modified. These blocks must "
+                                    "remain as they were in the original response.")
             raise ApiError(400, f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
 
 
@@ -105,7 +112,9 @@ def pick_tool(body: dict) -> dict | None:
     if not tools:
         return None
     choice = body.get("tool_choice")
-    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict):
+        choice = {}
+    kind = choice.get("type")
     if kind == "none":
         return None
     if kind == "tool":

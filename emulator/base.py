@@ -18,15 +18,20 @@ from typing import Any, Callable
 
 import orjson
 
-from emulator.wirestyle import EARLY_HINTS, WireStyle, request_wire
-from emulator.accounts import EmulatorAccount, Knobs, KnobError, consume_fault, request_knobs
+from emulator.accounts import EmulatorAccount, KnobError, Knobs, consume_fault, request_knobs
 from emulator.faults import (
-    ANTHROPIC, GATEWAY_502_BODY, STREAM_ONLY_FAULTS, anthropic_error_body, fault_status,
-    openai_error_body, rate_limit_headers,
+    ANTHROPIC,
+    GATEWAY_502_BODY,
+    STREAM_ONLY_FAULTS,
+    anthropic_error_body,
+    fault_status,
+    openai_error_body,
+    rate_limit_headers,
 )
 from emulator.oddities import ACCOUNT_FAULTS, account_fault, organization_header, reformat
 from emulator.state import EmulatorState
 from emulator.wire import Connection, Request, http_date
+from emulator.wirestyle import EARLY_HINTS, WireStyle, request_wire
 
 log = logging.getLogger("jiuliu.emulator")
 
@@ -186,9 +191,9 @@ class ApiHandler(EmulatorHandler):
                 status, etype, code, message = account_fault(fault, self.protocol, account.name)
                 self.send_api_error(ApiError(status, message, etype=etype, code=code))
                 return
-            status = fault_status(fault) if fault else None
-            if status is not None:
-                self.send_status_fault(status, knobs)
+            fault_code = fault_status(fault) if fault else None
+            if fault_code is not None:
+                self.send_status_fault(fault_code, knobs)
                 return
             self.validate(body)
             await self.respond(account, body, knobs, stream, fault)

@@ -105,7 +105,7 @@ def _sample_value(schema: Any) -> Any:
 
 def mentions_use_tool(text: str | None) -> bool:
     """The trigger word that asks the emulator for a tool call without ``tool_choice``."""
-    return bool(text) and "use_tool" in text
+    return text is not None and "use_tool" in text
 
 
 def named_tool(text: str | None) -> str | None:

@@ -69,4 +69,6 @@ def account_fault(fault: str, protocol: str, account_name: str) -> tuple[int, st
 
 def organization_header(protocol: str) -> str:
     """The extra response header line naming the (emulated) organisation."""
-    return f"Anthropic-Organization-Id: {ORG_ID}\r\n" if protocol == ANTHROPIC else "Openai-Organization: org-emu-0013\r\n"
+    if protocol == ANTHROPIC:
+        return f"Anthropic-Organization-Id: {ORG_ID}\r\n"
+    return "Openai-Organization: org-emu-0013\r\n"

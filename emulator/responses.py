@@ -33,7 +33,12 @@ from emulator.accounts import EmulatorAccount, Knobs
 from emulator.base import ApiError, ApiHandler, Frame, sse
 from emulator.compaction import check_encrypted, compaction_item, compaction_stream, wants_compaction
 from emulator.content import (
-    SUMMARY_TEXT, mentions_use_tool, new_id, sample_arguments, text_deltas, text_deltas_json,
+    SUMMARY_TEXT,
+    mentions_use_tool,
+    new_id,
+    sample_arguments,
+    text_deltas,
+    text_deltas_json,
 )
 from emulator.faults import OPENAI, OPENAI_STREAM_ERROR
 from emulator.sealed import seal
@@ -83,7 +88,9 @@ def _awaits_answer(body: dict) -> bool:
 
 def _response(body: dict, rid: str, created: int, status: str, output: list, usage: dict | None,
               service_tier: str = "default", **extra: Any) -> dict:
-    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    reasoning = body.get("reasoning")
+    if not isinstance(reasoning, dict):
+        reasoning = {}
     return {
         "id": rid, "object": "response", "created_at": created, "status": status, "background": False,
         "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
@@ -208,7 +215,8 @@ def build_stream(body: dict, usage: dict, requested: int, searches: int = 0,
         ev.add("response.output_item.done", {"output_index": index, "item": final[index]})
         index += 1
     for search in plan.searches:
-        ev.add("response.output_item.added", {"output_index": index, "item": {**search, "status": "in_progress"}})
+        ev.add("response.output_item.added",
+               {"output_index": index, "item": {**search, "status": "in_progress"}})
         ev.add("response.web_search_call.completed", {"output_index": index, "item_id": search["id"]})
         ev.add("response.output_item.done", {"output_index": index, "item": search})
         index += 1

@@ -71,7 +71,9 @@ def sign_thinking(thinking: str) -> str:
 
 def thinking_valid(thinking: object, signature: object) -> bool:
     """True if ``signature`` was minted by the emulator for exactly this ``thinking`` text."""
-    if not isinstance(thinking, str) or not isinstance(signature, str) or not signature.startswith(_SIG_PREFIX):
+    if not isinstance(thinking, str) or not isinstance(signature, str):
+        return False
+    if not signature.startswith(_SIG_PREFIX):
         return False
     try:
         raw = base64.b64decode(signature[len(_SIG_PREFIX):].encode(), validate=True)

@@ -7,7 +7,6 @@ several emulators can run side by side in one process (tests, demo, benchmarks).
 from __future__ import annotations
 
 import asyncio
-
 import copy
 from collections import Counter, deque
 from dataclasses import dataclass

@@ -20,11 +20,21 @@ import ssl as ssl_module
 import struct
 from typing import Any, Callable, Coroutine, Iterable
 
-from emulator.wirestyle import WireStyle
 from emulator.http1 import (
-    BAD_REQUEST, CONTINUE, MAX_HEADER_SIZE, Headers, HttpError, Request, body_framing, chunked_body, head_end,
-    http_date, parse_head, status_line,
+    BAD_REQUEST,
+    CONTINUE,
+    MAX_HEADER_SIZE,
+    Headers,
+    HttpError,
+    Request,
+    body_framing,
+    chunked_body,
+    head_end,
+    http_date,
+    parse_head,
+    status_line,
 )
+from emulator.wirestyle import WireStyle
 
 __all__ = ["Connection", "Dispatch", "HttpServer", "Request", "http_date"]
 
@@ -149,13 +159,13 @@ class Connection(asyncio.BufferedProtocol):
     def _next_request(self) -> Request | None:
         buf = self.buf
         if self.head is None:
-            found = head_end(buf)
-            if found is None:
+            head = head_end(buf)
+            if head is None:
                 if len(buf) > MAX_HEADER_SIZE:
                     raise HttpError("Header too long")
                 return None
-            method, uri, version, headers = parse_head(bytes(buf[:found[0]]).lstrip(b"\r\n"))
-            self.head = (method, uri, version, headers, body_framing(headers), found[1])
+            method, uri, version, headers = parse_head(bytes(buf[:head[0]]).lstrip(b"\r\n"))
+            self.head = (method, uri, version, headers, body_framing(headers), head[1])
             if dict.get(headers, "expect") == "100-continue":
                 self.transport.write(CONTINUE)
         method, uri, version, headers, length, start = self.head

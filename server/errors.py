@@ -11,7 +11,8 @@ Tree::
     ├── Conflict (409)             conflict
     ├── PayloadTooLarge (413)      request_too_large
     ├── RateLimited (429)          rate_limit_exceeded, "请求过于频繁,请稍后再试", retry-after
-    └── UpstreamUnavailable (503)  overloaded_error: no upstream account could serve the request
+    ├── UpstreamUnavailable (503)  overloaded_error: no upstream account could serve the request
+    └── DatabaseUnavailable (503)  api_error: the database did not answer within its timeout
 
 Services raise these and import nothing from Tornado; ``server.web.envelopes`` renders them.
 """
@@ -115,3 +116,16 @@ class UpstreamUnavailable(RelayError):
     status = 503
     type = "overloaded_error"
     default_message = "上游服务暂时不可用,请稍后再试"
+
+
+class DatabaseUnavailable(RelayError):
+    """The database did not answer within its timeout (``server.storage.timeouts``) or could
+    not be reached: a clear 503 instead of a hung request; a retry may succeed."""
+
+    status = 503
+    type = "api_error"
+    default_message = "数据库暂时不可用,请稍后重试"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.headers.setdefault("retry-after", "1")

@@ -19,6 +19,7 @@ from server.embedded_db import EmbeddedMongo
 from server.secret_box import SecretBox
 from server.settings import Settings
 from server.storage.db import Storage
+from server.storage.timeouts import client_options, deadline
 from server.wiring import build_deps
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,11 @@ class Runtime:
             await self.embedded.start(self.settings.embedded_db_start_timeout)
             self._teardown.append(self.embedded.stop)
             url = self.embedded.url
-        self.storage = Storage.connect(url, self.settings.db_name)
+        self.storage = Storage.connect(url, self.settings.db_name, **client_options(self.settings))
         self.storage.box = SecretBox.from_settings(self.settings.secrets_key, self.settings.data_path)
         self._teardown.append(self.storage.close)
-        await self.storage.ensure_indexes()
+        with deadline(self.settings.db_timeout_jobs):  # index builds over a large log take a while
+            await self.storage.ensure_indexes()
 
     async def _start_services(self) -> None:
         assert self.storage is not None

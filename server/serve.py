@@ -9,6 +9,7 @@ import sys
 from server.embedded_db import EmbeddedDatabaseError
 from server.runtime import Runtime
 from server.settings import Settings
+from server.storage.timeouts import UNAVAILABLE
 
 log = logging.getLogger("jiuliu")
 
@@ -26,6 +27,10 @@ def serve(settings: Settings) -> int:
         return asyncio.run(_serve(settings))
     except EmbeddedDatabaseError as exc:
         print(f"jiuliu: {exc}", file=sys.stderr)
+        return 3
+    except UNAVAILABLE as exc:
+        print(f"jiuliu: the database did not answer at start-up: {exc}. Check MONGO_URL and that the "
+              "database runs; for long index builds raise db_timeout_jobs", file=sys.stderr)
         return 3
     except OSError as exc:
         print(f"jiuliu: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)

@@ -72,6 +72,11 @@ class Settings:
     hold_output_cap: int = 8192
     overdraft: int = 0
     log_format: str = "text"
+    # Database timeouts by class of operation (issue 16; server.storage.timeouts), seconds.
+    db_timeout_relay: float = 5.0
+    db_timeout_api: float = 15.0
+    db_timeout_flush: float = 30.0
+    db_timeout_jobs: float = 300.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -159,6 +164,11 @@ def _validate(s: Settings) -> None:
                  "upstream_response_timeout"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be a positive number of seconds")
+
+
+    for name in ("db_timeout_relay", "db_timeout_api", "db_timeout_flush", "db_timeout_jobs"):
+        if not 0 < getattr(s, name) <= 86400:
+            raise SettingsError(f"{name}: seconds a database operation may take, above 0 (at most a day)")
 
 
 def _coerce(name: str, kind: type, value: Any, source: str) -> Any:

@@ -112,7 +112,8 @@ def _relay(deps: Deps) -> None:
     deps.holds.on_refused = lambda key_id, user_id: (deps.keys.invalidate(key_id=key_id),
                                                      deps.keys.invalidate(user_id=user_id))
     deps.charges.settle = deps.holds.settle
-    deps.recorder = UsageRecorder(deps.charges, settings.usage_flush_interval)
+    deps.recorder = UsageRecorder(deps.charges, settings.usage_flush_interval,
+                                  db_timeout=settings.db_timeout_flush)
     deps.recorder.start()
     # Shutdown runs these in reverse: flush usage first, then close the upstream client.
     deps.shutdown_hooks.append(deps.upstream_client.close)
@@ -136,6 +137,6 @@ def _operations(deps: Deps) -> None:
     deps.pools.observer = deps.metrics.observe_attempt
     deps.admin = AdminServices.build(deps)
     owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')}"
-    deps.scheduler = Scheduler(LeaseStore(deps.storage, owner))
+    deps.scheduler = Scheduler(LeaseStore(deps.storage, owner), db_timeout=deps.settings.db_timeout_jobs)
     register(deps.scheduler, MaintenanceJobs(deps), deps.settings.health_probe_interval)
     deps.shutdown_hooks.append(deps.scheduler.stop)

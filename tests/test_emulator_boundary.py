@@ -50,7 +50,8 @@ def test_importing_every_relay_module_leaves_the_emulator_unloaded() -> None:
         "print(len(sys.modules), loaded)\n"
         "sys.exit(1 if loaded else 0)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from server.jobs.leases import LeaseStore
+from server.storage.timeouts import deadline
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ class JobInfo:
 class Scheduler:
     """Interval jobs, each run by one process per interval (lease) and never fatal."""
 
-    def __init__(self, leases: LeaseStore) -> None:
+    def __init__(self, leases: LeaseStore, db_timeout: float = 300.0) -> None:
         self.leases = leases
+        self.db_timeout = db_timeout  # the database work of one run (db_timeout_jobs)
         self.jobs: dict[str, JobInfo] = {}
         self._aps: AsyncIOScheduler | None = None
 
@@ -72,7 +74,11 @@ class Scheduler:
 
     async def run_job(self, name: str) -> bool:
         """Run ``name`` once if its lease is ours; True if it ran (even if it failed)."""
-        job = self.jobs[name]
+        with deadline(self.db_timeout):  # a stalled database fails the run, never hangs it
+            return await self._run_job(self.jobs[name])
+
+    async def _run_job(self, job: JobInfo) -> bool:
+        name = job.name
         try:
             if job.lease and not await self.leases.acquire(f"job:{name}", max(1.0, job.interval * 0.9)):
                 job.skipped += 1

@@ -29,6 +29,7 @@ class RelayHandler(BaseHandler):
     protocol = "anthropic"
     upstream_path = "/v1/messages"
     billable = True
+    api_db_deadline = False  # each database operation has db_timeout_relay (server.storage.timeouts)
 
     def initialize(self, protocol: str, upstream_path: str, billable: bool = True) -> None:
         self.protocol = protocol
@@ -136,6 +137,8 @@ def _retrieve(future: asyncio.Future) -> None:
 
 class ModelsHandler(BaseHandler):
     """``GET /v1/models``: what the key's group can use, in its protocol's list format."""
+
+    api_db_deadline = False
 
     async def get(self) -> None:
         headers = {k.lower(): v for k, v in self.request.headers.get_all()}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from server.billing.charges import ChargeService, UsageRecord
+from server.storage.timeouts import database_unavailable, deadline
 
 if TYPE_CHECKING:
     from server.billing.journal import UsageJournal
@@ -29,9 +30,11 @@ class UsageRecorder:
     """Batches usage records and writes them in the background."""
 
     def __init__(self, charges: ChargeService, interval: float, max_batch: int = 500,
-                 max_pending: int = 20_000, journal: "UsageJournal | None" = None) -> None:
+                 max_pending: int = 20_000, journal: "UsageJournal | None" = None,
+                 db_timeout: float = 30.0) -> None:
         self.charges = charges
         self.journal = journal
+        self.db_timeout = db_timeout  # one batch write's bound (db_timeout_flush); then it waits whole
         # Journaled at the answer's end, not queued yet (the handler queues them a moment later):
         # what an emptied journal must keep.
         self._journaled: dict[str, UsageRecord] = {}
@@ -107,7 +110,8 @@ class UsageRecorder:
             while self._pending:
                 batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
                 try:
-                    await self.charges.charge_many(batch)
+                    with deadline(self.db_timeout):
+                        await self.charges.charge_many(batch)
                     written += len(batch)
                     self._progress.set()  # wake callers waiting for room (see wait_for_room)
                     self._progress = asyncio.Event()
@@ -130,13 +134,14 @@ class UsageRecorder:
         written = 0
         for index, record in enumerate(batch):
             try:
-                await self.charges.charge_many([record])
+                with deadline(self.db_timeout):
+                    await self.charges.charge_many([record])
                 written += 1
             except Exception as exc:  # noqa: BLE001
                 # A slow or unreachable database is never the record's fault: everything waits
                 # for the next tick (idempotent when retried). Only an error about the record
                 # itself (a write error, a bad document) sets it aside.
-                if isinstance(exc, TRANSIENT) or not await self.charges.storage.ping():
+                if isinstance(exc, TRANSIENT) or database_unavailable(exc) or not await self._ping():
                     self._pending[:0] = batch[index:]
                     raise
                 log.error("usage record %s (user %s, key %s) could not be written and is set aside: %s",
@@ -156,6 +161,10 @@ class UsageRecorder:
         """Shutting down: flush now and then often, so a drain cut short loses no time."""
         self.interval = min(self.interval, interval)
         self._wake.set()
+
+    async def _ping(self) -> bool:
+        with deadline(self.db_timeout):
+            return await self.charges.storage.ping()
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from server.billing.charges import UsageRecord
-from server.errors import RelayError
+from server.errors import DatabaseUnavailable, RelayError
 from server.logs import request_id as log_request_id
 from server.relay.access_log import log_access
 from server.relay.admission import admit
 from server.relay.context import ClientSink, RelayContext
+from server.storage.timeouts import database_unavailable
 
 if TYPE_CHECKING:
     from server.billing.holds import HoldService
@@ -105,6 +106,17 @@ class RelayService:
             finished.seal()  # the error answer is the last bytes: journal and log first
             if not sink.fail(err):
                 raise
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # A stalled database (server.storage.timeouts): a 503 in the protocol's envelope,
+            # recorded as such; after the answer went out, the record keeps the status the
+            # client saw and the error only reaches the log.
+            log.warning("request %s: database unavailable: %s", ctx.request_id, exc)
+            if not sink.fail(DatabaseUnavailable()):
+                raise
+            ctx.status = DatabaseUnavailable.status
+            ctx.outcome = ctx.outcome if ctx.outcome != "ok" else "error"
         finally:
             if ctx.billable:
                 self._record(ctx, finished)  # first: nothing after this line may cost a charge

@@ -10,8 +10,9 @@ import orjson
 import tornado.web
 
 from server.client_ip import client_address, parse_networks
-from server.errors import RelayError
+from server.errors import DatabaseUnavailable, RelayError
 from server.jsonbody import parse_json_object
+from server.storage.timeouts import bound_current_task, database_unavailable
 from server.web.envelopes import STATUS_TYPES, Family, error_body
 from server.web.security import set_api
 
@@ -40,6 +41,10 @@ class BaseHandler(tornado.web.RequestHandler):
 
     family: Family = "dashboard"
     max_body = DASHBOARD_MAX_BODY
+    # All the database work of a dashboard or API request shares one deadline, db_timeout_api
+    # (server.storage.timeouts); relay routes set False: each of their operations gets the
+    # client's shorter db_timeout_relay instead, and a stream's life is not a database deadline.
+    api_db_deadline = True
 
     @property
     def deps(self) -> "Deps":
@@ -48,6 +53,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def prepare(self) -> None:
         self.deps.inflight += 1
         self._counted = True
+        if self.api_db_deadline:
+            bound_current_task(self.deps.settings.db_timeout_api)
 
     def on_finish(self) -> None:
         if getattr(self, "_counted", False):
@@ -82,6 +89,9 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
         if isinstance(value, RelayError):
             return
+        if database_unavailable(value):  # one line, not a traceback per request while it lasts
+            log.warning("%s %s: database unavailable: %s", self.request.method, self.request.path, value)
+            return
         if isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
             return
         super().log_exception(typ, value, tb)
@@ -103,6 +113,8 @@ def as_relay_error(exc: BaseException | None, status_code: int) -> RelayError:
     """Any exception as a RelayError (unexpected ones become a bare 500)."""
     if isinstance(exc, RelayError):
         return exc
+    if database_unavailable(exc):
+        return DatabaseUnavailable()
     if isinstance(exc, tornado.web.HTTPError):
         status_code = exc.status_code
         message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
