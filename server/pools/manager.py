@@ -16,6 +16,7 @@ import time
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
+from server.pools.balance import choose
 from server.pools.rules import (
     DEFAULT_RULES,
     TRANSPORT_STATUSES,
@@ -110,25 +111,7 @@ class PoolManager:
         """The account for the next attempt, or None if the pool has nobody left. ``scope``
         names a separately limited endpoint (``count_tokens``) whose own cooldowns apply."""
         await self.ensure_fresh()
-        candidates = self.eligible(group, model, exclude, scope)
-        if not candidates:
-            return None
-        if sticky:
-            for account in candidates:
-                if account.id == sticky:
-                    return account
-        top = max(a.priority for a in candidates)
-        tier = [a for a in candidates if a.priority == top]
-        total = 0
-        best: AccountState | None = None
-        for account in tier:
-            account.current_weight += account.weight
-            total += account.weight
-            if best is None or account.current_weight > best.current_weight:
-                best = account
-        assert best is not None
-        best.current_weight -= total
-        return best
+        return choose(self.eligible(group, model, exclude, scope), sticky)
 
     async def served_models(self, group: str | None = None) -> set[str]:
         """Model names the group's accounts (every account: ``None``) offer: their literal
