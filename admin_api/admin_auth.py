@@ -13,6 +13,7 @@ import tornado.web
 from admin_api.auth import AUTH_MARKER, authenticate_request, mark
 from server.accounts.fields import query_int
 from server.errors import BadRequest, Forbidden
+from server.i18n import t
 from server.web.base import BaseHandler
 
 ADMIN_PREFIX = "/api/admin"
@@ -29,7 +30,7 @@ def admin_required(method: F) -> F:
     async def wrapper(self: "AdminHandler", *args: Any, **kwargs: Any) -> Any:
         user = await authenticate_request(self)
         if user.get("role") != ADMIN:
-            raise Forbidden("需要管理员权限")
+            raise Forbidden(t("需要管理员权限"))
         self.admin = user
         return await method(self, *args, **kwargs)
 
@@ -97,5 +98,5 @@ class AdminHandler(BaseHandler):
 def path_id(value: str) -> str:
     """A path segment used as an id; anything odd is a 400 rather than a strange query."""
     if not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,128}", value or ""):
-        raise BadRequest("无效的 id", field="id")
+        raise BadRequest(t("无效的 id"), field="id")
     return value

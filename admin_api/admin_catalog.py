@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from admin_api.admin_auth import AdminHandler, admin_required, path_id
 from server.errors import BadRequest
+from server.i18n import t
 
 
 class GroupsHandler(AdminHandler):
@@ -33,7 +34,7 @@ class ErrorRulesHandler(AdminHandler):
     async def put(self) -> None:
         body = self.get_json_body()
         if "rules" not in body:
-            raise BadRequest("缺少字段 rules", field="rules")
+            raise BadRequest(t("缺少字段 rules"), field="rules")
         self.write_json(await self.deps.admin.rules.replace(self.admin_id, body["rules"]))
 
 

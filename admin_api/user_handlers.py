@@ -12,6 +12,7 @@ from server.accounts.recharge import MAX_RECHARGE
 from server.accounts.times import from_epoch, iso, parse_client_time
 from server.accounts.views import key_view, money, order_view, user_view
 from server.errors import BadRequest
+from server.i18n import t
 from server.storage.ledger import ENTRY_TYPES
 from server.storage.usage_cursor import LogCursor
 from server.web.base import BaseHandler
@@ -68,7 +69,7 @@ class UserApiHandler(BaseHandler):
         try:
             return LogCursor.decode(text)
         except ValueError:
-            raise BadRequest("before 无效,请使用上一页返回的 next_cursor", field="before") from None
+            raise BadRequest(t("before 无效,请使用上一页返回的 next_cursor"), field="before") from None
 
     def session_json(self, token: str, expires_at: Any) -> dict[str, Any]:
         return {"token": token, "token_type": "Bearer", "expires_at": iso(expires_at),
@@ -231,10 +232,10 @@ class LogsHandler(UserApiHandler):
         limit, offset = self.page()
         model = self.get_query_argument("model", None) or None
         if model is not None and len(model) > 128:
-            raise BadRequest("model 过长", field="model")
+            raise BadRequest(t("model 过长"), field="model")
         before = self.cursor()
         if before is not None and offset:
-            raise BadRequest("before 与 offset 不能同时使用", field="before")
+            raise BadRequest(t("before 与 offset 不能同时使用"), field="before")
         self.write_json(await self.stats.logs(
             self.user_id, limit=limit, offset=offset, before=before, model=model,
             key_id=self.get_query_argument("key", None) or None,
@@ -250,7 +251,7 @@ class TransactionsHandler(UserApiHandler):
         limit, offset = self.page()
         kind = self.get_query_argument("type", None) or None
         if kind is not None and kind not in ENTRY_TYPES:
-            raise BadRequest(f"type 必须是 {', '.join(ENTRY_TYPES)} 之一", field="type")
+            raise BadRequest(t("type 必须是 {choices} 之一", choices=', '.join(ENTRY_TYPES)), field="type")
         self.write_json(await self.stats.transactions(self.user_id, limit=limit, offset=offset, type=kind))
 
 

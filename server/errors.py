@@ -15,11 +15,16 @@ Tree::
     └── DatabaseUnavailable (503)  api_error: the database did not answer within its timeout
 
 Services raise these and import nothing from Tornado; ``server.web.envelopes`` renders them.
+A message is a ``server.i18n.Text`` (a catalogued zh template and its parameters): the relay's
+envelopes always say it in Chinese (the API document's words), the dashboard API in the
+caller's language. A plain string is said as it is in every language.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from server.i18n import DEFAULT_LANG, Text
 
 
 class RelayError(Exception):
@@ -30,10 +35,13 @@ class RelayError(Exception):
     default_message = "内部错误"
     should_retry: bool | None = None  # None: let the client decide by status
 
-    def __init__(self, message: str | None = None, *, type: str | None = None,
+    def __init__(self, message: str | Text | None = None, *, type: str | None = None,
                  status: int | None = None, headers: dict[str, str] | None = None,
                  field: str | None = None, should_retry: bool | None = None) -> None:
-        self.message = message or self.default_message
+        self.text: Text | None = message if isinstance(message, Text) else None
+        if not message:
+            self.text = Text(self.default_message)  # catalogued: the defaults are in i18n_en
+        self.message = self.text.render(DEFAULT_LANG) if self.text is not None else str(message)
         super().__init__(self.message)
         if type:
             self.type = type
@@ -43,6 +51,10 @@ class RelayError(Exception):
             self.should_retry = should_retry
         self.headers = dict(headers or {})
         self.field = field
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang`` (a plain-string message is the same in every language)."""
+        return self.text.render(lang) if self.text is not None else self.message
 
     def response_headers(self) -> dict[str, str]:
         """Headers to send with the error (retry hints included)."""
@@ -106,7 +118,7 @@ class RateLimited(RelayError):
     type = "rate_limit_exceeded"
     default_message = "请求过于频繁,请稍后再试"
 
-    def __init__(self, message: str | None = None, *, retry_after: float = 1.0, **kw: Any) -> None:
+    def __init__(self, message: str | Text | None = None, *, retry_after: float = 1.0, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = max(1, int(retry_after + 0.999))
         self.headers.setdefault("retry-after", str(self.retry_after))

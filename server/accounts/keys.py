@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from server.accounts.times import as_utc, from_epoch
 from server.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from server.i18n import t
 from server.ids import new_id
 from server.refresh import GRACE
 from server.singleflight import SingleFlight
@@ -42,7 +43,7 @@ KEY_PREFIX = "sk-"
 UNKNOWN_TTL = 30.0  # seconds an unknown key hash is answered 401 from memory
 UNKNOWN_SIZE = 50_000  # unknown hashes remembered at most (~6 MB)
 MAX_SECRET_LENGTH = 200
-INVALID_KEY = "无效的 API Key"
+INVALID_KEY = t("无效的 API Key")
 
 
 def hash_key(secret: str) -> str:
@@ -85,12 +86,12 @@ class KeyService:
         """A new active key for ``user_id`` and its full secret (returned this once only)."""
         group = group or "claude"
         if await self.groups.get(group) is None:
-            raise BadRequest(f"分组 {group} 不存在", field="group")
+            raise BadRequest(t("分组 {group} 不存在", group=group), field="group")
         now = utcnow()
         if expires_at is not None and expires_at <= now:
-            raise BadRequest("expiresAt 必须晚于当前时间", field="expiresAt")
+            raise BadRequest(t("expiresAt 必须晚于当前时间"), field="expiresAt")
         if await self.store.count_for_user(user_id) >= self.max_keys_per_user:
-            raise BadRequest(f"每个账户最多 {self.max_keys_per_user} 个 API Key", field="name")
+            raise BadRequest(t("每个账户最多 {limit} 个 API Key", limit=self.max_keys_per_user), field="name")
         if rate_limit is None:
             rate_limit = (await self.runtime.get()).default_rate_limit
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -110,21 +111,21 @@ class KeyService:
         """A key of this user; another user's key is a 404 like a missing one."""
         key = await self.store.get_for_user(user_id, key_id)
         if key is None:
-            raise NotFound("API Key 不存在")
+            raise NotFound(t("API Key 不存在"))
         return key
 
     async def set_status(self, user_id: str | None, key_id: str, status: str) -> dict[str, Any]:
         """Enable or disable a key of ``user_id`` (None: operator, any user's)."""
         key = await self.store.set_status(user_id, key_id, status)
         if key is None:
-            raise NotFound("API Key 不存在")
+            raise NotFound(t("API Key 不存在"))
         self.invalidate(key_id=key_id)
         return key
 
     async def delete(self, user_id: str | None, key_id: str) -> None:
         """Delete a key for good (usage rows keep its id and name)."""
         if not await self.store.delete(user_id, key_id):
-            raise NotFound("API Key 不存在")
+            raise NotFound(t("API Key 不存在"))
         self.invalidate(key_id=key_id)
 
     # -- the relay's lookup --------------------------------------------------------------
@@ -155,7 +156,7 @@ class KeyService:
             self._remember(key_hash, now + self.cache_ttl, key, user)
         expires_at = as_utc(key.get("expires_at"))
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
-            raise Unauthorized("API Key 已过期")
+            raise Unauthorized(t("API Key 已过期"))
         return key, user
 
     async def reloads_done(self) -> None:
@@ -181,12 +182,12 @@ class KeyService:
         if key is None:
             raise Unauthorized(INVALID_KEY)
         if key.get("status") != "active":
-            raise Unauthorized("API Key 已禁用")
+            raise Unauthorized(t("API Key 已禁用"))
         user = await self.users.get(key["user_id"])
         if user is None:
             raise Unauthorized(INVALID_KEY)
         if user.get("status") != "active":
-            raise Forbidden("账户已被禁用")
+            raise Forbidden(t("账户已被禁用"))
         return key, user
 
     def _forget_unknown_later(self, key_hash: str, now: float) -> None:

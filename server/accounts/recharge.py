@@ -20,6 +20,7 @@ from pymongo.errors import BulkWriteError
 
 from server.accounts.times import as_utc, from_epoch
 from server.errors import BadRequest, Conflict, NotFound
+from server.i18n import Text, t
 from server.ids import new_id
 from server.storage.ledger import LedgerStore, make_entry, utcnow
 from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
@@ -60,11 +61,11 @@ class RedeemService:
                            admin_id: str) -> list[dict[str, Any]]:
         """``count`` new active codes worth ``amount`` micro-units each."""
         if not isinstance(amount, int) or not 0 < amount <= MAX_RECHARGE:
-            raise BadRequest("amount 必须大于 0 且不超过 1000000", field="amount")
+            raise BadRequest(t("amount 必须大于 0 且不超过 1000000"), field="amount")
         if not isinstance(count, int) or not 1 <= count <= 1000:
-            raise BadRequest("count 必须在 1 到 1000 之间", field="count")
+            raise BadRequest(t("count 必须在 1 到 1000 之间"), field="count")
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
-            raise BadRequest("expires_at 必须晚于当前时间", field="expires_at")
+            raise BadRequest(t("expires_at 必须晚于当前时间"), field="expires_at")
         now = utcnow()
         docs = [{"_id": new_id("rdc"), "code": new_code(), "amount": amount, "status": "active",
                  "expires_at": expires_at, "created_by": admin_id, "created_at": now,
@@ -82,7 +83,7 @@ class RedeemService:
         """Credit a code's amount to ``user_id``: (code, applied ledger entry); a clear 400 otherwise."""
         code = normalize_code(code_text)
         if code is None:
-            raise BadRequest("兑换码格式不正确", field="code")
+            raise BadRequest(t("兑换码格式不正确"), field="code")
         taken = await self.codes.redeem(code, user_id, from_epoch(self.clock.now()))
         if taken is None:
             raise BadRequest(await self._why_not(code), field="code")
@@ -104,18 +105,18 @@ class RedeemService:
             repaired += 1
         return repaired
 
-    async def _why_not(self, code: str) -> str:
+    async def _why_not(self, code: str) -> Text:
         doc = await self.codes.get_by_code(code)
         if doc is None:
-            return "兑换码不存在"
+            return t("兑换码不存在")
         if doc.get("status") == "redeemed":
-            return "兑换码已被使用"
+            return t("兑换码已被使用")
         if doc.get("status") == "revoked":
-            return "兑换码已作废"
+            return t("兑换码已作废")
         expires_at = as_utc(doc.get("expires_at"))
         if expires_at is not None and expires_at <= from_epoch(self.clock.now()):
-            return "兑换码已过期"
-        return "兑换码无效"
+            return t("兑换码已过期")
+        return t("兑换码无效")
 
     async def list(self, limit: int, offset: int,
                    status: str | None = None) -> tuple[list[dict[str, Any]], int]:
@@ -126,7 +127,7 @@ class RedeemService:
         """Make an active code unusable (operators)."""
         doc = await self.codes.revoke(code_id)
         if doc is None:
-            raise NotFound("兑换码不存在或已不可用")
+            raise NotFound(t("兑换码不存在或已不可用"))
         return doc
 
 
@@ -149,7 +150,7 @@ class RechargeService:
         mode = (await self.runtime.get()).recharge_mode
         if mode == "code":
             if not code:
-                raise BadRequest("当前充值方式为兑换码,请填写兑换码", field="code")
+                raise BadRequest(t("当前充值方式为兑换码,请填写兑换码"), field="code")
             taken, entry = await self.redeem.redeem(user_id, code)
             self.on_credit(user_id)
             order = self._order(user_id, taken["amount"], description, "code", "credited",
@@ -158,10 +159,10 @@ class RechargeService:
             await self.orders.insert(order)
             return order, entry["balance_after"]
         if not 0 < amount <= MAX_RECHARGE:
-            raise BadRequest("amount 必须大于 0", field="amount")
+            raise BadRequest(t("amount 必须大于 0"), field="amount")
         if mode == "manual":
             if await self.orders.count({"user_id": user_id, "status": "pending"}) >= MAX_PENDING_ORDERS:
-                raise BadRequest("待审核的充值订单过多,请等待管理员处理", field="amount")
+                raise BadRequest(t("待审核的充值订单过多,请等待管理员处理"), field="amount")
             order = self._order(user_id, amount, description, "manual", "pending")
             await self.orders.insert(order)
             return order, None
@@ -195,9 +196,9 @@ class RechargeService:
         if order is None:
             order = await self.orders.get(order_id)
             if order is None:
-                raise NotFound("充值订单不存在")
+                raise NotFound(t("充值订单不存在"))
             if order["status"] == "rejected":
-                raise Conflict("该订单已被拒绝,不能再批准")
+                raise Conflict(t("该订单已被拒绝,不能再批准"))
             if order["status"] == "credited":
                 return order
             # "approved": another approval is crediting it, or crashed half-way; finishing is safe.
@@ -213,10 +214,10 @@ class RechargeService:
             return order
         order = await self.orders.get(order_id)
         if order is None:
-            raise NotFound("充值订单不存在")
+            raise NotFound(t("充值订单不存在"))
         if order["status"] == "rejected":
             return order
-        raise Conflict("该订单已入账,不能拒绝")
+        raise Conflict(t("该订单已入账,不能拒绝"))
 
     async def mode(self) -> str:
         """The operator's current recharge mode, so the dashboard offers only the form that works."""

@@ -15,6 +15,7 @@ import jwt
 
 from server.accounts.times import from_epoch
 from server.errors import Forbidden, Unauthorized
+from server.i18n import t
 from server.storage.runtime_settings import SecretStore
 from server.storage.users import UserStore
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from server.storage.db import Storage
 
 ALGORITHM = "HS256"
-NOT_LOGGED_IN = "未登录或登录已过期,请重新登录"
+NOT_LOGGED_IN = t("未登录或登录已过期,请重新登录")
 
 
 async def load_jwt_secret(settings: "Settings", storage: "Storage") -> str:
@@ -82,5 +83,5 @@ class SessionService:
         if user is None or int(user.get("token_version", 0)) != claims["ver"]:
             raise Unauthorized(NOT_LOGGED_IN)
         if user.get("status") != "active":
-            raise Forbidden("账户已被禁用")
+            raise Forbidden(t("账户已被禁用"))
         return user

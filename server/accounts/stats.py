@@ -31,6 +31,7 @@ from server.storage.usage_filters import UsageFilter
 from server.storage.usage_queries import DAY_FORMAT, UsageQueries
 from server.storage.usage_windows import DAY, HOUR, floor_to
 from server.storage.users import UserStore
+from server.i18n import t
 
 if TYPE_CHECKING:
     from server.clock import Clock
@@ -68,7 +69,7 @@ class StatsService:
         """Balance; requests, spend and tokens today / 7 days / 30 days; 30 days by model and by key."""
         user = await self.users.get(user_id)
         if user is None:
-            raise NotFound("用户不存在")
+            raise NotFound(t("用户不存在"))
         now = from_epoch(self.clock.now())
         today = floor_to(now, DAY)
         end = today + DAY
@@ -105,7 +106,7 @@ class StatsService:
         user's key is a 404. ``total`` counts every matching row; ``total_exact`` is false when
         a model filter matches more than ``usage_counts.TOTAL_CAP`` rows (then: at least that)."""
         if key_id is not None and await self.keys.get_for_user(user_id, key_id) is None:
-            raise NotFound("API Key 不存在")
+            raise NotFound(t("API Key 不存在"))
         page = await self.usage.log(UsageFilter(user_id, key_id, model, since, until), limit=limit,
                                     offset=offset, before=before)
         return {"data": [usage_row_view(r) for r in page.rows], "total": page.total,

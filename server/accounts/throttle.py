@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from server.errors import RateLimited
+from server.i18n import t
 from server.storage.login_attempts import LoginAttemptStore
 
 if TYPE_CHECKING:
@@ -115,4 +116,4 @@ class LoginThrottle:
     async def _refuse(self, subject: str, now: float) -> None:
         doc = await self.store.get(subject)
         wait = max(1.0, float((doc or {}).get("locked_until") or 0) - now)
-        raise RateLimited(f"登录失败次数过多,请在 {math.ceil(wait)} 秒后重试", retry_after=wait)
+        raise RateLimited(t("登录失败次数过多,请在 {seconds} 秒后重试", seconds=math.ceil(wait)), retry_after=wait)

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from server.errors import BadRequest
+from server.i18n import t
 
 UTC = dt.timezone.utc
 # Client times outside these bounds are refused (400 naming the field): before the epoch nothing
@@ -60,26 +61,26 @@ def parse_client_time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise BadRequest(f"{field} 不是有效的时间", field=field)
+        raise BadRequest(t("{field} 不是有效的时间", field=field), field=field)
     if isinstance(value, (int, float)):
         try:
             when = from_epoch(float(value))
         except (OverflowError, OSError, ValueError):
-            raise BadRequest(f"{field} 不是有效的时间", field=field) from None
+            raise BadRequest(t("{field} 不是有效的时间", field=field), field=field) from None
         if not EARLIEST <= when <= LATEST:
-            raise BadRequest(f"{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field)
+            raise BadRequest(t("{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field), field=field)
         return when
     if not isinstance(value, str) or len(value) > 64:
-        raise BadRequest(f"{field} 必须是 ISO 8601 时间字符串", field=field)
+        raise BadRequest(t("{field} 必须是 ISO 8601 时间字符串", field=field), field=field)
     text = value.strip()
     try:
         if text.replace(".", "", 1).isdigit():
             return parse_client_time(float(text), field)
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
-        raise BadRequest(f"{field} 必须是 ISO 8601 时间字符串,例如 2025-01-31T08:00:00Z",
+        raise BadRequest(t("{field} 必须是 ISO 8601 时间字符串,例如 2025-01-31T08:00:00Z", field=field),
                          field=field) from None
     when = as_utc(parsed)
     if when is None or not EARLIEST <= when <= LATEST:
-        raise BadRequest(f"{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field)
+        raise BadRequest(t("{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field), field=field)
     return when.replace(microsecond=when.microsecond // 1000 * 1000)

@@ -12,6 +12,7 @@ from server.admin.audit import AuditLog
 from server.errors import BadRequest, NotFound
 from server.pricing.money import MoneyError, format_micro, ratio_to_ppm
 from server.storage.groups import group_doc
+from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -22,13 +23,13 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 def _multiplier(body: dict[str, Any]) -> int:
     value = body.get("multiplier")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadRequest("multiplier 必须是十进制数字符串,例如 \"1.25\"", field="multiplier")
+        raise BadRequest(t("multiplier 必须是十进制数字符串,例如 \"1.25\""), field="multiplier")
     try:
         ppm = ratio_to_ppm(value)
     except MoneyError:
-        raise BadRequest("multiplier 必须是十进制数字符串(最多 6 位小数)", field="multiplier") from None
+        raise BadRequest(t("multiplier 必须是十进制数字符串(最多 6 位小数)"), field="multiplier") from None
     if not 0 <= ppm <= 100_000_000:
-        raise BadRequest("multiplier 必须在 0 到 100 之间", field="multiplier")
+        raise BadRequest(t("multiplier 必须在 0 到 100 之间"), field="multiplier")
     return ppm
 
 
@@ -57,7 +58,7 @@ class GroupAdmin:
     async def create(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         name = f.text(body, "name", max_len=64, min_len=1)
         if not _NAME.fullmatch(name):
-            raise BadRequest("name 只能包含字母、数字、下划线、点和连字符", field="name")
+            raise BadRequest(t("name 只能包含字母、数字、下划线、点和连字符"), field="name")
         ppm = _multiplier(body) if "multiplier" in body else 1_000_000
         doc = group_doc(name, body.get("protocol"), ppm,
                         f.text(body, "description", required=False, max_len=500))
@@ -69,10 +70,10 @@ class GroupAdmin:
         await self.deps.groups.reload()
         before = await self.deps.groups.get(name)
         if before is None:
-            raise NotFound("分组不存在")
+            raise NotFound(t("分组不存在"))
         unknown = [k for k in body if k not in ("protocol", "multiplier", "description")]
         if unknown:
-            raise BadRequest(f"未知字段 {unknown[0]}(分组名不能修改)", field=unknown[0])
+            raise BadRequest(t("未知字段 {field}(分组名不能修改)", field=unknown[0]), field=unknown[0])
         changes: dict[str, Any] = {}
         if "protocol" in body:
             changes["protocol"] = body["protocol"]

@@ -12,6 +12,7 @@ from server.admin.audit import AuditLog
 from server.errors import BadRequest
 from server.storage.ledger import utcnow
 from server.storage.rollups import RollupStore, bucket_start
+from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -90,7 +91,7 @@ class Overview:
     async def update_settings(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         unknown = [k for k in body if k not in SETTINGS]
         if unknown:
-            raise BadRequest(f"未知的设置项 {unknown[0]}", field=unknown[0])
+            raise BadRequest(t("未知的设置项 {field}", field=unknown[0]), field=unknown[0])
         before = (await self.deps.runtime_settings.reload()).as_dict()
         after = (await self.deps.runtime_settings.update(**body)).as_dict()
         await self.audit.record(admin_id, "settings.update", "runtime", before, after)

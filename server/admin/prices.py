@@ -23,6 +23,7 @@ from server.pricing.catalogue import diff, entry_view
 from server.pricing.money import format_micro
 from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
 from server.pricing.pricing import PriceRule, find_rule
+from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -76,11 +77,11 @@ def ratios_for(pattern: str, catalogue: list[PriceRule]) -> dict[str, Fraction]:
 def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[PriceRule]) -> PriceRule:
     unknown = [k for k in body if k not in ALLOWED]
     if unknown:
-        raise BadRequest(f"未知字段 {unknown[0]}", field=unknown[0])
+        raise BadRequest(t("未知字段 {field}", field=unknown[0]), field=unknown[0])
     pattern = f.text(body, "pattern", max_len=128, min_len=1) if "pattern" in body or base is None \
         else base["pattern"]
     if not _PATTERN.fullmatch(pattern):
-        raise BadRequest("pattern 必须是模型名或通配符(如 claude-opus-*)", field="pattern")
+        raise BadRequest(t("pattern 必须是模型名或通配符(如 claude-opus-*)"), field="pattern")
     explicit = set((base or {}).get("explicit") or (KINDS if base is not None else ()))
     money: dict[str, int | None] = {}
     for kind in KINDS:
@@ -93,7 +94,7 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
         elif base is not None and (kind in explicit or kind in ("input", "output")):
             money[kind] = int(base[kind])
         elif kind in ("input", "output"):
-            raise BadRequest(f"缺少字段 {kind}", field=kind)
+            raise BadRequest(t("缺少字段 {kind}", kind=kind), field=kind)
         else:
             money[kind] = None  # derived from input by the model's ratios
     if "web_search" in body:
@@ -105,7 +106,7 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
         web_search = entry.web_search if entry is not None else 0
     placeholder = body.get("placeholder", bool((base or {}).get("placeholder", False)))
     if not isinstance(placeholder, bool):
-        raise BadRequest("placeholder 必须是布尔值", field="placeholder")
+        raise BadRequest(t("placeholder 必须是布尔值"), field="placeholder")
     note = (f.text(body, "note", required=False, max_len=500) if "note" in body
             else (base or {}).get("note", ""))
     rule = PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
@@ -166,7 +167,7 @@ class PriceAdmin:
         version = body.get("version")
         status = await self.deps.prices.status()
         if not isinstance(version, str) or version != status["pending"]:
-            raise Conflict(f"没有待应用的价格目录版本 {version!r}(待审核:{status['pending']!r})",
+            raise Conflict(t("没有待应用的价格目录版本 {version!r}(待审核:{pending!r})", version=version, pending=status['pending']),
                            field="version")
         await self.deps.prices.apply(version, admin_id)
         await self.audit.record(admin_id, "price.catalogue.apply", version, {"active": status["active"]},
@@ -177,7 +178,7 @@ class PriceAdmin:
         for doc in await self.deps.prices.list_docs():
             if doc["_id"] == price_id:
                 return doc
-        raise NotFound("价格规则不存在")
+        raise NotFound(t("价格规则不存在"))
 
     async def _taken(self, pattern: str, except_id: str | None = None) -> dict[str, Any] | None:
         return next((d for d in await self.deps.prices.list_docs()
@@ -186,7 +187,7 @@ class PriceAdmin:
     async def create(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         rule = _rule(body, None, await self.deps.prices.catalogue_rules())
         if await self._taken(rule.pattern):
-            raise Conflict("该模式的价格规则已存在", field="pattern")
+            raise Conflict(t("该模式的价格规则已存在"), field="pattern")
         doc = await self.deps.prices.upsert(rule)
         await self.audit.record(admin_id, "price.create", doc["_id"], None, doc)
         return price_view(doc)
@@ -198,7 +199,7 @@ class PriceAdmin:
         rule = _rule(body, before, await self.deps.prices.catalogue_rules())
         if rule.pattern != before["pattern"]:
             if await self._taken(rule.pattern, price_id):
-                raise Conflict("该模式的价格规则已存在", field="pattern")
+                raise Conflict(t("该模式的价格规则已存在"), field="pattern")
             # The store keys rules by pattern: a renamed pattern is a new rule replacing the old.
             await self.deps.prices.delete(price_id)
         doc = await self.deps.prices.upsert(rule)
@@ -209,7 +210,7 @@ class PriceAdmin:
         """Editing a catalogue entry: an operator rule for that model (the entry stays beneath)."""
         entry = next((r for r in await self.deps.prices.catalogue_rules() if r.pattern == model), None)
         if entry is None:
-            raise NotFound("价格目录中没有该模型")
+            raise NotFound(t("价格目录中没有该模型"))
         existing = await self._taken(model)
         if existing is not None:
             rest = {k: v for k, v in body.items() if k != "pattern"}
@@ -221,7 +222,7 @@ class PriceAdmin:
 
     async def delete(self, admin_id: str, price_id: str) -> None:
         if price_id.startswith(CATALOGUE_ID):
-            raise BadRequest("价格目录条目不能删除:新增同名规则即可覆盖它", field="id")
+            raise BadRequest(t("价格目录条目不能删除:新增同名规则即可覆盖它"), field="id")
         before = await self._get(price_id)
         await self.deps.prices.delete(price_id)
         await self.audit.record(admin_id, "price.delete", price_id, before, None)

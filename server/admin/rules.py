@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.admin.audit import AuditLog
 from server.errors import BadRequest
+from server.i18n import t
 from server.pools.rules import DEFAULT_RULES, rule_from_dict
 from server.storage.error_rules import DOC_ID, ErrorRulesStore
 from server.storage.ledger import utcnow
@@ -35,11 +36,11 @@ class ErrorRulesAdmin:
     async def replace(self, admin_id: str, rules: Any) -> dict[str, Any]:
         """Validate every rule (400 naming ``rules[i].field``) and store them all."""
         if not isinstance(rules, list) or not rules or len(rules) > MAX_RULES:
-            raise BadRequest(f"rules 必须是 1 到 {MAX_RULES} 条规则的数组", field="rules")
+            raise BadRequest(t("rules 必须是 1 到 {MAX_RULES} 条规则的数组", MAX_RULES=MAX_RULES), field="rules")
         clean = []
         for i, item in enumerate(rules):
             if not isinstance(item, dict):
-                raise BadRequest(f"rules[{i}] 必须是对象", field=f"rules[{i}]")
+                raise BadRequest(t("rules[{i}] 必须是对象", i=i), field=f"rules[{i}]")
             try:
                 clean.append(rule_from_dict(item).as_dict())
             except ValueError as exc:

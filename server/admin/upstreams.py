@@ -17,6 +17,7 @@ from server.proxy_urls import mask_proxy
 from server.storage.ledger import utcnow
 from server.storage.rollups import RollupStore, bucket_start
 from server.storage.upstreams import HEALTHY, public_view
+from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -42,7 +43,7 @@ class UpstreamAdmin:
     async def _get(self, account_id: str) -> dict[str, Any]:
         doc = await self.deps.upstreams.get(account_id)
         if doc is None:
-            raise NotFound("上游账号不存在")
+            raise NotFound(t("上游账号不存在"))
         return doc
 
     async def list(self) -> list[dict[str, Any]]:
@@ -87,7 +88,7 @@ class UpstreamAdmin:
         try:
             doc = await self.deps.upstreams.create(fields)
         except DuplicateKeyError:
-            raise Conflict("已存在同名的上游账号", field="name") from None
+            raise Conflict(t("已存在同名的上游账号"), field="name") from None
         await self.deps.pools.reload()
         await self.audit.record(admin_id, "upstream.create", doc["_id"], None, doc)
         return await self.get(doc["_id"])
@@ -100,9 +101,9 @@ class UpstreamAdmin:
         try:
             after = await self.deps.upstreams.update(account_id, fields) if fields else before
         except DuplicateKeyError:
-            raise Conflict("已存在同名的上游账号", field="name") from None
+            raise Conflict(t("已存在同名的上游账号"), field="name") from None
         if after is None:
-            raise NotFound("上游账号不存在")
+            raise NotFound(t("上游账号不存在"))
         state = after.get("state") or {}
         broken = (state.get("status") == "disabled"
                   and str(state.get("reason", "")).startswith("disabled after config"))
@@ -129,7 +130,7 @@ class UpstreamAdmin:
     async def delete(self, admin_id: str, account_id: str) -> None:
         before = await self._get(account_id)
         if not await self.deps.upstreams.delete(account_id):
-            raise NotFound("上游账号不存在")
+            raise NotFound(t("上游账号不存在"))
         await self.deps.pools.reload()
         await self.audit.record(admin_id, "upstream.delete", account_id, before, None)
 

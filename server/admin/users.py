@@ -12,6 +12,7 @@ from server.accounts.times import iso
 from server.accounts.views import billed_extras, key_view, money, user_view
 from server.admin.audit import AuditLog
 from server.errors import BadRequest, NotFound
+from server.i18n import t
 from server.ids import new_id
 from server.pricing.money import MoneyError, to_micro
 from server.storage.holds import user_overdraft
@@ -29,13 +30,13 @@ def adjustment_amount(body: dict[str, Any]) -> int:
     value = body.get("amount")
     if isinstance(value, bool) or not isinstance(value, (str, int)) or \
             (isinstance(value, str) and not re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)):
-        raise BadRequest("amount 必须是十进制数字符串,可为负数,例如 \"-12.5\"", field="amount")
+        raise BadRequest(t("amount 必须是十进制数字符串,可为负数,例如 \"-12.5\""), field="amount")
     try:
         micro = to_micro(value)
     except MoneyError:
-        raise BadRequest("amount 最多 6 位小数", field="amount") from None
+        raise BadRequest(t("amount 最多 6 位小数"), field="amount") from None
     if micro == 0 or abs(micro) > MAX_ADJUST:
-        raise BadRequest("amount 不能为 0,且绝对值不超过 1000000", field="amount")
+        raise BadRequest(t("amount 不能为 0,且绝对值不超过 1000000"), field="amount")
     return micro
 
 
@@ -66,7 +67,7 @@ class UserAdmin:
     async def _user(self, user_id: str) -> dict[str, Any]:
         user = await self.deps.user_store.get(user_id)
         if user is None:
-            raise NotFound("用户不存在")
+            raise NotFound(t("用户不存在"))
         return user
 
     async def detail(self, user_id: str) -> dict[str, Any]:
@@ -113,10 +114,10 @@ class UserAdmin:
         relay refuses the user's keys at once) or enable a user."""
         before = await self._user(user_id)
         if status == "disabled" and user_id == admin_id:
-            raise BadRequest("不能禁用自己的账户", field="id")
+            raise BadRequest(t("不能禁用自己的账户"), field="id")
         after = await self.deps.user_store.set_status(user_id, status)
         if after is None:
-            raise NotFound("用户不存在")
+            raise NotFound(t("用户不存在"))
         self.deps.keys.invalidate(user_id=user_id)
         await self.audit.record(admin_id, f"user.{'disable' if status == 'disabled' else 'enable'}",
                                 user_id, user_view(before), user_view(after))

@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 from server.errors import NotFound
 from server.storage.db import Storage
 from server.storage.users import PUBLIC
+from server.i18n import t
 
 
 class AdminUserStore:
@@ -27,5 +28,5 @@ class AdminUserStore:
             {"_id": user_id}, {"$set": changes, "$inc": {"token_version": 1}},
             projection=PUBLIC, return_document=ReturnDocument.AFTER)
         if user is None:
-            raise NotFound("用户不存在")
+            raise NotFound(t("用户不存在"))
         return user

@@ -20,6 +20,7 @@ from server.pricing.money import PPM
 from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
+from server.i18n import either, t
 
 PROTOCOLS = ("anthropic", "openai")
 DEFAULT_GROUPS = (
@@ -31,9 +32,9 @@ DEFAULT_GROUPS = (
 def group_doc(name: str, protocol: str, multiplier_ppm: int = PPM, description: str = "") -> dict[str, Any]:
     """A new group document, validated."""
     if protocol not in PROTOCOLS:
-        raise BadRequest(f"protocol 必须是 {' 或 '.join(PROTOCOLS)}", field="protocol")
+        raise BadRequest(t("protocol 必须是 {choices}", choices=either(PROTOCOLS)), field="protocol")
     if not isinstance(multiplier_ppm, int) or isinstance(multiplier_ppm, bool) or multiplier_ppm < 0:
-        raise BadRequest("multiplier 必须是非负数", field="multiplier")
+        raise BadRequest(t("multiplier 必须是非负数"), field="multiplier")
     return {"_id": name, "name": name, "protocol": protocol, "multiplier_ppm": multiplier_ppm,
             "description": description, "created_at": utcnow()}
 
@@ -82,7 +83,7 @@ class GroupStore:
         try:
             await self.storage.collection("groups").insert_one(doc)
         except DuplicateKeyError:
-            raise Conflict("分组已存在", field="name") from None
+            raise Conflict(t("分组已存在"), field="name") from None
         await self.reload()
         return doc
 
@@ -90,7 +91,7 @@ class GroupStore:
         """Change ``protocol``, ``multiplier_ppm`` or ``description`` of a group (operator API)."""
         allowed = {k: v for k, v in changes.items() if k in ("protocol", "multiplier_ppm", "description")}
         if "protocol" in allowed and allowed["protocol"] not in PROTOCOLS:
-            raise BadRequest(f"protocol 必须是 {' 或 '.join(PROTOCOLS)}", field="protocol")
+            raise BadRequest(t("protocol 必须是 {choices}", choices=either(PROTOCOLS)), field="protocol")
         if allowed:
             await self.storage.collection("groups").update_one({"_id": name}, {"$set": allowed})
         await self.reload()

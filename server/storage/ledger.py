@@ -32,6 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from server.errors import NotFound
 from server.ids import new_id
 from server.storage.db import Storage
+from server.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class LedgerStore:
         if user is None:  # moved earlier (a crash before the rows were flagged), or no such user
             user = await self.storage.users.find_one({"_id": user_id}, {"balance": 1})
             if user is None:
-                raise NotFound("用户不存在")
+                raise NotFound(t("用户不存在"))
         return user["balance"]
 
     async def _apply_rows(self, user_id: str, mark: str, rows: list[dict[str, Any]]) -> int:

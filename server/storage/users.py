@@ -14,6 +14,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from server.errors import Conflict
+from server.i18n import t
 from server.storage.db import Storage
 from server.storage.exact import exact
 
@@ -53,7 +54,7 @@ class UserStore:
             if field is None:  # the message did not say: ask the collection
                 field = "email" if await self.storage.collection("users").find_one(
                     {"email": exact(doc["email"])}, {"_id": 1}) else "username"
-            message = "该邮箱已被注册" if field == "email" else "该用户名已被使用"
+            message = t("该邮箱已被注册") if field == "email" else t("该用户名已被使用")
             raise Conflict(message, field=field) from None
 
     async def get(self, user_id: str) -> dict[str, Any] | None:

@@ -11,9 +11,11 @@ import tornado.web
 
 from server.client_ip import client_address, parse_networks
 from server.errors import DatabaseUnavailable, RelayError
+from server.i18n import Lang, Text, t
 from server.jsonbody import parse_json_object
 from server.storage.timeouts import bound_current_task, database_unavailable
 from server.web.envelopes import STATUS_TYPES, Family, error_body
+from server.web.lang import accept_language
 from server.web.security import set_api
 
 if TYPE_CHECKING:
@@ -106,7 +108,11 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.request.method == "HEAD":
             self.finish()
             return
-        self.finish(dumps(error_body(self.family, err)))
+        self.finish(dumps(error_body(self.family, err, self.language())))
+
+    def language(self) -> Lang:
+        """The language of the dashboard API's messages: the request's ``Accept-Language``."""
+        return accept_language(self.request.headers.get("Accept-Language"))
 
 
 def as_relay_error(exc: BaseException | None, status_code: int) -> RelayError:
@@ -118,11 +124,12 @@ def as_relay_error(exc: BaseException | None, status_code: int) -> RelayError:
     if isinstance(exc, tornado.web.HTTPError):
         status_code = exc.status_code
         message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+        text: str | Text = message or exc.reason or "错误"
         if status_code == 404:
-            message = "接口不存在"
+            text = t("接口不存在")
         elif status_code == 405:
-            message = "不支持该请求方法"
-        return RelayError(message or exc.reason or "错误", status=status_code,
+            text = t("不支持该请求方法")
+        return RelayError(text, status=status_code,
                           type=STATUS_TYPES.get(status_code, "api_error"))
     return RelayError(status=status_code if status_code >= 400 else 500)
 

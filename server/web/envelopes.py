@@ -12,6 +12,7 @@ from typing import Any, Literal
 import orjson
 
 from server.errors import RelayError
+from server.i18n import DEFAULT_LANG
 
 Family = Literal["dashboard", "anthropic", "openai"]
 
@@ -23,14 +24,15 @@ STATUS_TYPES = {
 }
 
 
-def error_body(family: Family, err: RelayError) -> dict[str, Any]:
-    """The JSON body for ``err`` in ``family``'s envelope."""
+def error_body(family: Family, err: RelayError, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+    """The JSON body for ``err`` in ``family``'s envelope. Only the dashboard's speaks ``lang``:
+    the relay's keep the API document's (Chinese) messages whatever the caller accepts."""
     if family == "anthropic":
         return {"type": "error", "error": {"type": err.type, "message": err.message}}
     if family == "openai":
         return {"error": {"message": err.message, "type": err.type, "code": err.type,
                           "param": err.field}}
-    inner: dict[str, Any] = {"message": err.message, "type": err.type}
+    inner: dict[str, Any] = {"message": err.localized(lang), "type": err.type}
     if err.field:
         inner["field"] = err.field
     return {"error": inner}
