@@ -90,8 +90,11 @@ function qs(params) {
   return s ? '?' + s : '';
 }
 
+/** The dashboard API answers errors in this language: the one the user chose, else the browser's (i18n.js). */
+export function languageHeader() { return getLang() === 'en' ? 'en' : 'zh-CN'; }
+
 export async function request(method, path, body, params) {
-  const headers = { Accept: 'application/json', 'Accept-Language': getLang() === 'en' ? 'en' : 'zh-CN' };
+  const headers = { Accept: 'application/json', 'Accept-Language': languageHeader() };
   const token = getToken();
   if (token) headers.Authorization = 'Bearer ' + token;
   const init = { method, headers };
@@ -127,7 +130,7 @@ export async function request(method, path, body, params) {
 
 /** Raw GET returning text (e.g. CSV exports). */
 export async function getText(path, params) {
-  const headers = {};
+  const headers = { 'Accept-Language': languageHeader() };
   const token = getToken();
   if (token) headers.Authorization = 'Bearer ' + token;
   const res = await fetch(path + qs(params), { headers });

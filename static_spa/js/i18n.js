@@ -342,8 +342,18 @@ let lang = (() => {
     const saved = localStorage.getItem(LANG_KEY);
     if (saved === 'zh' || saved === 'en') return saved;
   } catch (_) { /* storage unavailable */ }
-  return 'zh';
+  return browserLang();
 })();
+
+/** No choice made yet: the browser's preferred languages (what it sends as Accept-Language), zh by default. */
+function browserLang() {
+  const prefs = (typeof navigator !== 'undefined' && (navigator.languages || [navigator.language])) || [];
+  for (const tag of prefs) {
+    const primary = String(tag || '').toLowerCase().split('-')[0];
+    if (primary === 'zh' || primary === 'en') return primary;
+  }
+  return 'zh';
+}
 const listeners = [];
 const warned = new Set();
 

@@ -99,8 +99,9 @@ async def assert_accessible_names(page) -> None:
     assert not bad, f"unlabelled elements on {page.url}:\n" + "\n".join(bad)
 
 
-async def screenshot_pages(page, base_url: str, paths: list[str], prefix: str) -> list[Path]:
-    """Every path at desktop and phone width, full page, into tests/screenshots/."""
+async def screenshot_pages(page, base_url: str, paths: list[str], prefix: str, check=None) -> list[Path]:
+    """Every path at desktop and phone width, full page, into tests/screenshots/; ``check(page,
+    path, viewport, screenshot)`` (optional) then asserts what a broken page would lack."""
     SCREENSHOTS.mkdir(exist_ok=True)
     written = []
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -115,6 +116,31 @@ async def screenshot_pages(page, base_url: str, paths: list[str], prefix: str) -
             name = path.strip("/").replace("/", "-") or "root"
             target = SCREENSHOTS / f"{prefix}{name}-{label}.png"
             await page.screenshot(path=str(target), full_page=True)
+            if check is not None:
+                await check(page, path, viewport, target)
             written.append(target)
     await page.set_viewport_size(DESKTOP)
     return written
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """``JIULIU_TEST_ORDER=reverse`` or ``random[:SEED]`` runs the browser tests in another order,
+    to show they do not depend on it; without it (CI) they run in the files' order."""
+    order = os.environ.get("JIULIU_TEST_ORDER", "")
+    if not order:
+        return
+    here = Path(__file__).resolve().parent
+    slots = [i for i, item in enumerate(items) if here in Path(str(item.path)).resolve().parents]
+    chosen = [items[i] for i in slots]
+    if order == "reverse":
+        chosen.reverse()
+    elif order.startswith("random"):
+        import random
+
+        seed = order.partition(":")[2] or str(random.randrange(10**6))
+        print(f"browser tests in random order, seed {seed} (JIULIU_TEST_ORDER=random:{seed} repeats it)")
+        random.Random(seed).shuffle(chosen)
+    else:
+        raise pytest.UsageError(f"JIULIU_TEST_ORDER must be reverse or random[:SEED], not {order!r}")
+    for slot, item in zip(slots, chosen):
+        items[slot] = item

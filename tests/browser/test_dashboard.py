@@ -1,19 +1,25 @@
 """The dashboard end to end, in headless Chromium against a real relay and emulator upstream.
 
-One story, in order (the tests share the module's relay, users and pages):
+The tests share the module's relay and emulator only: each sets up the people, balances, keys
+and prices it needs through fixtures (a user's own browser context, an operator of its own) and
+undoes what it changes for everyone (price rules, the recharge mode), so they pass in any order
+(``JIULIU_TEST_ORDER=reverse`` or ``random`` runs them so; CI keeps the file's order):
 1. a new user registers, creates a Codex-group key (the full key shown once), reads the Codex CLI
    configuration from the client setup page and files a recharge request;
-2. an operator logs in, adds an upstream account and sees its health, tests it, approves the
+2. an operator logs in, adds an upstream account and sees its health, tests it, approves a
    user's recharge and overrides the catalogue price of gpt-5.4 with an operator rule;
 3. a call is made through the relay with the user's key; it appears in the usage log with its
-   cost breakdown at the edited prices, and the balance dropped by exactly its charge;
-4. screenshots of every main page at desktop and phone width.
+   cost breakdown at the operator's prices, and the balance dropped by exactly its charge;
+4. screenshots of every main page at desktop and phone width, each checked for its title, its
+   content, no horizontal overflow and (overviews) a chart of a sane size.
 No page may log a console error."""
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
+import struct
 import time
 import tomllib
 from decimal import Decimal
@@ -22,14 +28,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from server.admin.prices import CATALOGUE_ID
 from tests.browser.conftest import DESKTOP, SCREENSHOTS, screenshot_pages
 from tests.relay.support import add_upstreams
 
 pytestmark = pytest.mark.browser
 
-USER = {"username": "browser_user", "email": "browser.user@example.test", "password": "correct horse 42"}
-ADMIN = {"username": "operator", "email": "operator@example.test", "password": "operator pass 42"}
-STATE: dict = {}
+FIXTURE_ADMIN = "usr_fixture"  # who the audit log names for fixtures' own operator writes
+
+
+def person(role: str) -> dict:
+    """Fresh credentials: every test has people of its own."""
+    tag = secrets.token_hex(3)
+    return {"username": f"{role}_{tag}", "email": f"{role}.{tag}@example.test", "password": f"{role} pass {tag}"}
 
 
 def amount(text: str) -> Decimal:
@@ -39,7 +50,7 @@ def amount(text: str) -> Decimal:
 
 
 async def new_page(browser, console, **context_args):
-    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN", **context_args)
+    context = await browser.new_context(viewport=DESKTOP, **{"locale": "zh-CN", **context_args})
     page = await context.new_page()
     console.watch(page)
     return context, page
@@ -54,21 +65,107 @@ async def login(page, base_url: str, who: dict) -> None:
     await page.wait_for_selector("main .page")
 
 
-async def test_user_registers_creates_codex_key_and_reads_config(browser, dashboard, console):
+async def register(dashboard, who: dict, role: str = "user") -> str:
+    registered = await dashboard.deps.users.register(who["username"], who["email"], who["password"])
+    user_id = registered.get("_id") or registered["id"]
+    if role == "admin":
+        await dashboard.deps.storage.db.users.update_one({"_id": user_id}, {"$set": {"role": "admin"}})
+    return user_id
+
+
+@pytest.fixture
+async def open_page(browser, console):
+    """Opens pages in browser contexts of the test's own (watched for console errors), closed after it."""
+    contexts = []
+
+    async def open_(**context_args):
+        context, page = await new_page(browser, console, **context_args)
+        contexts.append(context)
+        return page
+    yield open_
+    for context in contexts:
+        await context.close()
+
+
+@pytest.fixture
+async def operator(dashboard) -> dict:
+    """An operator account of the test's own, not logged in."""
+    who = person("operator")
+    return {**who, "id": await register(dashboard, who, "admin")}
+
+
+@pytest.fixture
+async def customer(dashboard) -> dict:
+    """A user with $100 from an approved recharge and a Codex-group key (``secret``)."""
+    who = person("user")
+    user_id = await register(dashboard, who)
+    order, _ = await dashboard.deps.recharge.request(user_id, amount=100_000_000, description="fixture credit")
+    await dashboard.deps.recharge.approve(order["_id"], FIXTURE_ADMIN)
+    _, secret = await dashboard.deps.keys.create(user_id, name="codex-laptop", group="codex")
+    return {**who, "id": user_id, "secret": secret}
+
+
+@pytest.fixture
+async def user_page(open_page, dashboard, customer):
+    page = await open_page()
+    await login(page, dashboard.base_url, customer)
+    return page
+
+
+@pytest.fixture
+async def admin_page(open_page, dashboard, operator):
+    page = await open_page()
+    await login(page, dashboard.base_url, operator)
+    return page
+
+
+@pytest.fixture
+async def price_rules_restored(dashboard):
+    """Operator price rules made during the test are deleted after it."""
+    before = {doc["_id"] for doc in await dashboard.deps.prices.list_docs()}
+    yield
+    for doc in await dashboard.deps.prices.list_docs():
+        if doc["_id"] not in before:
+            await dashboard.deps.admin.prices.delete(FIXTURE_ADMIN, doc["_id"])
+
+
+@pytest.fixture
+async def gpt54_at_2_and_8(dashboard, price_rules_restored):
+    """gpt-5.4's catalogue price overridden by an operator rule: $2 input, $8 output per MTok."""
+    await dashboard.deps.admin.prices.update(FIXTURE_ADMIN, CATALOGUE_ID + "gpt-5.4", {"input": "2", "output": "8"})
+
+
+@pytest.fixture
+async def recharge_mode_restored(dashboard):
+    yield
+    await dashboard.deps.runtime_settings.update(recharge_mode="manual")
+
+
+@pytest.fixture
+async def pending_recharge(dashboard) -> str:
+    """Another user's pending $100 recharge request; its description."""
+    who = person("payer")
+    description = f"browser test {secrets.token_hex(3)}"
+    await dashboard.deps.recharge.request(await register(dashboard, who), amount=100_000_000,
+                                          description=description)
+    return description
+
+
+async def test_user_registers_creates_codex_key_and_reads_config(open_page, dashboard, console):
     base = dashboard.base_url
-    context, page = await new_page(browser, console, permissions=["clipboard-read", "clipboard-write"])
-    STATE["user_context"] = context
+    who = person("user")
+    page = await open_page(permissions=["clipboard-read", "clipboard-write"])
 
     # Register (the form logs in and lands on the keys page).
     await page.goto(base + "/register")
-    await page.fill("input[name=username]", USER["username"])
-    await page.fill("input[name=email]", USER["email"])
-    await page.fill("input[name=password]", USER["password"])
-    await page.fill("input[name=password2]", USER["password"])
+    await page.fill("input[name=username]", who["username"])
+    await page.fill("input[name=email]", who["email"])
+    await page.fill("input[name=password]", who["password"])
+    await page.fill("input[name=password2]", who["password"])
     await page.click("form button[type=submit]")
     await page.wait_for_url("**/keys")
     await page.wait_for_selector("main .page")
-    assert await page.locator(".user-name").inner_text() == USER["username"]
+    assert await page.locator(".user-name").inner_text() == who["username"]
 
     # Create a key in the Codex group; the hint about the Codex group is on the form.
     await page.click("#create-key")
@@ -81,7 +178,6 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
     await secret_el.wait_for()
     secret = (await secret_el.inner_text()).strip()
     assert secret.startswith("sk-") and len(secret) > 20
-    STATE["secret"] = secret
 
     # The copy button puts the full key on the clipboard.
     await page.locator("dialog.modal .secret-row .copy-btn").click()
@@ -107,7 +203,6 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
     assert '"OPENAI_API_KEY": "%s"' % secret in await auth_block.locator("pre").inner_text()
     await config_block.locator(".copy-btn").click()
     assert (await page.evaluate("navigator.clipboard.readText()")).strip() == config_text.strip()
-    STATE["codex_config"] = config
 
     # The Claude Code tab has the shell exports and settings.json with the same key.
     await page.locator(".tab", has_text="Claude Code").click()
@@ -150,31 +245,27 @@ async def test_user_registers_creates_codex_key_and_reads_config(browser, dashbo
     await page.locator("form", has=page.locator("input[name=amount]")).locator("button[type=submit]").click()
     await page.wait_for_selector(".alert-info >> text=等待管理员审核")
     await page.wait_for_selector("table.data tbody tr >> text=待审核")
-    STATE["user_page"] = page
     console.assert_clean()
 
 
-async def test_operator_adds_upstream_approves_recharge_edits_price(browser, dashboard, emu, console):
+async def test_operator_adds_upstream_approves_recharge_edits_price(open_page, dashboard, emu, console, operator,
+                                                                    pending_recharge, price_rules_restored):
     base = dashboard.base_url
-    registered = await dashboard.deps.users.register(ADMIN["username"], ADMIN["email"], ADMIN["password"])
-    await dashboard.deps.storage.db.users.update_one({"_id": registered.get("_id") or registered["id"]},
-                                                  {"$set": {"role": "admin"}})
-    context, page = await new_page(browser, console)
-    STATE["admin_context"] = context
+    page = await open_page()
     # A wrong password: the API's own message is shown next to the form.
     await page.goto(base + "/login")
-    await page.fill("input[name=email]", ADMIN["email"])
+    await page.fill("input[name=email]", operator["email"])
     await page.fill("input[name=password]", "not the password")
     await page.click("form button[type=submit]")
     alert = page.locator(".auth-form .alert-error")
     await alert.wait_for()
     assert "邮箱或密码错误" in await alert.inner_text()
     console.forget_http_errors(401)
-    await login(page, base, ADMIN)
+    await login(page, base, operator)
     assert await page.locator("a.nav-link[href='/admin/pools']").count() == 1
 
     # An account cooling down after errors shows its reason and a countdown.
-    [cooling] = await add_upstreams(dashboard.deps, emu, ["a2"], "claude", "anthropic")
+    [cooling] = await add_upstreams(dashboard.deps, emu, ["a2"], "claude", "anthropic", name=f"a2-{operator['id'][-6:]}")
     await dashboard.deps.upstreams.set_state(cooling["_id"], "cooling", "upstream 529: overloaded",
                                              time.time() + 300)
     await dashboard.deps.pools.reload()
@@ -186,7 +277,7 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
 
     # Add an upstream account; its key field is write-only.
     await page.goto(base + "/admin/pools")
-    cooling_card = page.locator("article.pool-card", has_text="a2")
+    cooling_card = page.locator("article.pool-card", has_text=cooling["name"])
     await cooling_card.wait_for()
     broken_text = await page.locator("article.pool-card", has_text="a3").inner_text()
     assert "端口必须在 1–65535 之间" in broken_text and "ops:***@127.0.0.1:3128" in broken_text
@@ -197,14 +288,15 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     await page.wait_for_selector("main .page")
     await page.click("#add-upstream")
     dialog = page.locator("dialog.modal")
-    await dialog.locator("input[name=name]").fill("ui-claude")
+    ui_name = f"ui-claude-{operator['id'][-6:]}"
+    await dialog.locator("input[name=name]").fill(ui_name)
     await dialog.locator("select[name=protocol]").select_option("anthropic")
     await dialog.locator("input[name=base_url]").fill(emu.base_url)
     await dialog.locator("input[name=api_key]").fill("emu-key-a1")
     assert await dialog.locator("input[name=api_key]").get_attribute("type") == "password"
     assert await dialog.locator("input[name=groups][value=claude]").is_checked()
     await dialog.locator("button[type=submit]").click()
-    card = page.locator("article.pool-card", has_text="ui-claude")
+    card = page.locator("article.pool-card", has_text=ui_name)
     await card.wait_for()
     assert await card.locator(".health-dot.dot-healthy").count() == 1
     assert "健康" in await card.inner_text()
@@ -212,14 +304,14 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     await card.locator("button", has_text="立即测试").click()
     await page.wait_for_selector(".toast >> text=测试通过")
 
-    # Approve the user's pending recharge.
+    # Approve a user's pending recharge: it leaves the list of pending ones.
     await page.goto(base + "/admin/recharges")
-    row = page.locator("table.data tbody tr", has_text="browser test")
+    row = page.locator("table.data tbody tr", has_text=pending_recharge)
     await row.wait_for()
     assert "$100.00" in await row.inner_text()
     await row.locator("button", has_text="批准").click()
     await page.wait_for_selector(".toast >> text=已批准并入账")
-    await page.wait_for_selector("table.data >> text=没有待处理的充值申请")
+    await row.wait_for(state="detached")
 
     # The catalogue in force, then override gpt-5.4's catalogue price with an operator rule.
     await page.goto(base + "/admin/prices")
@@ -243,14 +335,13 @@ async def test_operator_adds_upstream_approves_recharge_edits_price(browser, das
     assert "$2.00" in await operator.inner_text() and "$8.00" in await operator.inner_text()
     assert "$0.20" in await operator.inner_text()  # cached input follows at gpt-5.4's own 0.1×
     await page.wait_for_selector("#price-rules >> text=被规则 gpt-5.4 覆盖")
-    STATE["admin_page"] = page
     console.assert_clean()
 
 
-async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, console):
+async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, console, user_page, customer,
+                                                                   gpt54_at_2_and_8):
     base = dashboard.base_url
-    page = STATE["user_page"]
-    console.watch(page)
+    page = user_page
 
     # The overview's daily charts come from /api/user/stats alone (no summing of the log).
     requested: list[str] = []
@@ -264,7 +355,7 @@ async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, c
     assert before == Decimal("100")
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {STATE['secret']}"},
+        response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {customer['secret']}"},
                                      json={"model": "gpt-5.4", "input": "Hello from the dashboard test"})
     assert response.status_code == 200, response.text
 
@@ -318,18 +409,17 @@ async def test_call_appears_in_logs_with_breakdown_and_exact_charge(dashboard, c
     console.assert_clean()
 
 
-async def test_a_cut_stream_is_shown_as_estimated_with_its_tier(dashboard, emu, console):
+async def test_a_cut_stream_is_shown_as_estimated_with_its_tier(dashboard, emu, console, user_page, customer):
     """Issue 12: a Responses stream cut after content (no response.completed) is billed on an
     estimate; the log marks the row, its detail says how, shows the service tier and web
     searches, and the CSV export carries the same columns."""
     base = dashboard.base_url
-    page = STATE["user_page"]
-    console.watch(page)
+    page = user_page
     emu.state.patch("o1", {"fault": "eof", "cut_after": 3, "output_tokens": 40,
                            "service_tier": "priority", "web_searches": 1})
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {STATE['secret']}"},
+            response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {customer['secret']}"},
                                          json={"model": "gpt-5.4", "input": "cut me short", "stream": True})
         assert response.status_code == 200 and b"response.completed" not in response.content
         request_id = response.headers["x-jiuliu-request-id"]
@@ -365,15 +455,14 @@ async def test_a_cut_stream_is_shown_as_estimated_with_its_tier(dashboard, emu, 
     console.assert_clean()
 
 
-async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, console):
+async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, console, admin_page, user_page, customer,
+                                                                recharge_mode_restored):
     base = dashboard.base_url
-    admin, user = STATE["admin_page"], STATE["user_page"]
-    console.watch(admin)
-    console.watch(user)
+    admin, user = admin_page, user_page
 
     # A balance adjustment with a reason.
     await admin.goto(base + "/admin/users")
-    row = admin.locator("table.data tbody tr", has_text=USER["username"])
+    row = admin.locator("table.data tbody tr", has_text=customer["username"])
     await row.wait_for()
     await row.locator("button", has_text="调整余额").click()
     dialog = admin.locator("dialog.modal")
@@ -426,15 +515,14 @@ async def test_operator_adjusts_balance_sells_codes_user_redeems(dashboard, cons
     await admin.goto(base + "/admin/audit")
     await admin.wait_for_selector("table.data tbody tr >> text=user.adjust")
     audit = await admin.locator("table.data").inner_text()
-    for action in ("upstream.create", "recharge.approve", "price.create", "settings.update", "codes.create"):
+    for action in ("user.adjust", "settings.update", "codes.create"):
         assert action in audit
     console.assert_clean()
 
 
-async def test_language_switch_and_session_renewal(dashboard, console):
+async def test_language_switch_and_session_renewal(dashboard, console, user_page, customer):
     base = dashboard.base_url
-    page = STATE["user_page"]
-    console.watch(page)
+    page = user_page
     await page.goto(base + "/keys")
     await page.wait_for_selector("main .page")
     await page.locator(".topbar button", has_text="English").click()
@@ -457,34 +545,121 @@ async def test_language_switch_and_session_renewal(dashboard, console):
     await dialog.locator("#" + await dialog.locator("input[name=old_password]").get_attribute("id") + "-err").wait_for()
     assert "原密码不正确" in await dialog.inner_text()
     console.forget_http_errors(400)
-    await dialog.locator("input[name=old_password]").fill(USER["password"])
+    await dialog.locator("input[name=old_password]").fill(customer["password"])
     before = await page.evaluate("localStorage.getItem('jiuliu.token')")
     await dialog.locator("button[type=submit]").click()
     await page.wait_for_selector(".toast >> text=密码已修改")
     assert await page.evaluate("localStorage.getItem('jiuliu.token')") != before
-    USER["password"] = "a brand new pass 42"
     await page.goto(base + "/keys")
     await page.wait_for_selector("main .page")
     console.assert_clean()
 
 
-async def test_screenshots_of_main_pages(dashboard, console):
+async def test_api_errors_come_in_the_dashboards_language(open_page, dashboard, console, operator):
+    """The dashboard asks the API for the language the user chose, else the browser's own."""
     base = dashboard.base_url
-    user_page, admin_page = STATE["user_page"], STATE["admin_page"]
-    console.watch(user_page)
-    console.watch(admin_page)
+
+    async def wrong_password(page) -> str:
+        await page.fill("input[name=email]", operator["email"])
+        await page.fill("input[name=password]", "not the password")
+        await page.click("form button[type=submit]")
+        alert = page.locator(".auth-form .alert-error")
+        await alert.wait_for()
+        text = await alert.inner_text()
+        await page.evaluate("document.querySelector('.auth-form .alert-error').remove()")
+        return text
+
+    page = await open_page()  # a Chinese browser: Chinese until the user picks English
+    await page.goto(base + "/login")
+    assert "邮箱或密码错误" in await wrong_password(page)
+    await page.locator(".auth-lang button", has_text="English").click()
+    await page.wait_for_selector(".auth-lang button >> text=中文")
+    assert "Wrong email or password" in await wrong_password(page)
+
+    english = await open_page(locale="en-US")  # no choice made: the browser's language
+    await english.goto(base + "/login")
+    await english.wait_for_selector(".auth-lang button >> text=中文")
+    assert "Wrong email or password" in await wrong_password(english)
+    await english.locator(".auth-lang button", has_text="中文").click()  # the user's choice wins
+    await english.wait_for_selector(".auth-lang button >> text=English")
+    assert "邮箱或密码错误" in await wrong_password(english)
+    console.forget_http_errors(401)
+    console.assert_clean()
+
+
+# The title each page shows (i18n.js's nav.* labels), zh and en: a page that fails to render
+# or routes to the wrong view shows another or none.
+TITLES = {
+    "/overview": ("概览", "Overview"), "/keys": ("API 密钥", "API keys"), "/setup": ("客户端配置", "Client setup"),
+    "/logs": ("使用记录", "Usage logs"), "/transactions": ("交易记录", "Transactions"), "/recharge": ("充值", "Recharge"),
+    "/pricing": ("模型定价", "Pricing"), "/admin/overview": ("系统概览", "System overview"),
+    "/admin/pools": ("上游账号池", "Upstream pools"), "/admin/users": ("用户管理", "Users"),
+    "/admin/recharges": ("充值审核", "Recharge approvals"), "/admin/codes": ("兑换码", "Redeem codes"),
+    "/admin/prices": ("价格管理", "Prices"), "/admin/error-rules": ("错误规则", "Error rules"),
+    "/admin/settings": ("系统设置", "Settings"), "/admin/audit": ("审计日志", "Audit log"),
+}
+CHART_PAGES = {"/overview", "/admin/overview"}
+# Pages that must list the customer's one call.
+ROW_PAGES = {"/logs": "gpt-5.4", "/transactions": "API 调用扣费", "/admin/users": None}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def page_check(lang: str, customer: dict):
+    index = 0 if lang == "zh" else 1
+
+    async def check(page, path: str, viewport: dict, shot: Path) -> None:
+        title = (await page.locator("#page-title").inner_text()).strip()
+        assert title == TITLES[path][index], f"{path}: title {title!r}"
+        assert await page.locator("a.nav-link[aria-current=page]").count() == 1, f"{path}: no current nav link"
+        content = await page.locator("main .page").bounding_box()
+        assert content is not None and content["height"] >= 80, f"{path}: the page is (nearly) empty"
+        width, height = png_size(shot)
+        assert width == viewport["width"], f"{path}: {width} px wide at a {viewport['width']} px viewport (overflow)"
+        assert viewport["height"] <= height <= 60_000, f"{path}: {height} px tall"  # the phone price list: ~29k
+        charts = page.locator(".chart .uplot")
+        if path in CHART_PAGES:
+            assert await charts.count() >= 1, f"{path}: no chart"
+        for chart in await charts.all():
+            box = await chart.bounding_box()
+            assert box is not None and 200 <= box["width"] <= viewport["width"], f"{path}: chart width {box}"
+            assert 100 <= box["height"] <= 500, f"{path}: chart height {box}"
+            canvas = await chart.locator("canvas").first.bounding_box()
+            assert canvas is not None and canvas["width"] > 100 and canvas["height"] > 50, f"{path}: canvas {canvas}"
+        if path in ROW_PAGES:
+            expected = ROW_PAGES[path] or customer["username"]
+            rows = page.locator("table.data tbody tr", has_text=expected)
+            assert await rows.count() >= 1, f"{path}: no row with {expected!r}"
+    return check
+
+
+async def test_screenshots_of_main_pages(dashboard, console, user_page, admin_page, customer):
+    base = dashboard.base_url
+    # One call, so the charts, the log and the transactions have something to show.
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {customer['secret']}"},
+                                     json={"model": "gpt-5.4", "input": "Hello for the screenshots"})
+    assert response.status_code == 200, response.text
+    await dashboard.deps.recorder.wait_recorded(response.headers["x-jiuliu-request-id"])
+    await dashboard.deps.recorder.flush()
+    zh, en = page_check("zh", customer), page_check("en", customer)
     shots = await screenshot_pages(user_page, base, ["/overview", "/keys", "/setup", "/logs", "/transactions",
-                                                    "/recharge", "/pricing"], "user-")
+                                                    "/recharge", "/pricing"], "user-", zh)
     shots += await screenshot_pages(admin_page, base, ["/admin/overview", "/admin/pools", "/admin/users",
                                                       "/admin/recharges", "/admin/codes", "/admin/prices",
-                                                      "/admin/error-rules", "/admin/settings", "/admin/audit"], "")
+                                                      "/admin/error-rules", "/admin/settings", "/admin/audit"], "", zh)
     # English, at both widths, for a few pages.
     await user_page.locator(".topbar button", has_text="English").click()
     await user_page.wait_for_selector("a.nav-link >> text=API keys")
-    shots += await screenshot_pages(user_page, base, ["/overview", "/logs", "/setup"], "en-user-")
+    shots += await screenshot_pages(user_page, base, ["/overview", "/logs", "/setup"], "en-user-", en)
     await user_page.locator(".topbar button", has_text="中文").click()
     await user_page.wait_for_selector("a.nav-link >> text=API 密钥")
-    assert all(p.stat().st_size > 5000 for p in shots)
+    assert len(shots) == 2 * (7 + 9 + 3) and all(p.stat().st_size > 5000 for p in shots)
     # Logging out ends the session on the relay, clears it here and returns to the login page.
     token = await user_page.evaluate("localStorage.getItem('jiuliu.token')")
     await user_page.locator(".topbar button", has_text="退出").click()
@@ -492,6 +667,4 @@ async def test_screenshots_of_main_pages(dashboard, console):
     assert await user_page.evaluate("localStorage.getItem('jiuliu.token')") is None
     async with httpx.AsyncClient(base_url=base, timeout=30) as api:
         assert (await api.get("/api/user/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
-    for key in ("user_context", "admin_context"):
-        await STATE.pop(key).close()
     console.assert_clean()
