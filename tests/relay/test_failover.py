@@ -157,13 +157,13 @@ async def test_parallel_turns_of_one_session_settle_on_one_account(relay, pool, 
         share = relay.settings.user_max_concurrency  # as many parallel turns as one user may hold
 
         async def worker() -> None:
-            for _ in range(320 // share):
+            for _ in range(80 // share):  # after the first wave, every call finds the binding
                 r = await http.post("/v1/messages", json=MSG, headers=headers)
                 assert r.status_code == 200
 
         await asyncio.gather(*[worker() for _ in range(share)])
     a1, a2 = emu.state.requests["a1"], emu.state.requests["a2"]
-    assert a1 + a2 == 320
+    assert a1 + a2 == share * (80 // share)
     # Only the first wave, sent before any binding existed, may land on the other account.
     assert min(a1, a2) <= 16, (a1, a2)
 
