@@ -9,9 +9,12 @@ import re
 import string
 from pathlib import Path
 
+import pytest
+
 import server.errors as errors
 from server.i18n import Text, either, t
 from server.i18n_en import EN
+from server.web.lang import accept_language
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for d in ("server", "admin_api") for p in sorted((ROOT / d).rglob("*.py"))]
@@ -108,3 +111,13 @@ def test_errors_keep_their_chinese_message_and_say_it_in_english_on_request():
     assert default.localized("en") == "Insufficient balance, please recharge"
     plain = errors.BadRequest("rules[0].action: one of pass, retry")
     assert plain.localized("en") == plain.localized("zh") == "rules[0].action: one of pass, retry"
+
+
+@pytest.mark.parametrize("header, lang", [
+    (None, "zh"), ("", "zh"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("EN-gb", "en"),
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("en;q=0.5, zh;q=0.6", "zh"), ("fr, de;q=0.9, en;q=0.1", "en"),
+    ("en;q=0, zh;q=0.1", "zh"), ("en;q=0", "zh"), ("en;q=bogus, zh;q=0.2", "zh"), ("*", "zh"),
+    ("zh-TW;q=0.8, en-US;q=0.8", "zh"),  # a tie: the first listed
+])
+def test_accept_language(header, lang):
+    assert accept_language(header) == lang

@@ -55,6 +55,9 @@ async def test_taken_email_bad_json_and_unknown_path(relay):
         for headers, message in ((EN, "No such endpoint"), (ZH, "接口不存在")):
             r = await http.get("/api/no/such/thing", headers=headers)
             assert r.status_code == 404 and error_of(r)["message"] == message
+        for headers, message in ((EN, "Method not allowed"), (ZH, "不支持该请求方法")):
+            r = await http.delete("/api/user/login", headers=headers)
+            assert r.status_code == 405 and error_of(r)["message"] == message
 
 
 async def test_redeem_code_refusals_in_the_callers_language(relay):
