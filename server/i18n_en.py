@@ -102,6 +102,11 @@ EN: dict[str, str] = {
         "amount must be a decimal string, possibly negative, e.g. \"-12.5\"",
     "amount 不能为 0,且绝对值不超过 1000000": "amount must not be 0 and its absolute value at most 1000000",
     "amount 最多 6 位小数": "amount may have at most 6 decimal places",
+    "amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认":
+        "amount must be a non-negative decimal string (e.g. \"5\"), or null for the default",
+    "amount 不超过 1000000": "amount must be at most 1000000",
+    "API Key 已达到消费额度上限": "The API key has reached its spending quota",
+    "并发请求过多,请稍后再试": "Too many concurrent requests, please try again later",
     # operators: groups, settings, prices, rules, upstreams, logs
     "status 必须是 {choices} 之一": "status must be one of {choices}",
     "type 必须是 {choices} 之一": "type must be one of {choices}",
@@ -141,7 +146,23 @@ EN: dict[str, str] = {
     "name 只能包含字母、数字、下划线、点、@ 和连字符(最多 64 个字符)":
         "name may contain only letters, digits, underscores, dots, @ and hyphens (at most 64 characters)",
     "protocol 必须是 {choices}": "protocol must be {choices}",
-    "api_key 不能包含空白字符": "api_key must not contain whitespace",
+    "api_key 只能包含可见的 ASCII 字符(不能有空白、中文或全角字符)":
+        "api_key may contain only visible ASCII characters (no whitespace, Chinese or full-width characters)",
+    "base_url 的端口必须在 1–65535 之间,且地址只能包含可见的 ASCII 字符(国际化域名请写成 xn-- 形式)":
+        "base_url's port must be 1–65535 and the address only visible ASCII characters "
+        "(write internationalised domain names in their xn-- form)",
+    "proxy 必须是字符串": "proxy must be a string",
+    "proxy {reason}(留空 = 使用全局代理,direct = 不使用代理)":
+        "proxy: {reason} (empty = the global proxy, direct = no proxy)",
+    "代理地址为空": "the proxy address is empty",
+    "代理地址只能包含可见的 ASCII 字符": "the proxy address may contain only visible ASCII characters",
+    "代理地址必须以 http://、socks5:// 或 socks5h:// 开头":
+        "the proxy address must start with http://, socks5:// or socks5h://",
+    "代理地址缺少主机名": "the proxy address has no host name",
+    "代理端口必须在 1–65535 之间": "the proxy port must be 1–65535",
+    "代理地址必须写明端口(1–65535),例如 http://127.0.0.1:3128":
+        "the proxy address must name its port (1–65535), e.g. http://127.0.0.1:3128",
+    "代理地址不能包含路径、查询参数或片段": "the proxy address must not contain a path, a query or a fragment",
     "上游账号不存在": "No such upstream account",
     "已存在同名的上游账号": "An upstream account with this name already exists",
     "model 过长": "model is too long",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
+from server.i18n import Text, t
+
 SCHEMES = ("http", "socks5", "socks5h")
 DIRECT = "direct"
 _CREDENTIALS = re.compile(r"(?i)\b((?:https?|socks5h?|socks4a?)://)([^:/@\s]*):([^@/\s]*)@")
@@ -34,26 +36,34 @@ class ProxyUrl:
         return mask_proxy(self.url)
 
 
+class ProxyError(ValueError):
+    """A proxy URL that cannot be used; ``text`` says why in either language (``str``: Chinese)."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
 def parse_proxy(url: str) -> ProxyUrl:
-    """The proxy URL checked, or ``ValueError`` saying what is wrong (never echoing a password)."""
+    """The proxy URL checked, or ``ProxyError`` saying what is wrong (never echoing a password)."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError("代理地址为空")
+        raise ProxyError(t("代理地址为空"))
     url = url.strip()
     if len(url) > 500 or any(ord(c) < 0x21 or ord(c) > 0x7e for c in url):
-        raise ValueError("代理地址只能包含可见的 ASCII 字符")
+        raise ProxyError(t("代理地址只能包含可见的 ASCII 字符"))
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES:
-        raise ValueError("代理地址必须以 http://、socks5:// 或 socks5h:// 开头")
+        raise ProxyError(t("代理地址必须以 http://、socks5:// 或 socks5h:// 开头"))
     if not parts.hostname:
-        raise ValueError("代理地址缺少主机名")
+        raise ProxyError(t("代理地址缺少主机名"))
     try:
         port = parts.port
     except ValueError:
-        raise ValueError("代理端口必须在 1–65535 之间") from None
+        raise ProxyError(t("代理端口必须在 1–65535 之间")) from None
     if port is None or not 1 <= port <= 65535:
-        raise ValueError("代理地址必须写明端口(1–65535),例如 http://127.0.0.1:3128")
+        raise ProxyError(t("代理地址必须写明端口(1–65535),例如 http://127.0.0.1:3128"))
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError("代理地址不能包含路径、查询参数或片段")
+        raise ProxyError(t("代理地址不能包含路径、查询参数或片段"))
     return ProxyUrl(url=url, scheme=parts.scheme.lower(), host=parts.hostname, port=port,
                     username=unquote(parts.username or ""), password=unquote(parts.password or ""))
 

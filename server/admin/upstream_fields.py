@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from server.accounts import fields as f
 from server.errors import BadRequest
-from server.proxy_urls import check_proxy_setting
-from server.storage.upstreams import PROTOCOLS
 from server.i18n import either, t
+from server.proxy_urls import ProxyError, check_proxy_setting
+from server.storage.upstreams import PROTOCOLS
 
 EDITABLE = ("name", "groups", "protocol", "base_url", "api_key", "weight", "priority", "enabled",
             "models", "model_map", "max_concurrency", "notes", "proxy")
@@ -59,8 +59,9 @@ def _proxy(body: Mapping[str, Any]) -> str:
         raise BadRequest(t("proxy 必须是字符串"), field="proxy")
     try:
         return check_proxy_setting(value)
-    except ValueError as exc:
-        raise BadRequest(t("proxy {exc}(留空 = 使用全局代理,direct = 不使用代理)", exc=exc), field="proxy") from None
+    except ProxyError as exc:
+        raise BadRequest(t("proxy {reason}(留空 = 使用全局代理,direct = 不使用代理)", reason=exc.text),
+                         field="proxy") from None
 
 
 def _model_map(body: Mapping[str, Any]) -> dict[str, str]:

@@ -92,18 +92,18 @@ class UserAdmin:
             amount = None
         elif isinstance(value, bool) or not isinstance(value, (str, int)) or \
                 (isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)):
-            raise BadRequest("amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认", field="amount")
+            raise BadRequest(t("amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认"), field="amount")
         else:
             try:
                 amount = to_micro(value)
             except MoneyError:
-                raise BadRequest("amount 最多 6 位小数", field="amount") from None
+                raise BadRequest(t("amount 最多 6 位小数"), field="amount") from None
             if amount > MAX_ADJUST:
-                raise BadRequest("amount 不超过 1000000", field="amount")
+                raise BadRequest(t("amount 不超过 1000000"), field="amount")
         before = await self._user(user_id)
         after = await self.deps.user_store.set_overdraft(user_id, amount)
         if after is None:
-            raise NotFound("用户不存在")
+            raise NotFound(t("用户不存在"))
         self.deps.keys.invalidate(user_id=user_id)
         await self.audit.record(admin_id, "user.overdraft", user_id, self._credit(before),
                                 self._credit(after))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from server.clock import Clock, WallClock
 from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
+from server.i18n import t
 from server.pricing.pricing import PriceRule, compute_cost
 from server.pricing.usage import Usage
 from server.storage.holds import HoldStore
@@ -103,15 +104,15 @@ class HoldService:
         if outcome != "ok":
             self._refused(key["_id"], user_id)
             if outcome == "quota":
-                raise InsufficientBalance("API Key 已达到消费额度上限", type="quota_exceeded")
-            raise Unauthorized("API Key 已禁用")
+                raise InsufficientBalance(t("API Key 已达到消费额度上限"), type="quota_exceeded")
+            raise Unauthorized(t("API Key 已禁用"))
         if result != "ok":
             self._refused(key["_id"], user_id)
             if result == "insufficient":
                 raise InsufficientBalance()
             if result == "busy":
-                raise RateLimited("并发请求过多,请稍后再试", retry_after=1)
-            raise Forbidden("账户已被禁用") if result == "disabled" else Unauthorized("无效的 API Key")
+                raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
+            raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
         ctx.hold = amount
 
     def _lock(self, user_id: str) -> asyncio.Lock:
@@ -131,14 +132,14 @@ class HoldService:
         """The user and the key active now (read, not cached); returns balance − held."""
         seen = await self.store.available(ctx.user["_id"])
         if seen is None:
-            raise Unauthorized("无效的 API Key")
+            raise Unauthorized(t("无效的 API Key"))
         available, status = seen
         if status != "active":
             self._refused(ctx.key["_id"], ctx.user["_id"])
-            raise Forbidden("账户已被禁用")
+            raise Forbidden(t("账户已被禁用"))
         if not await self.store.key_active(ctx.key["_id"]):
             self._refused(ctx.key["_id"], ctx.user["_id"])
-            raise Unauthorized("API Key 已禁用")
+            raise Unauthorized(t("API Key 已禁用"))
         return available
 
     def _refused(self, key_id: str, user_id: str) -> None:

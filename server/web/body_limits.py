@@ -22,6 +22,7 @@ import tornado.web
 from tornado import httputil
 
 from server.errors import PayloadTooLarge
+from server.i18n import t
 from server.web.base import BaseHandler
 
 SMALL_BODY_TIMEOUT = 10.0
@@ -42,7 +43,7 @@ class TooLargeHandler(BaseHandler):
 
     def prepare(self) -> None:
         super().prepare()
-        raise PayloadTooLarge(f"请求体过大(上限 {self.limit} 字节)")
+        raise PayloadTooLarge(t("请求体过大(上限 {max_bytes} 字节)", max_bytes=self.limit))
 
 
 class LimitedApplication(tornado.web.Application):

@@ -102,3 +102,24 @@ async def test_relay_keeps_the_documents_chinese(relay, pool):
         assert r.status_code == 401 and r.json()["error"]["message"] == "无效的 API Key"
         r = await http.post("/v1/messages", content=b"{not json", headers={"x-api-key": key, **EN})
         assert r.status_code == 400 and r.json()["error"]["message"].startswith("请求体不是有效的 JSON")
+
+
+async def test_operator_refusals_in_english_including_the_proxy_check(relay):
+    from tests.admin.support import signed_in
+
+    _, token = await signed_in(relay, role="admin")
+    body = {"name": "bad-proxy", "groups": ["claude"], "protocol": "anthropic",
+            "base_url": "http://127.0.0.1:9", "api_key": "k", "proxy": "ftp://127.0.0.1:21"}
+    async with relay.client() as http:
+        replies = {}
+        for lang, headers in (("en", EN), ("zh", ZH)):
+            r = await http.post("/api/admin/upstreams", json=body,
+                                headers={"Authorization": f"Bearer {token}", **headers})
+            assert r.status_code == 400 and error_of(r)["field"] == "proxy", r.text
+            replies[lang] = error_of(r)["message"]
+        r = await http.post("/api/admin/upstreams", json={**body, "proxy": "", "protocol": "smtp"},
+                            headers={"Authorization": f"Bearer {token}", **EN})
+        assert error_of(r)["message"] == "protocol must be anthropic or openai"
+    assert replies["en"] == ("proxy: the proxy address must start with http://, socks5:// or socks5h:// "
+                             "(empty = the global proxy, direct = no proxy)")
+    assert replies["zh"] == "proxy 代理地址必须以 http://、socks5:// 或 socks5h:// 开头(留空 = 使用全局代理,direct = 不使用代理)"
