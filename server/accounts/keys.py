@@ -150,7 +150,7 @@ class KeyService:
             try:
                 key, user = await self._flight.do(key_hash, lambda: self._load(key_hash))
             except Unauthorized as exc:
-                if exc.message == INVALID_KEY:
+                if exc.text == INVALID_KEY:
                     self._forget_unknown_later(key_hash, now)
                 raise
             self._remember(key_hash, now + self.cache_ttl, key, user)
