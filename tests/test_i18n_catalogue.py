@@ -18,8 +18,8 @@ from server.web.lang import accept_language
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for d in ("server", "admin_api") for p in sorted((ROOT / d).rglob("*.py"))]
-# The relay API keeps the API document's messages (Chinese only); the emulator is not the product.
-RELAY_ONLY = ("server/relay/", "server/emulator/")
+# The relay API keeps the API document's messages (Chinese only).
+RELAY_ONLY = ("server/relay/",)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ERROR_NAMES = {name for name, obj in vars(errors).items()
                if isinstance(obj, type) and issubclass(obj, errors.RelayError)} | {"_bad"}
