@@ -16,7 +16,8 @@ EN: dict[str, str] = {
     "资源已存在": "Already exists",
     "请求体过大": "Request body too large",
     "请求过于频繁,请稍后再试": "Too many requests, please try again later",
-    "上游服务暂时不可用,请稍后再试": "The upstream service is temporarily unavailable, please try again later",
+    "上游服务暂时不可用,请稍后再试":
+        "The upstream service is temporarily unavailable, please try again later",
     "接口不存在": "No such endpoint",
     "不支持该请求方法": "Method not allowed",
     # request bodies (jsonbody.py)
@@ -162,7 +163,8 @@ EN: dict[str, str] = {
     "代理端口必须在 1–65535 之间": "the proxy port must be 1–65535",
     "代理地址必须写明端口(1–65535),例如 http://127.0.0.1:3128":
         "the proxy address must name its port (1–65535), e.g. http://127.0.0.1:3128",
-    "代理地址不能包含路径、查询参数或片段": "the proxy address must not contain a path, a query or a fragment",
+    "代理地址不能包含路径、查询参数或片段":
+        "the proxy address must not contain a path, a query or a fragment",
     "上游账号不存在": "No such upstream account",
     "已存在同名的上游账号": "An upstream account with this name already exists",
     "model 过长": "model is too long",

@@ -8,8 +8,8 @@ import unicodedata
 from typing import Any, Mapping
 
 from server.errors import BadRequest
-from server.pricing.money import MoneyError, to_micro
 from server.i18n import Text, t
+from server.pricing.money import MoneyError, to_micro
 
 _MISSING: Any = object()
 # Control and format characters (NUL, bidi overrides, zero-width spaces) have no place in names
@@ -67,7 +67,8 @@ def integer(body: Mapping[str, Any], name: str, *, default: int | None = None,
     if not isinstance(value, int) or isinstance(value, bool):
         raise _bad(name, t("{name} 必须是整数", name=name))
     if not minimum <= value <= maximum:
-        raise _bad(name, t("{name} 必须在 {minimum} 到 {maximum} 之间", name=name, minimum=minimum, maximum=maximum))
+        raise _bad(name, t("{name} 必须在 {minimum} 到 {maximum} 之间",
+                           name=name, minimum=minimum, maximum=maximum))
     return value
 
 

@@ -21,6 +21,7 @@ from server.accounts import pricing_view
 from server.accounts.times import from_epoch, iso
 from server.accounts.views import ledger_row_view, money, usage_row_view
 from server.errors import NotFound
+from server.i18n import t
 from server.pricing.pricing import KINDS
 from server.storage.groups import GroupStore
 from server.storage.keys import KeyStore
@@ -31,7 +32,6 @@ from server.storage.usage_filters import UsageFilter
 from server.storage.usage_queries import DAY_FORMAT, UsageQueries
 from server.storage.usage_windows import DAY, HOUR, floor_to
 from server.storage.users import UserStore
-from server.i18n import t
 
 if TYPE_CHECKING:
     from server.clock import Clock

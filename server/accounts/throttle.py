@@ -116,4 +116,5 @@ class LoginThrottle:
     async def _refuse(self, subject: str, now: float) -> None:
         doc = await self.store.get(subject)
         wait = max(1.0, float((doc or {}).get("locked_until") or 0) - now)
-        raise RateLimited(t("登录失败次数过多,请在 {seconds} 秒后重试", seconds=math.ceil(wait)), retry_after=wait)
+        raise RateLimited(t("登录失败次数过多,请在 {seconds} 秒后重试", seconds=math.ceil(wait)),
+                          retry_after=wait)

@@ -12,8 +12,8 @@ from server.accounts.times import iso, parse_client_time
 from server.accounts.views import code_view, order_view
 from server.admin.audit import AuditLog
 from server.errors import BadRequest
-from server.pricing.money import format_micro
 from server.i18n import t
+from server.pricing.money import format_micro
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -32,7 +32,8 @@ class BillingAdmin:
     async def recharges(self, status: str | None, limit: int,
                         offset: int) -> tuple[list[dict[str, Any]], int]:
         if status and status not in ORDER_STATUSES:
-            raise BadRequest(t("status 必须是 {choices} 之一", choices=', '.join(ORDER_STATUSES)), field="status")
+            raise BadRequest(t("status 必须是 {choices} 之一", choices=', '.join(ORDER_STATUSES)),
+                             field="status")
         query = {"status": status} if status else {}
         rows, total = await self.deps.recharge.orders.list(query, limit, offset)
         return [order_view(o) for o in rows], total
@@ -63,7 +64,8 @@ class BillingAdmin:
 
     async def codes(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         if status and status not in CODE_STATUSES:
-            raise BadRequest(t("status 必须是 {choices} 之一", choices=', '.join(CODE_STATUSES)), field="status")
+            raise BadRequest(t("status 必须是 {choices} 之一", choices=', '.join(CODE_STATUSES)),
+                             field="status")
         rows, total = await self.deps.redeem.codes.list({"status": status} if status else {}, limit, offset)
         return [code_view(c) for c in rows], total
 

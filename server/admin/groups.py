@@ -10,9 +10,9 @@ from server.accounts import fields as f
 from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.errors import BadRequest, NotFound
+from server.i18n import t
 from server.pricing.money import MoneyError, format_micro, ratio_to_ppm
 from server.storage.groups import group_doc
-from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps

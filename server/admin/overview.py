@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from server.accounts.views import money
 from server.admin.audit import AuditLog
 from server.errors import BadRequest
+from server.i18n import t
 from server.storage.ledger import utcnow
 from server.storage.rollups import RollupStore, bucket_start
-from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps

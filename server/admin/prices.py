@@ -19,11 +19,11 @@ from server.accounts import fields as f
 from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.errors import BadRequest, Conflict, NotFound
+from server.i18n import t
 from server.pricing.catalogue import diff, entry_view
 from server.pricing.money import format_micro
 from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
 from server.pricing.pricing import PriceRule, find_rule
-from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps
@@ -167,7 +167,8 @@ class PriceAdmin:
         version = body.get("version")
         status = await self.deps.prices.status()
         if not isinstance(version, str) or version != status["pending"]:
-            raise Conflict(t("没有待应用的价格目录版本 {version!r}(待审核:{pending!r})", version=version, pending=status['pending']),
+            raise Conflict(t("没有待应用的价格目录版本 {version!r}(待审核:{pending!r})",
+                             version=version, pending=status['pending']),
                            field="version")
         await self.deps.prices.apply(version, admin_id)
         await self.audit.record(admin_id, "price.catalogue.apply", version, {"active": status["active"]},

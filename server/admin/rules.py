@@ -36,7 +36,8 @@ class ErrorRulesAdmin:
     async def replace(self, admin_id: str, rules: Any) -> dict[str, Any]:
         """Validate every rule (400 naming ``rules[i].field``) and store them all."""
         if not isinstance(rules, list) or not rules or len(rules) > MAX_RULES:
-            raise BadRequest(t("rules 必须是 1 到 {MAX_RULES} 条规则的数组", MAX_RULES=MAX_RULES), field="rules")
+            raise BadRequest(t("rules 必须是 1 到 {MAX_RULES} 条规则的数组", MAX_RULES=MAX_RULES),
+                             field="rules")
         clean = []
         for i, item in enumerate(rules):
             if not isinstance(item, dict):

@@ -75,7 +75,8 @@ def _model_map(body: Mapping[str, Any]) -> dict[str, str]:
     for src, dst in value.items():
         if (not isinstance(dst, str) or not re.fullmatch(_MODEL, src) or not re.fullmatch(_MODEL, dst)
                 or len(src) > 128 or len(dst) > 128 or "." in src or src.startswith("$")):
-            raise BadRequest(t("model_map 含有无效的映射 {source!r}", source=str(src)[:40]), field="model_map")
+            raise BadRequest(t("model_map 含有无效的映射 {source!r}", source=str(src)[:40]),
+                             field="model_map")
         out[src] = dst
     return out
 
@@ -93,7 +94,8 @@ def parse_upstream(body: Mapping[str, Any], *, partial: bool, known_groups: set[
     if "name" in body:
         name = f.text(body, "name", max_len=64, min_len=1)
         if not _NAME.fullmatch(name):
-            raise BadRequest(t("name 只能包含字母、数字、下划线、点、@ 和连字符(最多 64 个字符)"), field="name")
+            raise BadRequest(t("name 只能包含字母、数字、下划线、点、@ 和连字符(最多 64 个字符)"),
+                             field="name")
         out["name"] = name
     if "groups" in body:
         groups = f.string_list(body, "groups", max_items=50, max_len=64, pattern=r"[\w.-]+")

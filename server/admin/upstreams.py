@@ -13,11 +13,11 @@ from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.admin.upstream_fields import parse_upstream
 from server.errors import Conflict, NotFound
+from server.i18n import t
 from server.proxy_urls import mask_proxy
 from server.storage.ledger import utcnow
 from server.storage.rollups import RollupStore, bucket_start
 from server.storage.upstreams import HEALTHY, public_view
-from server.i18n import t
 
 if TYPE_CHECKING:
     from server.deps import Deps

@@ -92,7 +92,8 @@ class UserAdmin:
             amount = None
         elif isinstance(value, bool) or not isinstance(value, (str, int)) or \
                 (isinstance(value, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)):
-            raise BadRequest(t("amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认"), field="amount")
+            raise BadRequest(t("amount 必须是非负的十进制数字符串(例如 \"5\"),或 null 恢复默认"),
+                             field="amount")
         else:
             try:
                 amount = to_micro(value)

@@ -35,7 +35,7 @@ def smooth_pick(weights: Sequence[int], current: Sequence[int]) -> tuple[int, li
     before it (both in the members' order)."""
     if not weights or len(weights) != len(current):
         raise ValueError("weights and counters must be non-empty and of equal length")
-    after = [c + w for c, w in zip(current, weights)]
+    after = [c + w for c, w in zip(current, weights, strict=True)]
     best = 0
     for i in range(1, len(after)):
         if after[i] > after[best]:
@@ -63,6 +63,6 @@ def choose(candidates: Sequence[M], sticky: str | None = None) -> M | None:
                 return member
     tier = top_tier(candidates)
     index, after = smooth_pick([m.weight for m in tier], [m.current_weight for m in tier])
-    for member, counter in zip(tier, after):
+    for member, counter in zip(tier, after, strict=True):
         member.current_weight = counter
     return tier[index]

@@ -8,9 +8,9 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from server.errors import NotFound
+from server.i18n import t
 from server.storage.db import Storage
 from server.storage.users import PUBLIC
-from server.i18n import t
 
 
 class AdminUserStore:

@@ -16,11 +16,11 @@ from typing import Any, Callable
 from pymongo.errors import DuplicateKeyError
 
 from server.errors import BadRequest, Conflict
+from server.i18n import either, t
 from server.pricing.money import PPM
 from server.refresh import Refresher
 from server.storage.db import Storage
 from server.storage.ledger import utcnow
-from server.i18n import either, t
 
 PROTOCOLS = ("anthropic", "openai")
 DEFAULT_GROUPS = (

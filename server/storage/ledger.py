@@ -30,9 +30,9 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from server.errors import NotFound
+from server.i18n import t
 from server.ids import new_id
 from server.storage.db import Storage
-from server.i18n import t
 
 log = logging.getLogger(__name__)
 

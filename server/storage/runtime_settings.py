@@ -18,10 +18,10 @@ from typing import Any, Callable
 from pymongo.errors import DuplicateKeyError
 
 from server.errors import BadRequest
+from server.i18n import t
 from server.singleflight import SingleFlight
 from server.storage.db import Storage
 from server.storage.exact import exact
-from server.i18n import t
 
 RECHARGE_MODES = ("manual", "code", "open")
 RUNTIME_ID = "runtime"
@@ -46,7 +46,8 @@ def _check(name: str, value: Any) -> Any:
     """A valid value for runtime setting ``name``, or BadRequest naming it."""
     if name == "recharge_mode":
         if value not in RECHARGE_MODES:
-            raise BadRequest(t("recharge_mode 必须是 {choices} 之一", choices=', '.join(RECHARGE_MODES)), field=name)
+            raise BadRequest(t("recharge_mode 必须是 {choices} 之一", choices=', '.join(RECHARGE_MODES)),
+                             field=name)
         return value
     if name == "registration_open":
         if not isinstance(value, bool):
@@ -55,7 +56,8 @@ def _check(name: str, value: Any) -> Any:
     if name in ("default_rate_limit", "log_retention_days"):
         low, high = (0, 1_000_000) if name == "default_rate_limit" else (1, 3650)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise BadRequest(t("{name} 必须是 {low} 到 {high} 之间的整数", name=name, low=low, high=high), field=name)
+            raise BadRequest(t("{name} 必须是 {low} 到 {high} 之间的整数", name=name, low=low, high=high),
+                             field=name)
         return value
     raise BadRequest(t("未知的设置项 {name}", name=name), field=name)
 
