@@ -645,7 +645,7 @@ async def test_screenshots_of_main_pages(dashboard, console, user_page, admin_pa
         response = await client.post("/v1/responses", headers={"Authorization": f"Bearer {customer['secret']}"},
                                      json={"model": "gpt-5.4", "input": "Hello for the screenshots"})
     assert response.status_code == 200, response.text
-    await dashboard.deps.recorder.wait_recorded(response.headers["x-jiuliu-request-id"])
+    await dashboard.usage.wait_recorded(response.headers["x-jiuliu-request-id"])
     await dashboard.deps.recorder.flush()
     zh, en = page_check("zh", customer), page_check("en", customer)
     shots = await screenshot_pages(user_page, base, ["/overview", "/keys", "/setup", "/logs", "/transactions",
