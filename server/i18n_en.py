@@ -18,6 +18,7 @@ EN: dict[str, str] = {
     "请求过于频繁,请稍后再试": "Too many requests, please try again later",
     "上游服务暂时不可用,请稍后再试":
         "The upstream service is temporarily unavailable, please try again later",
+    "数据库暂时不可用,请稍后重试": "The database is temporarily unavailable, please try again later",
     "接口不存在": "No such endpoint",
     "不支持该请求方法": "Method not allowed",
     # request bodies (jsonbody.py)
