@@ -32,22 +32,18 @@ class UserApiHandler(BaseHandler):
 
     @property
     def users(self) -> "UserService":
-        assert self.deps.users is not None
         return self.deps.users
 
     @property
     def keys(self) -> "KeyService":
-        assert self.deps.keys is not None
         return self.deps.keys
 
     @property
     def recharge(self) -> "RechargeService":
-        assert self.deps.recharge is not None
         return self.deps.recharge
 
     @property
     def stats(self) -> "StatsService":
-        assert self.deps.stats is not None
         return self.deps.stats
 
     @property

@@ -39,7 +39,7 @@ class Headers(dict):
     def __getitem__(self, name: str) -> str:
         return dict.__getitem__(self, name.lower())
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return dict.get(self, name.lower(), default)
 
     def __contains__(self, name: object) -> bool:

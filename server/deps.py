@@ -1,12 +1,13 @@
-"""The dependencies object: everything long-lived that handlers and jobs need, built once
-per process after start-up and handed to the app through ``Application.settings["deps"]``."""
+"""The dependencies object: everything long-lived that the HTTP handlers reach, built once per
+process after start-up and handed to the app through ``Application.settings["deps"]``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from server.clock import Clock
+from server.inflight import InFlight
 from server.settings import Settings
 from server.storage.db import Storage
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from server.metrics import Metrics
     from server.pools.manager import PoolManager
     from server.pools.sticky import StickyStore
+    from server.relay.admission import Admission
     from server.relay.encrypted import ContextKeeper
     from server.relay.fairshare import FairShare
     from server.relay.limits import KeyLimits
@@ -38,42 +40,45 @@ if TYPE_CHECKING:
     from server.upstream.client import UpstreamClient
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deps:
-    """Long-lived services of one relay process. No module-level state anywhere else."""
+    """Long-lived services of one relay process, built in order by ``server.wiring`` and never
+    reassigned. Handlers reach their service here; services themselves get only what they use
+    (constructor arguments), never this object."""
 
     settings: Settings
     storage: Storage
-    clock: Clock = field(default_factory=Clock)
-    inflight: int = 0
-    shutdown_hooks: list[Callable[[], Any]] = field(default_factory=list)
+    clock: Clock
+    inflight: InFlight
+    shutdown_hooks: list[Callable[[], Any]]  # run in reverse at shutdown (server.runtime)
     # Billing
-    ledger: "LedgerStore | None" = None
-    prices: "PriceStore | None" = None
-    charges: "ChargeService | None" = None
+    ledger: "LedgerStore"
+    prices: "PriceStore"
+    charges: "ChargeService"
     # Accounts (dashboard user side)
-    groups: "GroupStore | None" = None
-    runtime_settings: "RuntimeSettingsStore | None" = None
-    user_store: "UserStore | None" = None
-    sessions: "SessionService | None" = None
-    users: "UserService | None" = None
-    keys: "KeyService | None" = None
-    redeem: "RedeemService | None" = None
-    recharge: "RechargeService | None" = None
-    stats: "StatsService | None" = None
+    groups: "GroupStore"
+    runtime_settings: "RuntimeSettingsStore"
+    user_store: "UserStore"
+    sessions: "SessionService"
+    users: "UserService"
+    keys: "KeyService"
+    redeem: "RedeemService"
+    recharge: "RechargeService"
+    stats: "StatsService"
     # Relay core
-    upstreams: "UpstreamStore | None" = None
-    pools: "PoolManager | None" = None
-    sticky: "StickyStore | None" = None
-    upstream_client: "UpstreamClient | None" = None
-    limits: "KeyLimits | None" = None
-    fairshare: "FairShare | None" = None
-    holds: "HoldService | None" = None
-    proxy: "Proxy | None" = None
-    context: "ContextKeeper | None" = None  # encrypted context / thinking signature handling
-    recorder: "UsageRecorder | None" = None
-    relay: "RelayService | None" = None  # the relay request's one service (server.relay.service)
+    upstreams: "UpstreamStore"
+    pools: "PoolManager"
+    sticky: "StickyStore"
+    upstream_client: "UpstreamClient"
+    limits: "KeyLimits"
+    fairshare: "FairShare"
+    holds: "HoldService"
+    proxy: "Proxy"
+    context: "ContextKeeper"  # encrypted context / thinking signature handling
+    recorder: "UsageRecorder"
+    admission: "Admission"  # what the relay checks before any upstream call
+    relay: "RelayService"  # the relay request's one service (server.relay.service)
     # Operator API, background jobs and metrics
-    metrics: "Metrics | None" = None
-    admin: "AdminServices | None" = None
-    scheduler: "Scheduler | None" = None
+    metrics: "Metrics"
+    admin: "AdminServices"
+    scheduler: "Scheduler"

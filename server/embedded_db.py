@@ -131,8 +131,9 @@ class EmbeddedMongo:
         try:
             while True:
                 if not self.running():
+                    code = self._proc.returncode if self._proc is not None else None
                     raise EmbeddedDatabaseError(
-                        f"embedded database exited with code {self._proc.returncode} during start; "
+                        f"embedded database exited with code {code} during start; "
                         f"log {self.log_file}:\n{self.log_tail()}")
                 try:
                     await client.admin.command("ping")

@@ -38,6 +38,8 @@ EN: dict[str, str] = {
     '{name} 必须是非负的十进制数,例如 "100" 或 "12.5"':
         '{name} must be a non-negative decimal number, e.g. "100" or "12.5"',
     "{name} 超出上限 {limit}": "{name} exceeds the limit of {limit}",
+    "{name} 必须大于 0": "{name} must be greater than 0",
+    "{name} 不能为负数": "{name} must not be negative",
     "{name} 必须是字符串数组": "{name} must be an array of strings",
     "{name} 最多 {max_items} 项": "{name} may have at most {max_items} items",
     "{name} 必须是非负整数": "{name} must be a non-negative integer",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import tornado.httpserver
 import tornado.netutil
@@ -119,7 +119,7 @@ class Runtime:
 
     def _start_jobs(self) -> None:
         """Background jobs begin once the process serves (after any fork); stopped by a hook."""
-        if self.deps is not None and self.deps.scheduler is not None:
+        if self.deps is not None:
             self.deps.scheduler.start()
 
     def request_stop(self) -> None:
@@ -133,7 +133,7 @@ class Runtime:
 
     async def wait(self) -> int:
         """Run until asked to stop, or until the embedded database dies (exit non-zero)."""
-        waiters = [asyncio.ensure_future(self._stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stop.wait())]
         if self.embedded is not None:
             waiters.append(asyncio.ensure_future(self.embedded.wait_exit()))
         done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -154,11 +154,11 @@ class Runtime:
         if self.deps is not None and self.deps.recorder is not None:
             self.deps.recorder.hurry()  # flush while draining, not only after it
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace
-        while self.deps and self.deps.inflight > 0 and asyncio.get_running_loop().time() < deadline:
+        while self.deps and self.deps.inflight.count > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
-        if self.deps and self.deps.inflight > 0:
+        if self.deps and self.deps.inflight.count > 0:
             log.warning("shutdown: %d requests still in flight after %.0fs; closing them",
-                        self.deps.inflight, self.settings.shutdown_grace)
+                        self.deps.inflight.count, self.settings.shutdown_grace)
         await self.server.close_all_connections()
 
     async def _run_shutdown_hooks(self) -> None:

@@ -1,10 +1,13 @@
 """Builds the dependencies object of one process: loads stored secrets and creates the
-long-lived services. Each later service registers its own shutdown hook here."""
+long-lived services in order, each from the narrow dependencies it uses (constructor
+arguments), so nothing is patched onto a service after it is built. Services that must stop
+register a shutdown hook here."""
 
 from __future__ import annotations
 
 import os
 import socket
+from typing import Any, Callable
 
 from server.accounts.keys import KeyService
 from server.accounts.passwords import PasswordHasher
@@ -13,17 +16,28 @@ from server.accounts.sessions import SessionService, load_jwt_secret
 from server.accounts.stats import StatsService
 from server.accounts.throttle import LoginThrottle, ThrottlePolicy
 from server.accounts.users import UserService
+from server.admin.audit import AuditLog
+from server.admin.billing import BillingAdmin
+from server.admin.groups import GroupAdmin
+from server.admin.overview import Overview
+from server.admin.prices import PriceAdmin
+from server.admin.rules import ErrorRulesAdmin
 from server.admin.services import AdminServices
+from server.admin.upstreams import UpstreamAdmin
+from server.admin.users import UserAdmin
 from server.billing.charges import ChargeService
 from server.billing.holds import HoldService
+from server.clock import Clock
 from server.deps import Deps
 from server.ids import new_id
+from server.inflight import InFlight
 from server.jobs.leases import LeaseStore
 from server.jobs.scheduler import Scheduler
 from server.jobs.tasks import MaintenanceJobs, register
 from server.metrics import Metrics
 from server.pools.manager import PoolManager
 from server.pools.sticky import StickyStore
+from server.relay.admission import Admission
 from server.relay.encrypted import ContextKeeper
 from server.relay.fairshare import FairShare
 from server.relay.limits import KeyLimits
@@ -33,6 +47,7 @@ from server.relay.service import RelayService
 from server.settings import Settings
 from server.storage.context_marks import ContextMarkStore
 from server.storage.db import Storage
+from server.storage.error_rules import ErrorRulesStore
 from server.storage.groups import GroupStore
 from server.storage.holds import HoldStore
 from server.storage.keys import KeyStore
@@ -40,6 +55,7 @@ from server.storage.ledger import LedgerStore
 from server.storage.login_attempts import LoginAttemptStore
 from server.storage.prices import PriceStore
 from server.storage.recharge import RechargeOrderStore, RedeemCodeStore
+from server.storage.rollups import RollupStore
 from server.storage.runtime_settings import RuntimeSettingsStore, SecretStore
 from server.storage.upstreams import UpstreamStore
 from server.storage.usage_queries import UsageQueries
@@ -48,95 +64,89 @@ from server.upstream.client import UpstreamClient
 
 
 async def build_deps(settings: Settings, storage: Storage) -> Deps:
-    """Create the services of one relay process (after any fork)."""
-    deps = Deps(settings=settings, storage=storage)
+    """Create the services of one relay process (after any fork), in dependency order.
+
+    The scheduler is built but not started: the process starts it once it serves
+    (``Runtime``), so tests and one-off tools that build deps run no background jobs."""
+    clock, inflight = Clock(), InFlight()
+    hooks: list[Callable[[], Any]] = []  # shutdown runs these in reverse
     await reseal_secrets(storage)
-    _billing(deps)
-    await _accounts(deps)
-    _relay(deps)
-    _operations(deps)
-    _relay_service(deps)
-    return deps
+    # Billing stores, then the user side (users, sessions, keys, groups, recharges, stats).
+    ledger, prices = LedgerStore(storage, clock), PriceStore(storage)
+    await prices.prepare()
+    groups = GroupStore(storage)
+    await groups.seed_defaults()
+    runtime_settings, user_store = RuntimeSettingsStore(storage), UserStore(storage)
+    key_store = KeyStore(storage)
+    sessions = SessionService(await load_jwt_secret(settings, storage), settings.session_ttl,
+                              user_store, clock)
+    users = UserService(user_store, PasswordHasher(settings.bcrypt_rounds), sessions,
+                        LoginThrottle(LoginAttemptStore(storage), clock,
+                                      account=ThrottlePolicy(settings.login_account_attempts),
+                                      ip=ThrottlePolicy(settings.login_ip_attempts)),
+                        runtime_settings)
+    keys = KeyService(key_store, user_store, groups, runtime_settings, clock)
+    redeem = RedeemService(RedeemCodeStore(storage), ledger, clock)
+    recharge = RechargeService(RechargeOrderStore(storage), ledger, runtime_settings, redeem,
+                               on_credit=lambda user_id: keys.invalidate(user_id=user_id))
+    stats = StatsService(UsageQueries(storage), key_store, ledger, user_store, prices, groups, clock,
+                         settings.currency)
+    # The relay core.
+    upstreams = UpstreamStore(storage, clock)
+
+    def observe_attempt(account: str, ok: bool, error_class: str | None, action: str) -> None:
+        metrics.observe_attempt(account, ok, error_class, action)  # attempts start after build_deps
+
+    pools = PoolManager(storage, upstreams, observer=observe_attempt, clock=clock)
+    sticky = StickyStore(storage, settings.sticky_ttl, clock=clock)
+    upstream_client = UpstreamClient(settings)
+    limits = KeyLimits(storage, clock=clock)
+    context = ContextKeeper(pools, ContextMarkStore(storage), settings.encrypted_context_ttl,
+                            settings.encrypted_context_max_wait, settings.max_attempts, clock)
+    proxy = Proxy(settings, pools, sticky, upstream_client, context, clock)
+    fairshare = FairShare(settings, pools)
+    def forget_refused(key_id: str, user_id: str) -> None:
+        keys.invalidate(key_id=key_id)
+        keys.invalidate(user_id=user_id)
+
+    holds = HoldService(HoldStore(storage), settings, clock, on_refused=forget_refused)
+    charges = ChargeService(storage, ledger, on_exhausted=lambda user_id: keys.invalidate(user_id=user_id),
+                            settle=holds.settle)
+    recorder = UsageRecorder(charges, settings.usage_flush_interval, db_timeout=settings.db_timeout_flush)
+    recorder.start()
+    hooks.append(upstream_client.close)
+    hooks.append(recorder.stop)  # flush usage first, then close the upstream client
+    metrics = Metrics(inflight=lambda: inflight.count, pools=lambda: pools,
+                      usage_pending=lambda: recorder.pending)
+    admission = Admission(settings, keys, groups, prices, runtime_settings, recorder, limits)
+    relay = RelayService(admission, limits, fairshare, holds, proxy, recorder, metrics)
+    # Background jobs, then the operator services (the overview shows the jobs).
+    owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')}"
+    scheduler = Scheduler(LeaseStore(storage, owner, clock.now), settings.db_timeout_jobs, clock)
+    jobs = MaintenanceJobs(storage, settings, clock, pools=pools, upstream_client=upstream_client,
+                           ledger=ledger, redeem=redeem, holds=holds, runtime_settings=runtime_settings,
+                           sticky=sticky, context=context, limits=limits)
+    register(scheduler, jobs, settings.health_probe_interval)
+    hooks.append(scheduler.stop)
+    audit, rollups = AuditLog(storage), RollupStore(storage)
+    admin = AdminServices(
+        audit=audit,
+        upstreams=UpstreamAdmin(audit, upstreams, groups, pools, sticky, upstream_client, rollups),
+        groups=GroupAdmin(audit, groups, upstreams),
+        rules=ErrorRulesAdmin(audit, ErrorRulesStore(storage), pools),
+        users=UserAdmin(audit, user_store, keys, ledger, UsageQueries(storage), settings.overdraft),
+        billing=BillingAdmin(audit, recharge, redeem),
+        prices=PriceAdmin(audit, prices, pools),
+        overview=Overview(audit, rollups, pools, recharge, runtime_settings, user_store, scheduler, inflight))
+    return Deps(settings=settings, storage=storage, clock=clock, inflight=inflight, shutdown_hooks=hooks,
+                ledger=ledger, prices=prices, charges=charges, groups=groups,
+                runtime_settings=runtime_settings, user_store=user_store, sessions=sessions, users=users,
+                keys=keys, redeem=redeem, recharge=recharge, stats=stats, upstreams=upstreams, pools=pools,
+                sticky=sticky, upstream_client=upstream_client, limits=limits, fairshare=fairshare,
+                holds=holds, proxy=proxy, context=context, recorder=recorder, admission=admission,
+                relay=relay, metrics=metrics, admin=admin, scheduler=scheduler)
 
 
 async def reseal_secrets(storage: Storage) -> int:
     """Start-up migration: seal any secret still stored in clear (or under an older key)."""
     return await SecretStore(storage).reseal() + await UpstreamStore(storage).reseal_keys()
-
-
-def _billing(deps: Deps) -> None:
-    deps.ledger = LedgerStore(deps.storage)
-    deps.prices = PriceStore(deps.storage)
-    deps.charges = ChargeService(deps.storage, deps.ledger)
-
-
-async def _accounts(deps: Deps) -> None:
-    """Users, sessions, keys, groups, recharges and stats; seeds groups and prices."""
-    settings, storage, clock = deps.settings, deps.storage, deps.clock
-    assert deps.ledger is not None and deps.prices is not None
-    await deps.prices.prepare()
-    deps.groups = GroupStore(storage)
-    await deps.groups.seed_defaults()
-    deps.runtime_settings = RuntimeSettingsStore(storage)
-    deps.user_store = UserStore(storage)
-    key_store = KeyStore(storage)
-    deps.sessions = SessionService(await load_jwt_secret(settings, storage), settings.session_ttl,
-                                   deps.user_store, clock)
-    deps.users = UserService(deps.user_store, PasswordHasher(settings.bcrypt_rounds), deps.sessions,
-                             LoginThrottle(LoginAttemptStore(storage), clock,
-                                           account=ThrottlePolicy(settings.login_account_attempts),
-                                           ip=ThrottlePolicy(settings.login_ip_attempts)),
-                             deps.runtime_settings)
-    deps.keys = KeyService(key_store, deps.user_store, deps.groups, deps.runtime_settings, clock)
-    deps.charges.on_exhausted = lambda user_id: deps.keys.invalidate(user_id=user_id)
-    deps.redeem = RedeemService(RedeemCodeStore(storage), deps.ledger, clock)
-    keys = deps.keys
-    deps.recharge = RechargeService(RechargeOrderStore(storage), deps.ledger, deps.runtime_settings,
-                                    deps.redeem, on_credit=lambda user_id: keys.invalidate(user_id=user_id))
-    deps.stats = StatsService(UsageQueries(storage), key_store, deps.ledger, deps.user_store,
-                              deps.prices, deps.groups, clock, settings.currency)
-
-
-def _relay(deps: Deps) -> None:
-    settings = deps.settings
-    deps.upstreams = UpstreamStore(deps.storage)
-    deps.pools = PoolManager(deps.storage, deps.upstreams)
-    deps.sticky = StickyStore(deps.storage, settings.sticky_ttl, clock=deps.clock)
-    deps.upstream_client = UpstreamClient(settings)
-    deps.limits = KeyLimits(deps.storage, clock=deps.clock)
-    deps.context = ContextKeeper(deps.pools, ContextMarkStore(deps.storage), settings.encrypted_context_ttl,
-                                 settings.encrypted_context_max_wait, settings.max_attempts, deps.clock)
-    deps.proxy = Proxy(settings, deps.pools, deps.sticky, deps.upstream_client, deps.context, deps.clock)
-    deps.fairshare = FairShare(settings, deps.pools)
-    deps.holds = HoldService(HoldStore(deps.storage), settings, deps.clock)
-    deps.holds.on_refused = lambda key_id, user_id: (deps.keys.invalidate(key_id=key_id),
-                                                     deps.keys.invalidate(user_id=user_id))
-    deps.charges.settle = deps.holds.settle
-    deps.recorder = UsageRecorder(deps.charges, settings.usage_flush_interval,
-                                  db_timeout=settings.db_timeout_flush)
-    deps.recorder.start()
-    # Shutdown runs these in reverse: flush usage first, then close the upstream client.
-    deps.shutdown_hooks.append(deps.upstream_client.close)
-    deps.shutdown_hooks.append(deps.recorder.stop)
-
-
-def _relay_service(deps: Deps) -> None:
-    """The relay request's one service (handler → ``RelayService`` → usage recorder)."""
-    assert deps.limits and deps.fairshare and deps.holds and deps.proxy and deps.recorder
-    deps.relay = RelayService(deps, deps.limits, deps.fairshare, deps.holds, deps.proxy, deps.recorder,
-                              deps.metrics)
-
-
-def _operations(deps: Deps) -> None:
-    """Metrics hooks, the operator services and the (not yet started) job scheduler. The
-    process starts the scheduler once it serves (``Runtime``), so tests and one-off tools
-    that build deps run no background jobs; stopping it is a shutdown hook."""
-    deps.metrics = Metrics(inflight=lambda: deps.inflight, pools=lambda: deps.pools,
-                           usage_pending=lambda: deps.recorder.pending if deps.recorder else 0)
-    assert deps.pools is not None
-    deps.pools.observer = deps.metrics.observe_attempt
-    deps.admin = AdminServices.build(deps)
-    owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')}"
-    deps.scheduler = Scheduler(LeaseStore(deps.storage, owner), db_timeout=deps.settings.db_timeout_jobs)
-    register(deps.scheduler, MaintenanceJobs(deps), deps.settings.health_probe_interval)
-    deps.shutdown_hooks.append(deps.scheduler.stop)

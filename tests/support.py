@@ -69,7 +69,6 @@ class RelayUnderTest:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         # Tests observe finished requests through this sink, not through the production recorder.
-        assert deps.relay is not None and deps.recorder is not None
         self.usage = UsageWatch(deps.recorder)
         deps.relay.records = self.usage
 

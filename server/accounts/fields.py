@@ -94,7 +94,8 @@ def money(body: Mapping[str, Any], name: str, *, required: bool = True, default:
             raise _bad(name, t("{name} 超出上限 {limit}", name=name, limit=maximum // 1_000_000)) from None
         raise _bad(name, t("{name} 不是有效的金额", name=name)) from None
     if micro < minimum:
-        raise _bad(name, f"{name} 必须大于 0" if minimum > 0 else f"{name} 不能为负数")
+        raise _bad(name, t("{name} 必须大于 0", name=name) if minimum > 0
+                   else t("{name} 不能为负数", name=name))
     if micro > maximum:
         raise _bad(name, t("{name} 超出上限 {limit}", name=name, limit=maximum // 1_000_000))
     return micro

@@ -80,7 +80,7 @@ def parse_client_time(value: Any, field: str) -> dt.datetime | None:
     except (ValueError, OverflowError, OSError):
         raise BadRequest(t("{field} 必须是 ISO 8601 时间字符串,例如 2025-01-31T08:00:00Z", field=field),
                          field=field) from None
-    when = as_utc(parsed)
-    if when is None or not EARLIEST <= when <= LATEST:
+    utc = as_utc(parsed)
+    if utc is None or not EARLIEST <= utc <= LATEST:
         raise BadRequest(t("{field} 超出有效范围(1970-01-01 至 9999-12-30)", field=field), field=field)
-    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)

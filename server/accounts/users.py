@@ -71,7 +71,7 @@ class UserService:
         """Create an active, ordinary user with a zero balance (403 when registration is closed)."""
         if not (await self.runtime.get()).registration_open:
             raise Forbidden(t("注册已关闭,请联系管理员"))
-        doc = {"_id": new_id("usr"), "username": check_username(username),
+        doc: dict[str, Any] = {"_id": new_id("usr"), "username": check_username(username),
                "email": normalize_email(email), "password_hash": None,
                "role": "user", "status": "active", "balance": 0, "token_version": 0,
                "created_at": utcnow(), "ledger_marks": {}}

@@ -34,7 +34,7 @@ def user_view(user: dict[str, Any]) -> dict[str, Any]:
 def key_view(key: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """A key's listing fields (never its hash; the full key only at creation)."""
     totals = key.get("totals") or {}
-    usage = {name: int(totals.get(name, 0) or 0) for name in TOTAL_FIELDS}
+    usage: dict[str, Any] = {name: int(totals.get(name, 0) or 0) for name in TOTAL_FIELDS}
     usage["costDisplay"] = format_micro(usage["cost"])
     expires_at = as_utc(key.get("expires_at"))
     quota = int(key.get("spend_quota", 0) or 0)

@@ -15,7 +15,8 @@ from server.pricing.money import MoneyError, format_micro, ratio_to_ppm
 from server.storage.groups import group_doc
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.storage.groups import GroupStore
+    from server.storage.upstreams import UpstreamStore
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -46,29 +47,30 @@ def group_view(group: dict[str, Any], accounts: list[dict[str, Any]]) -> dict[st
 class GroupAdmin:
     """List, create and edit groups."""
 
-    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
-        self.deps = deps
+    def __init__(self, audit: AuditLog, groups: GroupStore, upstreams: UpstreamStore) -> None:
         self.audit = audit
+        self.groups = groups
+        self.upstreams = upstreams
 
     async def list(self) -> list[dict[str, Any]]:
-        await self.deps.groups.reload()
-        accounts = await self.deps.upstreams.list()
-        return [group_view(g, accounts) for g in await self.deps.groups.list()]
+        await self.groups.reload()
+        accounts = await self.upstreams.list()
+        return [group_view(g, accounts) for g in await self.groups.list()]
 
     async def create(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         name = f.text(body, "name", max_len=64, min_len=1)
         if not _NAME.fullmatch(name):
             raise BadRequest(t("name 只能包含字母、数字、下划线、点和连字符"), field="name")
         ppm = _multiplier(body) if "multiplier" in body else 1_000_000
-        doc = group_doc(name, body.get("protocol"), ppm,
+        doc = group_doc(name, body.get("protocol", ""), ppm,
                         f.text(body, "description", required=False, max_len=500))
-        await self.deps.groups.create(doc)
+        await self.groups.create(doc)
         await self.audit.record(admin_id, "group.create", name, None, doc)
-        return group_view(doc, await self.deps.upstreams.list())
+        return group_view(doc, await self.upstreams.list())
 
     async def update(self, admin_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        await self.deps.groups.reload()
-        before = await self.deps.groups.get(name)
+        await self.groups.reload()
+        before = await self.groups.get(name)
         if before is None:
             raise NotFound(t("分组不存在"))
         unknown = [k for k in body if k not in ("protocol", "multiplier", "description")]
@@ -81,6 +83,6 @@ class GroupAdmin:
             changes["multiplier_ppm"] = _multiplier(body)
         if "description" in body:
             changes["description"] = f.text(body, "description", required=False, max_len=500)
-        after = await self.deps.groups.update(name, **changes)
+        after = await self.groups.update(name, **changes)
         await self.audit.record(admin_id, "group.update", name, before, after)
-        return group_view(after or before, await self.deps.upstreams.list())
+        return group_view(after or before, await self.upstreams.list())

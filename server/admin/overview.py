@@ -5,7 +5,7 @@ and accounts; plus the runtime settings the operator edits."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.accounts.views import money
 from server.admin.audit import AuditLog
@@ -15,11 +15,21 @@ from server.storage.ledger import utcnow
 from server.storage.rollups import RollupStore, bucket_start
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.accounts.recharge import RechargeService
+    from server.inflight import InFlight
+    from server.pools.manager import PoolManager
+    from server.storage.runtime_settings import RuntimeSettingsStore
+    from server.storage.users import UserStore
 
 HISTORY_DAYS = 14
 TOP = 10
 SETTINGS = ("recharge_mode", "registration_open", "log_retention_days", "default_rate_limit")
+
+
+class JobsStatus(Protocol):
+    """What the overview shows of the background jobs (``server.jobs.scheduler.Scheduler``)."""
+
+    def status(self) -> list[dict[str, Any]]: ...
 
 
 def _day_row(day: dt.datetime, row: dict[str, Any] | None) -> dict[str, Any]:
@@ -33,13 +43,21 @@ def _day_row(day: dt.datetime, row: dict[str, Any] | None) -> dict[str, Any]:
 class Overview:
     """Read-only dashboards over usage, plus runtime settings."""
 
-    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
-        self.deps = deps
+    def __init__(self, audit: AuditLog, rollups: RollupStore, pools: PoolManager, recharge: RechargeService,
+                 runtime_settings: RuntimeSettingsStore, user_store: UserStore, scheduler: JobsStatus,
+                 inflight: InFlight) -> None:
         self.audit = audit
+        self.rollups = rollups
+        self.pools = pools
+        self.recharge = recharge
+        self.runtime_settings = runtime_settings
+        self.user_store = user_store
+        self.scheduler = scheduler
+        self.inflight = inflight
 
     async def overview(self) -> dict[str, Any]:
         """Read from the hourly/daily roll-ups (a few small documents), never raw usage."""
-        rollups = RollupStore(self.deps.storage)
+        rollups = self.rollups
         now = utcnow()
         hour = bucket_start(now, "hour")
         # Requests per minute and error rate over the current hour so far (at least one minute).
@@ -57,22 +75,22 @@ class Overview:
                          for r in await rollups.top("day", today, dim, limit=TOP) if r["value"]]
         await self._label_accounts(top["accounts"])
         await self._label_users(top["users"])
-        await self.deps.pools.ensure_fresh()
+        await self.pools.ensure_fresh()
         statuses: dict[str, int] = {}
-        for account in self.deps.pools.accounts.values():
+        for account in self.pools.accounts.values():
             statuses[account.status] = statuses.get(account.status, 0) + 1
         return {"requests_per_minute": round(recent["requests"] / minutes, 2),
                 "error_rate": round(recent["errors"] / recent["requests"], 4) if recent["requests"] else 0.0,
-                "active_streams": self.deps.inflight, "today": days[-1], "days": days, "top": top,
+                "active_streams": self.inflight.count, "today": days[-1], "days": days, "top": top,
                 "accounts": statuses,
-                "pending_recharges": await self.deps.recharge.orders.count({"status": "pending"}),
-                "jobs": self.deps.scheduler.status() if self.deps.scheduler else []}
+                "pending_recharges": await self.recharge.orders.count({"status": "pending"}),
+                "jobs": self.scheduler.status()}
 
     async def _label_accounts(self, rows: list[dict[str, Any]]) -> None:
         """Roll-ups key accounts by id; show their names."""
-        await self.deps.pools.ensure_fresh()
+        await self.pools.ensure_fresh()
         for row in rows:
-            account = self.deps.pools.accounts.get(row["name"])
+            account = self.pools.accounts.get(row["name"])
             if account is not None:
                 row["account_id"], row["name"] = row["name"], account.name
 
@@ -80,19 +98,19 @@ class Overview:
         ids = [r["name"] for r in rows]
         if not ids:
             return
-        users, _ = await self.deps.user_store.list(len(ids), 0, {"_id": {"$in": ids}})
+        users, _ = await self.user_store.list(len(ids), 0, {"_id": {"$in": ids}})
         names = {u["_id"]: u.get("username") for u in users}
         for row in rows:
             row["user_id"], row["name"] = row["name"], names.get(row["name"]) or row["name"]
 
     async def settings(self) -> dict[str, Any]:
-        return (await self.deps.runtime_settings.reload()).as_dict()
+        return (await self.runtime_settings.reload()).as_dict()
 
     async def update_settings(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         unknown = [k for k in body if k not in SETTINGS]
         if unknown:
             raise BadRequest(t("未知的设置项 {field}", field=unknown[0]), field=unknown[0])
-        before = (await self.deps.runtime_settings.reload()).as_dict()
-        after = (await self.deps.runtime_settings.update(**body)).as_dict()
+        before = (await self.runtime_settings.reload()).as_dict()
+        after = (await self.runtime_settings.update(**body)).as_dict()
         await self.audit.record(admin_id, "settings.update", "runtime", before, after)
         return after

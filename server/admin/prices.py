@@ -10,6 +10,7 @@ for that model, which beats the entry; deleting that rule goes back to the catal
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import re
 from fractions import Fraction
@@ -26,7 +27,8 @@ from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
 from server.pricing.pricing import PriceRule, find_rule
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.pools.manager import PoolManager
+    from server.storage.prices import PriceStore
 
 _PATTERN = re.compile(r"[A-Za-z0-9._:/@*?\[\]-]{1,128}")
 ALLOWED = ("pattern", *KINDS, "web_search", "note", "placeholder")
@@ -109,7 +111,9 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
         raise BadRequest(t("placeholder 必须是布尔值"), field="placeholder")
     note = (f.text(body, "note", required=False, max_len=500) if "note" in body
             else (base or {}).get("note", ""))
-    rule = PriceRule.build(pattern, money.pop("input"), money.pop("output"), placeholder=placeholder,
+    input_price, output_price = money.pop("input"), money.pop("output")
+    assert input_price is not None and output_price is not None  # required above
+    rule = PriceRule.build(pattern, input_price, output_price, placeholder=placeholder,
                            note=note, ratios=ratios_for(pattern, catalogue), web_search=web_search, **money)
     return rule  # without ``review``: an operator who saved the rule has reviewed it
 
@@ -117,13 +121,14 @@ def _rule(body: dict[str, Any], base: dict[str, Any] | None, catalogue: list[Pri
 class PriceAdmin:
     """List, create, edit and delete price rules; review and apply a newer catalogue."""
 
-    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
-        self.deps = deps
+    def __init__(self, audit: AuditLog, prices: PriceStore, pools: PoolManager) -> None:
         self.audit = audit
+        self.prices = prices
+        self.pools = pools
 
     async def list(self) -> list[dict[str, Any]]:
         """Operator rules first, then the catalogue in force (each marked if a rule beats it)."""
-        prices = self.deps.prices
+        prices = self.prices
         docs = await prices.list_docs()
         operator = [price_view(d) for d in docs]
         status = await prices.status()
@@ -137,7 +142,7 @@ class PriceAdmin:
 
     async def catalogue(self) -> dict[str, Any]:
         """The catalogue in force, the installed one, and the difference a review would apply."""
-        prices = self.deps.prices
+        prices = self.prices
         status = await prices.status()
         changes = []
         if status["pending"]:
@@ -146,14 +151,12 @@ class PriceAdmin:
         return {**status, "applied_at": iso(status["applied_at"]), "diff": changes,
                 "served": await self.served()}
 
-    async def served(self) -> list[dict[str, Any]]:
+    async def served(self) -> builtins.list[dict[str, Any]]:  # ``list`` is a method here
         """How each model the pools offer is priced now: an operator rule, the catalogue, the
         catalogue entry of its base model (flagged), or nothing (refused before any upstream call)."""
-        if self.deps.pools is None:
-            return []
-        rules = await self.deps.prices.rules()
+        rules = await self.prices.rules()
         out = []
-        for model in sorted(await self.deps.pools.served_models()):
+        for model in sorted(await self.pools.served_models()):
             rule = find_rule(rules, model)
             out.append({"model": model, "source": None if rule is None else rule.source,
                         "rule": None if rule is None else rule.pattern,
@@ -165,31 +168,31 @@ class PriceAdmin:
     async def apply(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Put the reviewed version in force (it must be the one awaiting review)."""
         version = body.get("version")
-        status = await self.deps.prices.status()
+        status = await self.prices.status()
         if not isinstance(version, str) or version != status["pending"]:
             raise Conflict(t("没有待应用的价格目录版本 {version!r}(待审核:{pending!r})",
                              version=version, pending=status['pending']),
                            field="version")
-        await self.deps.prices.apply(version, admin_id)
+        await self.prices.apply(version, admin_id)
         await self.audit.record(admin_id, "price.catalogue.apply", version, {"active": status["active"]},
                                 {"active": version})
         return await self.catalogue()
 
     async def _get(self, price_id: str) -> dict[str, Any]:
-        for doc in await self.deps.prices.list_docs():
+        for doc in await self.prices.list_docs():
             if doc["_id"] == price_id:
                 return doc
         raise NotFound(t("价格规则不存在"))
 
     async def _taken(self, pattern: str, except_id: str | None = None) -> dict[str, Any] | None:
-        return next((d for d in await self.deps.prices.list_docs()
+        return next((d for d in await self.prices.list_docs()
                      if d["pattern"] == pattern and d["_id"] != except_id), None)
 
     async def create(self, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        rule = _rule(body, None, await self.deps.prices.catalogue_rules())
+        rule = _rule(body, None, await self.prices.catalogue_rules())
         if await self._taken(rule.pattern):
             raise Conflict(t("该模式的价格规则已存在"), field="pattern")
-        doc = await self.deps.prices.upsert(rule)
+        doc = await self.prices.upsert(rule)
         await self.audit.record(admin_id, "price.create", doc["_id"], None, doc)
         return price_view(doc)
 
@@ -197,19 +200,19 @@ class PriceAdmin:
         if price_id.startswith(CATALOGUE_ID):
             return await self._override(admin_id, price_id[len(CATALOGUE_ID):], body)
         before = await self._get(price_id)
-        rule = _rule(body, before, await self.deps.prices.catalogue_rules())
+        rule = _rule(body, before, await self.prices.catalogue_rules())
         if rule.pattern != before["pattern"]:
             if await self._taken(rule.pattern, price_id):
                 raise Conflict(t("该模式的价格规则已存在"), field="pattern")
             # The store keys rules by pattern: a renamed pattern is a new rule replacing the old.
-            await self.deps.prices.delete(price_id)
-        doc = await self.deps.prices.upsert(rule)
+            await self.prices.delete(price_id)
+        doc = await self.prices.upsert(rule)
         await self.audit.record(admin_id, "price.update", price_id, before, doc)
         return price_view(doc)
 
     async def _override(self, admin_id: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """Editing a catalogue entry: an operator rule for that model (the entry stays beneath)."""
-        entry = next((r for r in await self.deps.prices.catalogue_rules() if r.pattern == model), None)
+        entry = next((r for r in await self.prices.catalogue_rules() if r.pattern == model), None)
         if entry is None:
             raise NotFound(t("价格目录中没有该模型"))
         existing = await self._taken(model)
@@ -225,5 +228,5 @@ class PriceAdmin:
         if price_id.startswith(CATALOGUE_ID):
             raise BadRequest(t("价格目录条目不能删除:新增同名规则即可覆盖它"), field="id")
         before = await self._get(price_id)
-        await self.deps.prices.delete(price_id)
+        await self.prices.delete(price_id)
         await self.audit.record(admin_id, "price.delete", price_id, before, None)

@@ -14,7 +14,7 @@ from server.storage.error_rules import DOC_ID, ErrorRulesStore
 from server.storage.ledger import utcnow
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.pools.manager import PoolManager
 
 MAX_RULES = 200
 
@@ -22,10 +22,10 @@ MAX_RULES = 200
 class ErrorRulesAdmin:
     """Read, replace and reset the error rules."""
 
-    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
-        self.deps = deps
+    def __init__(self, audit: AuditLog, store: ErrorRulesStore, pools: PoolManager) -> None:
         self.audit = audit
-        self.store = ErrorRulesStore(deps.storage)
+        self.store = store
+        self.pools = pools
 
     async def get(self) -> dict[str, Any]:
         stored = await self.store.stored()
@@ -55,7 +55,7 @@ class ErrorRulesAdmin:
     async def _store(self, admin_id: str, action: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         before = await self.get()
         await self.store.replace(rules, admin_id, utcnow())
-        await self.deps.pools.reload()
+        await self.pools.reload()
         after = await self.get()
         await self.audit.record(admin_id, action, DOC_ID, before["rules"], after["rules"])
         return after

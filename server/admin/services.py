@@ -4,7 +4,6 @@ handlers as ``deps.admin.<service>``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from server.admin.audit import AuditLog
 from server.admin.billing import BillingAdmin
@@ -15,13 +14,10 @@ from server.admin.rules import ErrorRulesAdmin
 from server.admin.upstreams import UpstreamAdmin
 from server.admin.users import UserAdmin
 
-if TYPE_CHECKING:
-    from server.deps import Deps
 
-
-@dataclass
+@dataclass(frozen=True)
 class AdminServices:
-    """Every operator service, sharing one audit log."""
+    """Every operator service, sharing one audit log (built by ``server.wiring``)."""
 
     audit: AuditLog
     upstreams: UpstreamAdmin
@@ -31,11 +27,3 @@ class AdminServices:
     billing: BillingAdmin
     prices: PriceAdmin
     overview: Overview
-
-    @classmethod
-    def build(cls, deps: "Deps") -> "AdminServices":
-        audit = AuditLog(deps.storage)
-        return cls(audit=audit, upstreams=UpstreamAdmin(deps, audit), groups=GroupAdmin(deps, audit),
-                   rules=ErrorRulesAdmin(deps, audit), users=UserAdmin(deps, audit),
-                   billing=BillingAdmin(deps, audit), prices=PriceAdmin(deps, audit),
-                   overview=Overview(deps, audit))

@@ -20,7 +20,9 @@ from server.storage.ledger import make_entry, utcnow
 from server.storage.usage_queries import UsageQueries
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.accounts.keys import KeyService
+    from server.storage.ledger import LedgerStore
+    from server.storage.users import UserStore
 
 MAX_ADJUST = 10**12
 
@@ -51,21 +53,25 @@ def usage_view(row: dict[str, Any]) -> dict[str, Any]:
 class UserAdmin:
     """Users as the operator sees and manages them."""
 
-    def __init__(self, deps: "Deps", audit: AuditLog) -> None:
-        self.deps = deps
+    def __init__(self, audit: AuditLog, user_store: UserStore, keys: KeyService, ledger: LedgerStore,
+                 usage: UsageQueries, overdraft: int) -> None:
         self.audit = audit
-        self.usage = UsageQueries(deps.storage)
+        self.user_store = user_store
+        self.keys = keys
+        self.ledger = ledger
+        self.usage = usage
+        self.overdraft = overdraft
 
     async def list(self, q: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         query: dict[str, Any] = {}
         if q:
             pattern = {"$regex": re.escape(q[:100]), "$options": "i"}
             query = {"$or": [{"email": pattern}, {"username": pattern}, {"_id": q}]}
-        rows, total = await self.deps.user_store.list(limit, offset, query)
+        rows, total = await self.user_store.list(limit, offset, query)
         return [user_view(u) for u in rows], total
 
     async def _user(self, user_id: str) -> dict[str, Any]:
-        user = await self.deps.user_store.get(user_id)
+        user = await self.user_store.get(user_id)
         if user is None:
             raise NotFound(t("用户不存在"))
         return user
@@ -73,7 +79,7 @@ class UserAdmin:
     async def detail(self, user_id: str) -> dict[str, Any]:
         user = await self._user(user_id)
         now = utcnow()
-        keys = [key_view(k, now) for k in await self.deps.keys.list_for_user(user_id)]
+        keys = [key_view(k, now) for k in await self.keys.list_for_user(user_id)]
         rows, total = await self.usage.page(user_id, limit=20, offset=0)
         return {**user_view(user), **self._credit(user), "keys": keys,
                 "recent_usage": [usage_view(r) for r in rows], "usage_total": total}
@@ -81,7 +87,7 @@ class UserAdmin:
     def _credit(self, user: dict[str, Any]) -> dict[str, Any]:
         """Money held by requests in flight and the overdraft the relay allows this user."""
         return {**money("held", int(user.get("held") or 0)),
-                **money("overdraft", user_overdraft(user, self.deps.settings.overdraft)),
+                **money("overdraft", user_overdraft(user, self.overdraft)),
                 "overdraft_is_default": "overdraft" not in user}
 
     async def set_overdraft(self, admin_id: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -102,10 +108,10 @@ class UserAdmin:
             if amount > MAX_ADJUST:
                 raise BadRequest(t("amount 不超过 1000000"), field="amount")
         before = await self._user(user_id)
-        after = await self.deps.user_store.set_overdraft(user_id, amount)
+        after = await self.user_store.set_overdraft(user_id, amount)
         if after is None:
             raise NotFound(t("用户不存在"))
-        self.deps.keys.invalidate(user_id=user_id)
+        self.keys.invalidate(user_id=user_id)
         await self.audit.record(admin_id, "user.overdraft", user_id, self._credit(before),
                                 self._credit(after))
         return {**user_view(after), **self._credit(after)}
@@ -116,10 +122,10 @@ class UserAdmin:
         before = await self._user(user_id)
         if status == "disabled" and user_id == admin_id:
             raise BadRequest(t("不能禁用自己的账户"), field="id")
-        after = await self.deps.user_store.set_status(user_id, status)
+        after = await self.user_store.set_status(user_id, status)
         if after is None:
             raise NotFound(t("用户不存在"))
-        self.deps.keys.invalidate(user_id=user_id)
+        self.keys.invalidate(user_id=user_id)
         await self.audit.record(admin_id, f"user.{'disable' if status == 'disabled' else 'enable'}",
                                 user_id, user_view(before), user_view(after))
         return user_view(after)
@@ -137,8 +143,8 @@ class UserAdmin:
                     else new_id("adj"))
         entry = make_entry(entry_id, user_id, amount, "adjustment", ref=admin_id,
                            meta={"reason": reason, "admin_id": admin_id})
-        posted = await self.deps.ledger.post(entry)
-        self.deps.keys.invalidate(user_id=user_id)
+        posted = await self.ledger.post(entry)
+        self.keys.invalidate(user_id=user_id)
         await self.audit.record(admin_id, "user.adjust", user_id,
                                 {"balance": before.get("balance", 0)},
                                 {"balance": posted["balance_after"], "amount": amount, "reason": reason,

@@ -110,15 +110,17 @@ def _ledger_entry(record: UsageRecord, cost: Cost) -> dict[str, Any] | None:
 class ChargeService:
     """Turns finished requests into ledger entries, usage rows and key counters."""
 
-    def __init__(self, storage: Storage, ledger: LedgerStore) -> None:
+    def __init__(self, storage: Storage, ledger: LedgerStore, *,
+                 on_exhausted: Callable[[str], None] | None = None,
+                 settle: Callable[[list[UsageRecord]], Awaitable[None]] | None = None) -> None:
         self.storage = storage
         self.ledger = ledger
         self.rollups = RollupStore(storage)
         # Called with a user id whose balance a flush took to zero or below, so admission
         # caches (the key resolver's) stop admitting that user at once rather than after their TTL.
-        self.on_exhausted: Callable[[str], None] | None = None
-        # Releases the admission holds of charged records (server.billing.holds); wired at start.
-        self.settle: Callable[[list[UsageRecord]], Awaitable[None]] | None = None
+        self.on_exhausted = on_exhausted
+        # Releases the admission holds of charged records (server.billing.holds).
+        self.settle = settle
 
     async def charge(self, record: UsageRecord) -> dict[str, Any]:
         """Charge one request; a second call with the same request id is a no-op."""
@@ -130,7 +132,9 @@ class ChargeService:
         try:
             await self.storage.usage.insert_one(doc)
         except DuplicateKeyError:
-            return await self.storage.usage.find_one({"_id": record.request_id})
+            stored = await self.storage.usage.find_one({"_id": record.request_id})
+            assert stored is not None  # the duplicate key is this row
+            return stored
         await self._count([doc])
         return doc
 

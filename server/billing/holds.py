@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from server.clock import Clock, WallClock
 from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
@@ -75,12 +75,13 @@ def estimate(ctx: "RelayContext", output_cap: int) -> int:
 class HoldService:
     """Takes holds at admission, settles them after the charge, repairs crashed ones."""
 
-    def __init__(self, store: HoldStore, settings: "Settings", clock: WallClock | None = None) -> None:
+    def __init__(self, store: HoldStore, settings: "Settings", clock: WallClock | None = None,
+                 on_refused: Callable[[str, str], object] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock: WallClock = clock or Clock()
         self._locks: dict[str, asyncio.Lock] = {}  # one take at a time per user in this process
-        self.on_refused: Any = None  # (key_id, user_id) -> None: drop cached lookups (wiring)
+        self.on_refused = on_refused  # (key_id, user_id): drop cached lookups of a refused key
 
     async def take(self, ctx: "RelayContext") -> None:
         """Hold the estimate on the key and the user, or raise the seed's refusal."""

@@ -5,12 +5,12 @@ stops the others (or itself on the next tick). Started after start-up, stopped o
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from server.clock import Clock, WallClock
 from server.jobs.leases import LeaseStore
 from server.storage.timeouts import deadline
 
@@ -40,9 +40,10 @@ class JobInfo:
 class Scheduler:
     """Interval jobs, each run by one process per interval (lease) and never fatal."""
 
-    def __init__(self, leases: LeaseStore, db_timeout: float = 300.0) -> None:
+    def __init__(self, leases: LeaseStore, db_timeout: float = 300.0, clock: WallClock | None = None) -> None:
         self.leases = leases
         self.db_timeout = db_timeout  # the database work of one run (db_timeout_jobs)
+        self.clock: WallClock = clock or Clock()  # each job's last run, as the overview shows it
         self.jobs: dict[str, JobInfo] = {}
         self._aps: AsyncIOScheduler | None = None
 
@@ -88,7 +89,7 @@ class Scheduler:
             job.failures += 1
             return False
         job.runs += 1
-        job.last_run = time.time()
+        job.last_run = self.clock.now()
         try:
             job.last_result = await job.func()
             job.last_error = ""

@@ -7,8 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.jobs.scheduler import Scheduler
 from server.storage.ledger import utcnow
@@ -19,9 +18,24 @@ from server.storage.usage_filters import UsageFilters
 from server.storage.usage_retention import UsageRetention
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.accounts.recharge import RedeemService
+    from server.billing.holds import HoldService
+    from server.clock import WallClock
+    from server.pools.manager import PoolManager
+    from server.settings import Settings
+    from server.storage.db import Storage
+    from server.storage.ledger import LedgerStore
+    from server.storage.runtime_settings import RuntimeSettingsStore
+    from server.upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
+
+
+class Expiring(Protocol):
+    """A store of rows with an expiry (sticky sessions, context marks, rate windows): the jobs
+    need only its purge, not the relay's services behind it."""
+
+    async def purge_expired(self) -> int: ...
 
 LOGIN_QUIET = 3600.0  # longer than the throttle's reset_after and max_delay (15 min each)
 
@@ -33,19 +47,33 @@ INTERVALS = {"ledger_repair": 60.0, "rollups": 300.0, "retention": 3600.0, "stic
 class MaintenanceJobs:
     """Every background job of one process, as methods returning what they did."""
 
-    def __init__(self, deps: "Deps") -> None:
-        self.deps = deps
-        self._filters = UsageFilters(deps.storage)
-        self._retention = UsageRetention(deps.storage, self._filters)
+    def __init__(self, storage: Storage, settings: Settings, clock: WallClock, *, pools: PoolManager,
+                 upstream_client: UpstreamClient, ledger: LedgerStore, redeem: RedeemService,
+                 holds: HoldService, runtime_settings: RuntimeSettingsStore, sticky: Expiring,
+                 context: Expiring, limits: Expiring) -> None:
+        self.storage = storage  # the roll-up recompute and the stores of the purge jobs
+        self.settings = settings
+        self.clock = clock
+        self.pools = pools
+        self.upstream_client = upstream_client
+        self.ledger = ledger
+        self.redeem = redeem
+        self.holds = holds
+        self.runtime_settings = runtime_settings
+        self.sticky = sticky
+        self.context = context
+        self.limits = limits
+        self._filters = UsageFilters(storage)
+        self._retention = UsageRetention(storage, self._filters)
 
     async def health_probes(self) -> dict[str, Any]:
         """Probe every enabled account that is healthy or cooling after a transport error;
         those that answer come back at once, failing ones go through the error rules. An
         account resting until a reset time (a 429's ``retry-after``, a rule's duration) is left
         alone until then: a probe could not end that rest early, only spend its limit."""
-        pools = self.deps.pools
+        pools = self.pools
         await pools.reload()
-        now = time.time()
+        now = self.clock.now()
         targets = [a.id for a in pools.accounts.values()
                    if a.doc.get("enabled", True) and _probe_due(a.doc.get("state") or {}, now)]
         results = await asyncio.gather(*(self._probe_one(i, len(targets)) for i in targets))
@@ -54,29 +82,29 @@ class MaintenanceJobs:
     async def _probe_one(self, account_id: str, count: int) -> dict[str, Any]:
         # Spread the probes over a tenth of the interval so accounts are not hit in one burst.
         if count > 1:
-            await asyncio.sleep(random.uniform(0, min(3.0, self.deps.settings.health_probe_interval / 10)))
+            await asyncio.sleep(random.uniform(0, min(3.0, self.settings.health_probe_interval / 10)))
         try:
-            return await self.deps.pools.probe(account_id, self.deps.upstream_client)
+            return await self.pools.probe(account_id, self.upstream_client)
         except Exception:  # noqa: BLE001 - one bad account must not stop the others' probes
             log.exception("health probe of %s failed", account_id)
             return {"ok": False}
 
     async def ledger_repair(self) -> dict[str, int]:
         """Re-drive half-applied ledger entries, then drop old idempotency marks."""
-        repaired = await self.deps.ledger.repair_pending()
-        repaired += await self.deps.redeem.repair()
-        repaired += await self.deps.holds.repair()  # holds a crashed process left behind
-        pruned = await self.deps.ledger.prune_marks()
+        repaired = await self.ledger.repair_pending()
+        repaired += await self.redeem.repair()
+        repaired += await self.holds.repair()  # holds a crashed process left behind
+        pruned = await self.ledger.prune_marks()
         return {"repaired": repaired, "pruned_marks": pruned}
 
     async def rollups(self) -> dict[str, Any]:
         """Recompute the hour that just closed (once)."""
-        return await roll_up_recent(self.deps.storage, filters=self._filters)
+        return await roll_up_recent(self.storage, filters=self._filters)
 
     async def retention(self) -> dict[str, int]:
         """Delete raw usage rows older than ``log_retention_days``; their roll-ups (written
         every few minutes, long before) are kept."""
-        days = (await self.deps.runtime_settings.get()).log_retention_days
+        days = (await self.runtime_settings.get()).log_retention_days
         cutoff = utcnow() - dt.timedelta(days=days)
         deleted = await self._retention.delete_before(cutoff)
         if deleted:
@@ -85,22 +113,22 @@ class MaintenanceJobs:
 
     async def sticky_cleanup(self) -> dict[str, int]:
         """Drop expired session → account mappings and encrypted-context fingerprints."""
-        marks = await self.deps.context.purge_expired() if self.deps.context is not None else 0
-        return {"deleted": await self.deps.sticky.purge_expired(), "context_marks": marks}
+        marks = await self.context.purge_expired()
+        return {"deleted": await self.sticky.purge_expired(), "context_marks": marks}
 
     async def rate_windows(self) -> dict[str, int]:
         """Drop rate-limit counters and concurrency slots past their expiry."""
-        return {"deleted": await self.deps.limits.purge_expired()}
+        return {"deleted": await self.limits.purge_expired()}
 
     async def expired_codes(self) -> dict[str, int]:
         """Mark active redeem codes past their expiry as ``expired``."""
-        return {"expired": await RedeemCodeStore(self.deps.storage).expire_due(utcnow())}
+        return {"expired": await RedeemCodeStore(self.storage).expire_due(utcnow())}
 
     async def login_attempts(self) -> dict[str, int]:
         """Forget login counters that are unlocked and quiet for longer than any reset period
         (a guesser spraying random emails would otherwise grow the collection without bound)."""
-        store = LoginAttemptStore(self.deps.storage)
-        return {"deleted": await store.prune(self.deps.clock.now() - LOGIN_QUIET)}
+        store = LoginAttemptStore(self.storage)
+        return {"deleted": await store.prune(self.clock.now() - LOGIN_QUIET)}
 
 
 def _probe_due(state: dict[str, Any], now: float) -> bool:

@@ -16,6 +16,7 @@ import time
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable
 
+from server.clock import Clock, WallClock
 from server.pools.balance import choose
 from server.pools.rules import (
     DEFAULT_RULES,
@@ -48,7 +49,10 @@ KNOWN_MODELS = {
 class PoolManager:
     """Per-process pool state over the shared ``upstreams`` collection."""
 
-    def __init__(self, storage: Storage, upstreams: UpstreamStore, refresh: float = 2.0) -> None:
+    def __init__(self, storage: Storage, upstreams: UpstreamStore, refresh: float = 2.0,
+                 observer: Callable[[str, bool, str | None, str], None] | None = None,
+                 clock: WallClock | None = None) -> None:
+        self.clock: WallClock = clock or Clock()  # cooldowns and each account's recent outcomes
         self.error_rules = ErrorRulesStore(storage)
         self.upstreams = upstreams
         self.refresh = refresh
@@ -57,8 +61,8 @@ class PoolManager:
         self._loaded_version = -1
         # Other processes' changes (cooldowns, edits) arrive every ``refresh`` seconds, read ahead.
         self.refresher = Refresher("upstream accounts", self._load, refresh)
-        # Optional metrics hook: (account name, ok, error class, action); wired by server.wiring.
-        self.observer: Callable[[str, bool, str | None, str], None] | None = None
+        # Optional metrics hook: (account name, ok, error class, action) of each attempt.
+        self.observer = observer
 
     # -- snapshot -------------------------------------------------------------------------
     async def ensure_fresh(self) -> None:
@@ -78,7 +82,7 @@ class PoolManager:
         for doc in docs:
             state = self.accounts.get(doc["_id"])
             if state is None:
-                state = AccountState(doc)
+                state = AccountState(doc, clock=self.clock)
             else:
                 state.doc = doc
             fresh[doc["_id"]] = state
@@ -161,9 +165,9 @@ class PoolManager:
         else:
             seconds = rule.seconds
             if rule.action == "cooldown_reset":
-                found = reset_seconds(headers or {}, time.time())
+                found = reset_seconds(headers or {}, self.clock.now())
                 seconds = rule.seconds if found is None else found
-            until = time.time() + seconds
+            until = self.clock.now() + seconds
             if scope and status == "429":
                 account.scope_until[scope] = max(account.scope_until.get(scope, 0.0), until)
                 log.warning("upstream %s: %s on %s → rests %.0f s for %s only", account.name,
@@ -189,7 +193,7 @@ class PoolManager:
     async def _set(self, account: AccountState, status: str, reason: str, until: float,
                    kind: str = "") -> None:
         account.doc["state"] = {"status": status, "reason": reason, "cooldown_until": until,
-                                "since": time.time(), "kind": kind}
+                                "since": self.clock.now(), "kind": kind}
         await self.upstreams.set_state(account.id, status, reason, until, kind)
         self._loaded_version = self.upstreams.version  # our own write is already applied locally
 
@@ -198,11 +202,11 @@ class PoolManager:
         operator's (or a 401/403's) disable: a long stream that started before an account was
         rate-limited or revoked must not put it back in rotation."""
         state = account.doc.get("state") or {}
-        if state.get("status") != "cooling" or state.get("cooldown_until", 0) > time.time():
+        if state.get("status") != "cooling" or state.get("cooldown_until", 0) > self.clock.now():
             return
         if await self.upstreams.end_cooldown(account.id):
             account.doc["state"] = {"status": "healthy", "reason": "", "cooldown_until": 0.0,
-                                    "since": time.time()}
+                                    "since": self.clock.now()}
 
     async def _end_transport_cooldown(self, account: AccountState) -> None:
         """A successful probe proves the transport works: it ends a cooldown that a transport
@@ -213,7 +217,7 @@ class PoolManager:
             return
         if await self.upstreams.end_cooldown(account.id, transport_early=True):
             account.doc["state"] = {"status": "healthy", "reason": "", "cooldown_until": 0.0,
-                                    "since": time.time()}
+                                    "since": self.clock.now()}
 
     def live_view(self, account: AccountState) -> dict[str, Any]:
         state = account.doc.get("state") or {}

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
+
+from server.clock import Clock, WallClock
 
 
 @dataclass
@@ -30,6 +31,7 @@ class AccountState:
     last_error: str = ""
     # Per-endpoint rests in this process (``count_tokens`` is limited apart from messages).
     scope_until: dict[str, float] = field(default_factory=dict)
+    clock: WallClock = field(default_factory=Clock, repr=False, compare=False)  # the pool's clock
 
     @property
     def id(self) -> str:
@@ -55,7 +57,7 @@ class AccountState:
         state = self.doc.get("state") or {}
         if state.get("status") == "disabled":
             return "disabled"
-        if state.get("status") == "cooling" and state.get("cooldown_until", 0) > time.time():
+        if state.get("status") == "cooling" and state.get("cooldown_until", 0) > self.clock.now():
             return "cooling"
         return "healthy"
 
@@ -66,7 +68,7 @@ class AccountState:
         return not models or any(fnmatchcase(model, m) for m in models)
 
     def scope_cooling(self, scope: str) -> bool:
-        return self.scope_until.get(scope, 0.0) > time.time()
+        return self.scope_until.get(scope, 0.0) > self.clock.now()
 
     def has_capacity(self) -> bool:
         limit = int(self.doc.get("max_concurrency") or 0)
@@ -76,13 +78,13 @@ class AccountState:
         return (self.doc.get("model_map") or {}).get(model, model)
 
     def record(self, ok: bool, latency_ms: float, ttft_ms: float | None, error_class: str | None) -> None:
-        self.outcomes.append(Outcome(time.time(), ok, latency_ms, ttft_ms, error_class))
+        self.outcomes.append(Outcome(self.clock.now(), ok, latency_ms, ttft_ms, error_class))
         if error_class:
             self.last_error = error_class
 
     def stats(self, window: float) -> dict[str, Any]:
         """Requests, error rate and latency percentiles over the last ``window`` seconds."""
-        cutoff = time.time() - window
+        cutoff = self.clock.now() - window
         recent = [o for o in self.outcomes if o.ts >= cutoff]
         lat = sorted(o.latency_ms for o in recent)
         ttft = sorted(o.ttft_ms for o in recent if o.ttft_ms is not None)

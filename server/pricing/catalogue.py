@@ -60,7 +60,10 @@ def entry_rule(entry: Mapping[str, Any], version: str) -> PriceRule:
     standard = price_set(entry["prices"], vendor)
     variants = tuple(Variant(when=dict(v["when"]), prices=price_set(v["prices"], vendor, entry["prices"]))
                      for v in entry.get("variants") or ())
-    return PriceRule(pattern=entry["model"], **standard.base, source="catalogue", tiers=standard,
+    base = standard.base
+    return PriceRule(pattern=entry["model"], input=base["input"], output=base["output"],
+                     cache_write_5m=base["cache_write_5m"], cache_write_1h=base["cache_write_1h"],
+                     cache_read=base["cache_read"], source="catalogue", tiers=standard,
                      variants=variants, web_search=int(entry["prices"].get("web_search", 0) or 0),
                      version=version, explicit=frozenset(), match=matcher(entry["match"]),
                      order=int(entry["order"]), note=entry.get("name", ""))

@@ -85,7 +85,7 @@ def convert(now: dt.datetime | None = None) -> dict[str, Any]:
 
     now = now or dt.datetime.now(dt.timezone.utc)
     snapshot = data_snapshot.get_snapshot()
-    entries = []
+    entries: list[dict[str, Any]] = []
     for provider in snapshot.providers:
         if provider.id not in VENDORS:
             continue

@@ -71,7 +71,8 @@ class PriceRule:
         given = {"cache_write_5m": cache_write_5m, "cache_write_1h": cache_write_1h, "cache_read": cache_read}
         cache = {k: derive(input, ratios[k]) if v is None else v for k, v in given.items()}
         explicit = frozenset({"input", "output"} | {k for k, v in given.items() if v is not None})
-        return cls(pattern=pattern, input=input, output=output, **cache,
+        return cls(pattern=pattern, input=input, output=output, cache_write_5m=cache["cache_write_5m"],
+                   cache_write_1h=cache["cache_write_1h"], cache_read=cache["cache_read"],
                    placeholder=bool(extra.get("placeholder", False)), note=str(extra.get("note", "")),
                    web_search=int(extra.get("web_search", 0) or 0), explicit=explicit,
                    review=str(extra.get("review", "")))

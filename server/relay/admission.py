@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from server.errors import BadRequest, Forbidden, InsufficientBalance, Unauthorized, UpstreamUnavailable
@@ -16,12 +17,32 @@ from server.relay.context import RelayContext
 from server.storage.holds import user_overdraft
 
 if TYPE_CHECKING:
-    from server.deps import Deps
+    from server.accounts.keys import KeyService
+    from server.relay.limits import KeyLimits
+    from server.relay.recorder import UsageRecorder
+    from server.settings import Settings
+    from server.storage.groups import GroupStore
+    from server.storage.prices import PriceStore
+    from server.storage.runtime_settings import RuntimeSettingsStore
 
 PROTOCOL_GROUP_HINT = {
     "anthropic": "请使用 Claude 分组(claude)的 API Key 调用 /v1/messages",
     "openai": "Codex / Responses API 需要使用 Codex 分组(codex)的 API Key,请在控制台创建 Codex 分组的密钥",
 }
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What admission reads: keys, groups, prices, the operator's defaults, the usage backlog
+    and the rate counters (built by ``server.wiring``)."""
+
+    settings: "Settings"
+    keys: "KeyService"
+    groups: "GroupStore"
+    prices: "PriceStore"
+    runtime_settings: "RuntimeSettingsStore"
+    recorder: "UsageRecorder"
+    limits: "KeyLimits"
 
 
 def api_key_from(headers: Mapping[str, str]) -> str:
@@ -35,7 +56,7 @@ def api_key_from(headers: Mapping[str, str]) -> str:
     return ""
 
 
-async def authenticate(deps: "Deps", headers: Mapping[str, str], protocol: str) -> tuple[dict, dict, dict]:
+async def authenticate(deps: Admission, headers: Mapping[str, str], protocol: str) -> tuple[dict, dict, dict]:
     """(key, user, group) for a relay call, or the seed's refusal."""
     secret = api_key_from(headers)
     if not secret:
@@ -67,7 +88,7 @@ def _check_shape(protocol: str, body: dict) -> None:
         raise BadRequest("input 必须是字符串或数组", field="input")
 
 
-async def admit(deps: "Deps", *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
+async def admit(deps: Admission, *, protocol: str, path: str, endpoint: str, headers: Mapping[str, str],
                 raw: bytes, client_ip: str, billable: bool = True) -> RelayContext:
     """Authenticate, validate and price a relay request; raise before any upstream call."""
     if billable and deps.recorder.backlogged and not await deps.recorder.wait_for_room(BACKLOG_WAIT):

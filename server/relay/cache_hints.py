@@ -48,7 +48,7 @@ class CacheHints:
         """Input tokens of a new request with the same key that were probably cached (0: none)."""
         key = cache_key_of(body)
         entry = self._entries.get((account_id, key)) if key is not None else None
-        if entry is None:
+        if entry is None or key is None:
             return 0
         if entry[1] <= self.clock():
             del self._entries[(account_id, key)]

@@ -190,7 +190,8 @@ class EncryptedGuard(Guard):
         unknown = [fingerprint(blob) for _, _, blob in bad if fingerprint(blob) not in self.minters]
         if unknown:  # written meanwhile by another process, or routed before it was visible
             self.minters.update(await self.store.minters(unknown, self.clock.now()))
-        minters = {self.minters.get(fingerprint(blob)) for _, _, blob in bad} - {None, account.id}
+        found = (self.minters.get(fingerprint(blob)) for _, _, blob in bad)
+        minters = {minter for minter in found if minter is not None} - {account.id}
         for minter in minters:
             owner = self.pools.accounts.get(minter)
             if (owner is not None and owner.status == "healthy"

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import tornado.iostream
+from tornado.http1connection import HTTP1Connection
 
 from server.errors import BadRequest, RelayError
 from server.relay.access_log import log_refused
@@ -79,7 +80,8 @@ class RelayHandler(BaseHandler):
             log.info("request %s: client stopped reading for %.0f s; cut",
                      self._ctx.request_id if self._ctx else "-", self.deps.settings.client_write_timeout)
             self._gone = True
-            self.request.connection.close()
+            if isinstance(self.request.connection, HTTP1Connection):
+                self.request.connection.close()
         return not self._gone
 
     def end(self, data: bytes = b"") -> None:
@@ -160,10 +162,10 @@ class ModelsHandler(BaseHandler):
 
 async def _any_protocol(handler: BaseHandler, headers: dict[str, str]):
     try:
-        return await authenticate(handler.deps, headers, "anthropic")
+        return await authenticate(handler.deps.admission, headers, "anthropic")
     except BadRequest:
         handler.family = "openai"
-        return await authenticate(handler.deps, headers, "openai")
+        return await authenticate(handler.deps.admission, headers, "openai")
 
 
 default_handlers = [

@@ -41,6 +41,7 @@ class KeyLimits:
         doc = await self.storage.rate_windows.find_one_and_update(
             {"_id": f"r:{key_id}:{minute}"}, {"$inc": {"n": 1}, "$set": {"expires_at": expires}},
             upsert=True, return_document=ReturnDocument.AFTER)
+        assert doc is not None  # upserted
         previous = await self._closed_minute(key_id, minute - 1)
         elapsed = (now % 60) / 60
         estimate = doc["n"] + previous * (1 - elapsed)

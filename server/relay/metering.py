@@ -62,7 +62,9 @@ class StreamMeter:
     def _anthropic(self, name: bytes, data: dict[str, Any]) -> None:
         if name == b"content_block_delta":
             delta = data.get("delta")
-            field = _ANTHROPIC_DELTA_FIELDS.get(delta.get("type")) if isinstance(delta, dict) else None
+            if not isinstance(delta, dict):
+                return
+            field = _ANTHROPIC_DELTA_FIELDS.get(delta.get("type", ""))
             text = delta.get(field) if field else None
             if isinstance(text, str):
                 self.streamed_bytes += len(text.encode("utf-8"))

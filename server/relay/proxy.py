@@ -41,11 +41,14 @@ from server.upstream.client import UpstreamClient, forward_headers, origin
 from server.upstream.errors import UpstreamEncodingError
 from server.upstream.failures import UPSTREAM_ERRORS, describe, exception_kind, response_budget
 from server.upstream.response import UpstreamResponse as Response
-from server.web.envelopes import sse_error_event
+from server.web.envelopes import Family, sse_error_event
 
 log = logging.getLogger(__name__)
 
 
+# Reading an upstream error body may fail in these ways; the error is then classed without it.
+_ERROR_BODY_FAILURES: tuple[type[BaseException], ...] = (*UPSTREAM_ERRORS, asyncio.TimeoutError,
+                                                          UpstreamEncodingError)
 MAX_HELD_EVENTS = 64  # events held back before the commit point (a ping storm commits early)
 
 
@@ -216,7 +219,7 @@ class Proxy:
         try:
             async with asyncio.timeout_at(deadline):
                 raw = await response.read()
-        except (*UPSTREAM_ERRORS, asyncio.TimeoutError, UpstreamEncodingError):
+        except _ERROR_BODY_FAILURES:
             raw = b""
         error_type, message = _error_fields(raw)
         repair = ctx.guard.rejected(response.status, error_type, message) if ctx.guard is not None else None
@@ -275,7 +278,7 @@ class Proxy:
         meter = StreamMeter(ctx.protocol, ctx.body)
         held: list[bytes] = []
         committed = False
-        family = "anthropic" if ctx.protocol == "anthropic" else "openai"
+        family: Family = "anthropic" if ctx.protocol == "anthropic" else "openai"
         # Until content flows, one bound for the whole wait (pings must not extend it).
         commit_by = asyncio.get_running_loop().time() + self.settings.upstream_first_byte_timeout
         while True:
@@ -389,7 +392,7 @@ class Proxy:
             response.close()
 
     async def _end_committed(self, ctx: RelayContext, account: AccountState, sink: ClientSink,
-                             family: str, status: str, message: str) -> None:
+                             family: Family, status: str, message: str) -> None:
         """After the commit point: end the client's stream with the protocol's error event."""
         ctx.outcome, ctx.error_class = "upstream_error", status
         await self.pools.report_failure(account, status, "", message, None, "after")

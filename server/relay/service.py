@@ -19,13 +19,12 @@ from server.billing.charges import UsageRecord
 from server.errors import DatabaseUnavailable, RelayError
 from server.logs import request_id as log_request_id
 from server.relay.access_log import log_access
-from server.relay.admission import admit
+from server.relay.admission import Admission, admit
 from server.relay.context import ClientSink, RelayContext
 from server.storage.timeouts import database_unavailable
 
 if TYPE_CHECKING:
     from server.billing.holds import HoldService
-    from server.deps import Deps
     from server.metrics import Metrics
     from server.relay.fairshare import FairShare, Share
     from server.relay.limits import KeyLimits
@@ -70,9 +69,10 @@ class RecordSink(Protocol):
 class RelayService:
     """admit → fair share → concurrency slot → hold → proxy → record, for every relayed call."""
 
-    def __init__(self, deps: "Deps", limits: "KeyLimits", fairshare: "FairShare", holds: "HoldService",
-                 proxy: "Proxy", records: RecordSink, metrics: "Metrics | None") -> None:
-        self.deps = deps  # admission reads keys, groups, prices, settings and the usage backlog
+    def __init__(self, admission: "Admission", limits: "KeyLimits", fairshare: "FairShare",
+                 holds: "HoldService", proxy: "Proxy", records: RecordSink,
+                 metrics: "Metrics") -> None:
+        self.admission = admission  # keys, groups, prices, settings and the usage backlog
         self.limits = limits
         self.fairshare = fairshare
         self.holds = holds
@@ -83,7 +83,7 @@ class RelayService:
     async def handle(self, call: RelayCall, sink: AnswerSink) -> None:
         """Serve one call into ``sink``. Refusals before admission completes are raised (nothing
         was taken, nothing is billed); everything after it ends in exactly one usage record."""
-        ctx = await admit(self.deps, protocol=call.protocol, path=call.path, endpoint=call.endpoint,
+        ctx = await admit(self.admission, protocol=call.protocol, path=call.path, endpoint=call.endpoint,
                           headers=call.headers, raw=call.body, client_ip=call.client_ip,
                           billable=call.billable)
         # On every log line written while serving it: each request runs in a task of its own
@@ -153,8 +153,7 @@ class RelayService:
         journaled = finished.record is not None
         record = finished.record or ctx.usage_record()
         self.records.record(record, journaled=journaled)
-        if self.metrics is not None:
-            self.metrics.observe_request(ctx.endpoint, record)
+        self.metrics.observe_request(ctx.endpoint, record)
 
 
 class _Finished:

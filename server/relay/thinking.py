@@ -62,14 +62,14 @@ class ThinkingGuard(Guard):
                 "上游拒绝了它,无法自动修复。请重新发送上一条消息开始新一轮,或开始新会话。")
         stripped = 0
         out = []
-        for i, message in enumerate(messages):
-            content = message.get("content") if isinstance(message, dict) else None
-            if i == keep or message.get("role") != "assistant" or not isinstance(content, list):
-                out.append(message)
+        for i, turn in enumerate(messages):
+            content = turn.get("content") if isinstance(turn, dict) else None
+            if i == keep or turn.get("role") != "assistant" or not isinstance(content, list):
+                out.append(turn)
                 continue
             kept = [b for b in content if not (isinstance(b, dict) and b.get("type") in THINKING_TYPES)]
             stripped += len(content) - len(kept)
-            out.append({**message, "content": kept or [{"type": "text", "text": "(thinking omitted)"}]})
+            out.append({**turn, "content": kept or [{"type": "text", "text": "(thinking omitted)"}]})
         if not stripped:
             raise ContextLost("上游拒绝了本会话中的 thinking 块签名,"
                               "且没有可移除的早期 thinking 块。请开始新会话。")

@@ -23,7 +23,7 @@ from server.storage.db import Storage
 from server.storage.ledger import utcnow
 
 PROTOCOLS = ("anthropic", "openai")
-DEFAULT_GROUPS = (
+DEFAULT_GROUPS: tuple[dict[str, Any], ...] = (
     {"name": "claude", "protocol": "anthropic", "description": "Claude 系列模型(Anthropic 协议)"},
     {"name": "codex", "protocol": "openai", "description": "Codex / GPT 系列模型(OpenAI Responses 协议)"},
 )

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from typing import Any, Iterable
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from server.clock import Clock, WallClock
 from server.errors import NotFound
 from server.i18n import t
 from server.ids import new_id
@@ -60,8 +60,9 @@ def make_entry(entry_id: str, user_id: str, amount: int, type: str, ref: str = "
 class LedgerStore:
     """Ledger entries and the balances they move."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, clock: WallClock | None = None) -> None:
         self.storage = storage
+        self.clock: WallClock = clock or Clock()
 
     async def post(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Record and apply one entry; posting the same ``_id`` again returns the first result."""
@@ -107,7 +108,7 @@ class LedgerStore:
     async def _apply_rows(self, user_id: str, mark: str, rows: list[dict[str, Any]]) -> int:
         """Move the balance by the rows' sum under one mark; each row gets the running balance
         it left (the rows applied in order), in one round trip."""
-        now = time.time()  # epoch seconds: nx-27017 turns datetimes written by $set into strings
+        now = self.clock.now()  # epoch seconds: nx-27017 turns datetimes written by $set into strings
         balance = await self._move(user_id, mark, sum(r["amount"] for r in rows), now)
         running, updates = balance, []
         for row in reversed(rows):
@@ -180,7 +181,7 @@ class LedgerStore:
     async def prune_marks(self, user_ids: Iterable[str] | None = None, older_than: float = 300.0) -> int:
         """Drop marks set more than ``older_than`` seconds ago whose entries are all applied
         (a mark only matters while its rows may still be re-driven)."""
-        cutoff = time.time() - older_than
+        cutoff = self.clock.now() - older_than
         query: dict[str, Any] = {MARKS: {"$exists": True}}
         if user_ids is not None:
             query["_id"] = {"$in": list(user_ids)}

@@ -161,7 +161,9 @@ class PriceStore:
             {"pattern": exact(rule.pattern)},
             {"$set": doc, "$setOnInsert": {"_id": new_id("price")}}, upsert=True)
         await self.reload()
-        return await self.storage.collection("prices").find_one({"pattern": exact(rule.pattern)})
+        stored = await self.storage.collection("prices").find_one({"pattern": exact(rule.pattern)})
+        assert stored is not None, "written just above"
+        return stored
 
     async def delete(self, price_id: str) -> bool:
         result = await self.storage.collection("prices").delete_one({"_id": price_id})

@@ -12,11 +12,11 @@ the way in and decrypts them on the way out, so every caller sees the clear valu
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from pymongo import ReturnDocument
 
+from server.clock import Clock, WallClock
 from server.ids import new_id
 from server.proxy_urls import mask_proxy
 from server.storage.db import Storage
@@ -24,7 +24,7 @@ from server.storage.exact import exact
 from server.storage.ledger import utcnow
 
 PROTOCOLS = ("anthropic", "openai")
-HEALTHY = {"status": "healthy", "reason": "", "cooldown_until": 0.0}
+HEALTHY: dict[str, Any] = {"status": "healthy", "reason": "", "cooldown_until": 0.0}
 
 
 # Sealed at rest: the key, and a proxy URL (it may carry a password; "" and "direct" stay clear).
@@ -48,9 +48,15 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
 class UpstreamStore:
     """CRUD of upstream accounts and their shared health state."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, clock: WallClock | None = None) -> None:
         self.storage = storage
+        self.clock: WallClock = clock or Clock()  # health "since" times and cooldown expiry
         self.version = 0  # bumped on every local write so the pool reloads at once
+
+    def _open_one(self, doc: dict[str, Any]) -> dict[str, Any]:
+        opened = self._open(doc)
+        assert opened is not None
+        return opened
 
     def _open(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
         box = self.storage.box
@@ -68,7 +74,8 @@ class UpstreamStore:
         return {**fields, **sealed} if sealed else fields
 
     async def list(self) -> list[dict[str, Any]]:
-        return [self._open(d) async for d in self.storage.collection("upstreams").find({}).sort("name", 1)]
+        rows = self.storage.collection("upstreams").find({}).sort("name", 1)
+        return [self._open_one(d) async for d in rows]
 
     async def get(self, account_id: str) -> dict[str, Any] | None:
         return self._open(await self.storage.collection("upstreams").find_one({"_id": account_id}))
@@ -77,7 +84,7 @@ class UpstreamStore:
         now = utcnow()
         doc = {"_id": new_id("ups"), "weight": 1, "priority": 0, "enabled": True, "models": [],
                "model_map": {}, "max_concurrency": 0, "notes": "", "groups": [],
-               **fields, "state": {**HEALTHY, "since": time.time()},
+               **fields, "state": {**HEALTHY, "since": self.clock.now()},
                "created_at": now, "updated_at": now}
         await self.storage.collection("upstreams").insert_one(self._seal(doc))
         self.version += 1
@@ -120,7 +127,7 @@ class UpstreamStore:
         await self.storage.collection("upstreams").update_one(
             {"_id": account_id},
             {"$set": {"state": {"status": status, "reason": reason[:500], "kind": kind,
-                                "cooldown_until": cooldown_until, "since": time.time()}}})
+                                "cooldown_until": cooldown_until, "since": self.clock.now()}}})
         self.version += 1
 
     async def end_cooldown(self, account_id: str, transport_early: bool = False) -> bool:
@@ -128,11 +135,11 @@ class UpstreamStore:
         ``transport_early``, if a transport error caused it."""
         result = await self.storage.collection("upstreams").update_one(
             {"$and": [{"_id": account_id}, {"state.status": "cooling"},
-                      {"state.cooldown_until": {"$lt": time.time()}}]},
-            {"$set": {"state": {**HEALTHY, "since": time.time()}}})
+                      {"state.cooldown_until": {"$lt": self.clock.now()}}]},
+            {"$set": {"state": {**HEALTHY, "since": self.clock.now()}}})
         if result.modified_count == 0 and transport_early:
             result = await self.storage.collection("upstreams").update_one(
                 {"$and": [{"_id": account_id}, {"state.status": "cooling"}, {"state.kind": "transport"}]},
-                {"$set": {"state": {**HEALTHY, "since": time.time()}}})
+                {"$set": {"state": {**HEALTHY, "since": self.clock.now()}}})
         self.version += 1
         return result.modified_count == 1

@@ -102,8 +102,8 @@ def check_credentials(headers: Mapping[str, str]) -> None:
         if "\r" in value or "\n" in value or "\0" in value:
             raise UpstreamConfigError(f"请求头 {name} 含有换行或 NUL 字符")
     for name in _CREDENTIAL_HEADERS:
-        value = headers.get(name)
-        if value is not None and not _TOKEN.fullmatch(value.removeprefix("Bearer ")):
+        credential = headers.get(name)
+        if credential is not None and not _TOKEN.fullmatch(credential.removeprefix("Bearer ")):
             raise UpstreamConfigError("api_key 只能包含可见的 ASCII 字符(不能有空白、中文或全角字符)")
 
 

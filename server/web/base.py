@@ -53,7 +53,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.settings["deps"]
 
     def prepare(self) -> None:
-        self.deps.inflight += 1
+        self.deps.inflight.enter()
         self._counted = True
         if self.api_db_deadline:
             bound_current_task(self.deps.settings.db_timeout_api)
@@ -61,7 +61,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def on_finish(self) -> None:
         if getattr(self, "_counted", False):
             self._counted = False
-            self.deps.inflight -= 1
+            self.deps.inflight.leave()
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -88,7 +88,7 @@ class BaseHandler(tornado.web.RequestHandler):
                               headers.get("X-Real-IP"), networks)
 
     # -- errors -------------------------------------------------------------------------
-    def log_exception(self, typ, value, tb) -> None:  # type: ignore[override]
+    def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, RelayError):
             return
         if database_unavailable(value):  # one line, not a traceback per request while it lasts

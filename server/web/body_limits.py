@@ -20,6 +20,7 @@ from typing import Any
 
 import tornado.web
 from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 
 from server.errors import PayloadTooLarge
 from server.i18n import t
@@ -49,7 +50,7 @@ class TooLargeHandler(BaseHandler):
 class LimitedApplication(tornado.web.Application):
     """The app, choosing each request's body limit from its path before the body arrives."""
 
-    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any):  # type: ignore[override]
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any):
         settings = self.settings["settings_obj"]
         if is_relay_path(request.path, self.settings.get("relay_paths", frozenset())):
             limit, timeout, family = settings.max_body_bytes, settings.body_read_timeout, "anthropic"
@@ -57,7 +58,7 @@ class LimitedApplication(tornado.web.Application):
             limit, timeout, family = (settings.dashboard_max_body_bytes,
                                       min(SMALL_BODY_TIMEOUT, settings.body_read_timeout), "dashboard")
         connection = request.connection
-        if connection is not None and hasattr(connection, "set_max_body_size"):
+        if isinstance(connection, HTTP1Connection):
             connection.set_max_body_size(limit)
             connection.set_body_timeout(timeout)
             if _declared_length(request) > limit:

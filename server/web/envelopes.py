@@ -41,7 +41,7 @@ def error_body(family: Family, err: RelayError, lang: str = DEFAULT_LANG) -> dic
 def sse_error_event(family: Family, err: RelayError) -> bytes:
     """An in-stream error event that ends a committed stream in the protocol's own words."""
     if family == "openai":
-        payload = {"type": "error", "code": err.type, "message": err.message, "param": None,
+        payload: dict[str, Any] = {"type": "error", "code": err.type, "message": err.message, "param": None,
                    "sequence_number": 0}
         return b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"
     payload = {"type": "error", "error": {"type": err.type, "message": err.message}}

@@ -111,3 +111,22 @@ async def test_count_tokens_429_does_not_rest_the_account_for_messages(relay, po
     emu.state.patch("a1", {"fault": None})
     await _until_a1_is_hit(relay, emu, claude_key)
     assert emu.state.requests["a1"] == 2
+
+
+async def test_a_rest_ends_on_the_relay_clock_not_the_system_clock(relay, pool, emu, claude_key, monkeypatch):
+    """The pool, its accounts, the stored health state and the probe job all read the relay's
+    injected clock: moved past the reset, the account is no longer resting and the probe job
+    probes it and puts it back, with no wait and no ``time.time()`` behind the clock's back."""
+    emu.state.patch("a1", {"fault": "429", "retry_after": 600, "fail_next": 1})
+    await _until_a1_is_hit(relay, emu, claude_key)
+    account = relay.deps.pools.accounts[pool["claude"][0]["_id"]]
+    until = (await _state(relay, "a1"))["cooldown_until"]
+    assert account.status == "cooling"
+    before = emu.state.requests["a1"]
+    monkeypatch.setattr(relay.deps.clock, "now", lambda: until + 1)
+    assert account.status == "healthy"  # this process's view: the rest is over
+    result = await relay.deps.scheduler.jobs["health_probes"].func()
+    assert result["ok"] >= 1
+    assert emu.state.requests["a1"] == before + 1  # due on the moved clock: probed
+    state = await _state(relay, "a1")
+    assert state["status"] == "healthy" and state["since"] == until + 1  # the store's time too
