@@ -28,6 +28,7 @@ TEST_RUN_OTHERWISE = {
     "pproxy": ("tests/relay/test_transport.py", '"-m", "pproxy"'),  # a proxy process of its own
     "ruff": ("scripts/test", ".venv/bin/ruff check"),  # static checks before pytest
     "import-linter": ("scripts/test", ".venv/bin/lint-imports"),
+    "mypy": ("scripts/test", ".venv/bin/mypy"),
 }
 
 
