@@ -81,7 +81,7 @@ class Runtime:
     async def _replay_journal(self) -> None:
         """Open this worker's usage journal and bill what a killed predecessor answered but never
         wrote (idempotent by request id), before serving; closed after the final flush."""
-        assert self.deps is not None and self.deps.recorder is not None
+        assert self.deps is not None
         journal = await asyncio.to_thread(UsageJournal.open, self.settings.data_path, self.worker)
         self._teardown.append(journal.close)
         recorder = self.deps.recorder
@@ -151,7 +151,7 @@ class Runtime:
         if self.server is None:
             return
         self.server.stop()
-        if self.deps is not None and self.deps.recorder is not None:
+        if self.deps is not None:
             self.deps.recorder.hurry()  # flush while draining, not only after it
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace
         while self.deps and self.deps.inflight.count > 0 and asyncio.get_running_loop().time() < deadline:

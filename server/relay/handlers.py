@@ -122,7 +122,7 @@ class RelayHandler(BaseHandler):
     def on_finish(self) -> None:
         super().on_finish()
         metrics = self.deps.metrics
-        if metrics is not None and not getattr(self, "_metered", False):
+        if not getattr(self, "_metered", False):
             self._metered = True  # on_connection_close may call this again
             status = 499 if self._gone and not self._finished else self.get_status()
             metrics.count_request(self.request.path, self._ctx.group["_id"] if self._ctx else "", status)
