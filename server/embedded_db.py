@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Collection
 
 from pymongo import AsyncMongoClient
 
@@ -44,11 +45,15 @@ class EmbeddedDatabaseError(RuntimeError):
     """The embedded database could not start or stopped unexpectedly."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
+    """A TCP port that is free right now on ``host`` and not in ``avoid`` (a port the caller
+    is about to bind itself: the kernel may hand the same free port out twice)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 def _die_with_parent() -> None:
@@ -67,10 +72,11 @@ class EmbeddedMongo:
     """A child ``nx-27017`` process serving one SQLite file on loopback."""
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0,
-                 file_name: str = "jiuliu.db") -> None:
+                 file_name: str = "jiuliu.db", avoid: Collection[int] = ()) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
+        self.avoid = tuple(avoid)  # the relay's own port, bound after the database starts
         self.db_file = self.data_dir / file_name
         self.log_file = self.data_dir / "embedded-db.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -97,7 +103,7 @@ class EmbeddedMongo:
         except OSError as exc:
             raise EmbeddedDatabaseError(f"data_dir {self.data_dir} cannot be created: {exc}") from exc
         if not self.port:
-            self.port = free_port(self.host)
+            self.port = free_port(self.host, self.avoid)
         cmd = [sys.executable, "-c", "from nx_27017.nx_27017 import main; main()", "--db", str(self.db_file),
                "--host", self.host, "--port", str(self.port),
                "--pid-file", str(self.data_dir / f"embedded-db.{self.port}.pid"),

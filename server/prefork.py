@@ -27,7 +27,7 @@ def serve_workers(settings: Settings, run_worker) -> int:
     """Fork ``settings.workers`` processes running ``run_worker(settings, sockets)``."""
     embedded: EmbeddedMongo | None = None
     if not settings.mongo_url:
-        embedded = EmbeddedMongo(settings.data_path)
+        embedded = EmbeddedMongo(settings.data_path, avoid=(settings.port,))
         asyncio.run(embedded.start(settings.embedded_db_start_timeout))
         settings = settings.replace(mongo_url=embedded.url)
     sockets = tornado.netutil.bind_sockets(settings.port, settings.host)

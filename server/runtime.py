@@ -62,7 +62,7 @@ class Runtime:
     async def _start_database(self) -> None:
         url = self.settings.mongo_url
         if not url:
-            self.embedded = EmbeddedMongo(self.settings.data_path)
+            self.embedded = EmbeddedMongo(self.settings.data_path, avoid=(self.settings.port,))
             await self.embedded.start(self.settings.embedded_db_start_timeout)
             self._teardown.append(self.embedded.stop)
             url = self.embedded.url

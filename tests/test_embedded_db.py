@@ -8,7 +8,7 @@ import signal
 import pytest
 from pymongo import AsyncMongoClient
 
-from server.embedded_db import EmbeddedDatabaseError, EmbeddedMongo
+from server.embedded_db import EmbeddedDatabaseError, EmbeddedMongo, free_port
 
 
 async def test_start_ping_stop(tmp_path):
@@ -83,3 +83,28 @@ def test_unwritable_data_dir(tmp_path):
     blocker.write_text("x")
     with pytest.raises(EmbeddedDatabaseError, match="cannot be created"):
         EmbeddedMongo(blocker / "sub").spawn()
+
+
+def test_free_port_avoids_the_relay_port(monkeypatch):
+    """The relay binds its own port after the database starts: the kernel may hand that same
+    free port to the database first (seen as 'Address already in use' at start-up)."""
+    handed = iter([4100, 4100, 4101])
+
+    class FakeSocket:
+        def __init__(self, *args):
+            self.port = next(handed)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def bind(self, address):
+            pass
+
+        def getsockname(self):
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr("server.embedded_db.socket.socket", FakeSocket)
+    assert free_port(avoid=(4100,)) == 4101
