@@ -1,8 +1,12 @@
-"""Charging relayed requests: one idempotent ledger entry and one usage row per request id.
+"""Charging relayed requests: one usage row per request id and ONE ledger entry per user per
+flush (the rows name it in ``ledger_id``; it carries their sum), so a flush costs about one
+document write per request (server.storage.ledger describes the steps and their repair).
 
-``charge(record)`` is safe to call twice for the same request (the second call changes
-nothing): the ledger entry's ``_id`` is ``chg_<request_id>`` and usage rows are unique by
-``request_id``. ``charge_many`` is the batched form the usage recorder flushes."""
+Exactly once per request id, whatever the grouping: the usage row is unique by request id and
+names the one entry that charges it. A record that arrives again (a retried flush, a journal
+replay in another batch, ``charge`` after ``charge_many``) finds its row and adds nothing to its
+new entry; a retried flush re-uses the entry its records were given (``UsageRecord.batch``), so
+rows written by the failed attempt are still summed by that entry."""
 
 from __future__ import annotations
 
@@ -10,13 +14,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-
+from server.ids import new_id
 from server.pricing.money import PPM
 from server.pricing.pricing import Cost, PriceRule, compute_cost
 from server.pricing.usage import Usage
 from server.storage.db import Storage
-from server.storage.ledger import LedgerStore, make_entry, utcnow
+from server.storage.ledger import LedgerStore, make_flush_entry, utcnow
 from server.storage.rollups import RollupStore
 
 
@@ -52,6 +55,7 @@ class UsageRecord:
     ts: dt.datetime = field(default_factory=utcnow)
     repairs: list[str] = field(default_factory=list)  # what the relay changed to keep a session alive
     hold: int = 0  # what admission held for this request: released once the charge is in
+    batch: str | None = None  # the flush entry charging it, set by its first flush attempt
     _cost: Cost | None = field(default=None, repr=False, compare=False)
     # Set on records replayed from the usage journal (server/billing/journal.py): priced as stored.
     _base_cost: int | None = field(default=None, repr=False, compare=False)
@@ -72,6 +76,7 @@ class UsageRecord:
 
 
 def ledger_id(request_id: str) -> str:
+    """The per-request entry id of the ledger before flush entries (old rows still carry it)."""
     return "chg_" + request_id.replace(".", "_")
 
 
@@ -90,21 +95,13 @@ def usage_doc(record: UsageRecord, cost: Cost) -> dict[str, Any]:
         "account_id": record.account_id, "account_name": record.account_name,
         "upstream_request_id": record.upstream_request_id, "client_ip": record.client_ip,
         "user_agent": record.user_agent[:300], "session_hash": record.session_hash,
-        "ledger_id": ledger_id(record.request_id) if cost.total else None,
+        "ledger_id": record.batch if cost.total else None,
         # What the vendor bills beyond tokens, as the upstream reported it (issue 12).
         **record.usage.extras(),
         # A cut stream: the final usage never came, so these figures are an estimate.
         "estimated": record.usage.estimated, "estimate_method": record.usage.estimate or None,
         **({"repairs": record.repairs} if record.repairs else {}),
     }
-
-
-def _ledger_entry(record: UsageRecord, cost: Cost) -> dict[str, Any] | None:
-    if cost.total == 0:
-        return None
-    return make_entry(ledger_id(record.request_id), record.user_id, -cost.total, "charge",
-                      ref=record.request_id, meta={"model": record.model, "key_id": record.key_id},
-                      ts=record.ts)
 
 
 class ChargeService:
@@ -123,46 +120,47 @@ class ChargeService:
         self.settle = settle
 
     async def charge(self, record: UsageRecord) -> dict[str, Any]:
-        """Charge one request; a second call with the same request id is a no-op."""
-        cost = record.cost()
-        doc = usage_doc(record, cost)
-        entry = _ledger_entry(record, cost)
-        if entry is not None:
-            await self.ledger.post(entry)
-        try:
-            await self.storage.usage.insert_one(doc)
-        except DuplicateKeyError:
-            stored = await self.storage.usage.find_one({"_id": record.request_id})
-            assert stored is not None  # the duplicate key is this row
-            return stored
-        await self._count([doc])
-        return doc
+        """Charge one request (a flush of one); a second call with the same request id is a no-op
+        and returns the row written first."""
+        docs = await self.charge_many([record])
+        row = await self.ledger.usage_row(record.request_id)
+        return row or docs[0]
 
     async def charge_many(self, records: list[UsageRecord]) -> list[dict[str, Any]]:
-        """Batched charge: ledger entries first (idempotent), then usage rows, then counters."""
-        docs, entries = [], []
+        """One flush: entry shells, usage rows, then per entry one balance move and one close;
+        then key counters and roll-ups from the rows new now, then the holds' release."""
+        fresh_batches: dict[str, str] = {}
+        shells: dict[str, dict[str, Any]] = {}
+        docs = []
         for record in records:
             cost = record.cost()
+            if cost.total and record.batch is None:
+                record.batch = fresh_batches.setdefault(record.user_id, new_id("bat"))
+            if cost.total and record.batch not in shells:
+                shells[record.batch] = make_flush_entry(record.batch, record.user_id, record.ts)
             docs.append(usage_doc(record, cost))
-            entry = _ledger_entry(record, cost)
-            if entry is not None:
-                entries.append(entry)
-        balances = await self.ledger.post_many(entries)
-        if self.on_exhausted is not None:
-            for user_id, balance in balances.items():
-                if balance <= 0:
-                    self.on_exhausted(user_id)
-        fresh = docs
-        if docs:
-            try:
-                await self.storage.usage.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(err.get("code") != 11000 for err in errors):
-                    raise
-                dup = {err["index"] for err in errors}
-                fresh = [d for i, d in enumerate(docs) if i not in dup]
-        await self._count(fresh)
+        await self.ledger.open_flush_entries(list(shells.values()))
+        existed = await self.ledger.insert_usage_rows(docs)
+        owners = await self.ledger.owners([docs[i]["_id"] for i in existed]) if existed else {}
+        mine: dict[str, list[dict[str, Any]]] = {entry_id: [] for entry_id in shells}
+        for index, doc in enumerate(docs):
+            entry_id = records[index].batch if doc["cost"] else None
+            if entry_id is None:
+                continue
+            if index in existed and owners.get(doc["_id"]) != entry_id:
+                continue  # recorded before, by another entry: charged there, not again here
+            mine[entry_id].append(doc)
+        for entry_id, rows in mine.items():
+            user_id = shells[entry_id]["user_id"]
+            if not rows:
+                await self.ledger.drop_flush_entry(entry_id)
+                continue
+            amount = -sum(doc["cost"] for doc in rows)
+            ref = rows[0]["_id"] if len(rows) == 1 else ""
+            balance = await self.ledger.close_flush_entry(entry_id, user_id, amount, len(rows), ref)
+            if balance <= 0 and self.on_exhausted is not None:
+                self.on_exhausted(user_id)
+        await self._count([doc for i, doc in enumerate(docs) if i not in existed])
         if self.settle is not None:
             await self.settle(records)  # after the charge: balance − held is never too generous
         return docs
@@ -183,5 +181,4 @@ class ChargeService:
             used = doc["ts"].timestamp()  # epoch seconds: $max on numbers behaves alike everywhere
             last[doc["key_id"]] = max(last.get(doc["key_id"], used), used)
         for key_id, inc in per_key.items():
-            await self.storage.api_keys.update_one(
-                {"_id": key_id}, {"$inc": inc, "$max": {"last_used_at": last[key_id]}})
+            await self.ledger.add_key_totals(key_id, inc, last[key_id])

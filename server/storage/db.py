@@ -53,7 +53,10 @@ COLLECTIONS: dict[str, list[Index]] = {
               Index([("user_id", ASCENDING), ("key_id", ASCENDING), ("ts", DESCENDING),
                      ("request_id", DESCENDING)]),
               Index([("user_id", ASCENDING), ("model", ASCENDING), ("ts", DESCENDING),
-                     ("request_id", DESCENDING)])],
+                     ("request_id", DESCENDING)]),
+              # The flush ledger entry each row was charged by (server.storage.ledger: repair
+              # sums the rows naming an entry; the transactions view lists them).
+              Index([("ledger_id", ASCENDING)], sparse=True)],
     # Balance transactions; _id is the idempotency key (e.g. "charge:<request_id>").
     "ledger": [Index([("user_id", ASCENDING)]),
                Index([("applied", ASCENDING)]),

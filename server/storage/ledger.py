@@ -9,9 +9,23 @@ Two steps, each idempotent and re-drivable:
    ``{_id: user, "ledger_marks.<entry>": {$exists: false}} → $inc balance, $set the mark``,
    so re-applying is a no-op; then mark the entry ``applied: True`` with ``balance_after``.
 
-Usage flushes write many entries per user at once: they share a ``batch`` id, and one mark
-(the batch's) guards one balance update by their sum, so a busy user's document gains one mark
-per flush rather than one per request.
+Usage flushes write ONE entry per user per flush (``flush entries``, ``rows_of: "usage"``): the
+usage rows of that flush name it in their ``ledger_id`` and the entry carries their sum. The
+usage row (unique by request id) is what makes a request charged exactly once, whatever batch it
+arrives in: a request whose row already exists belongs to the entry that row names, never to a
+later one. Four steps, each idempotent and re-drivable:
+
+1. insert the entry's shell ``{_id: bat_…, user_id, amount: 0, rows_of: "usage", applied: False}``
+   (so a crash after it leaves something ``repair_pending`` can find);
+2. insert the usage rows naming it (``ServiceCharges`` in ``server.billing.charges``);
+3. move the balance by the sum of the rows naming it, under the entry's mark (one conditional
+   update of the user);
+4. set the entry's ``amount``, ``rows``, ``applied: True`` and ``balance_after`` (one update).
+
+Repair recomputes the sum from the usage rows themselves (``usage.ledger_id`` is indexed), so a
+crash at any step ends with balance == Σ applied entries == −Σ cost of the charged rows.
+Older per-request entries (``chg_<request id>``, and per-request rows sharing a ``batch`` id
+from before flush entries) are still applied and repaired as they were.
 
 A crash between the steps leaves ``applied: False``; ``repair_pending`` re-drives those rows
 (the mark tells whether the balance already moved). Marks older than a few minutes whose rows
@@ -38,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_TYPES = ("recharge", "charge", "refund", "adjustment", "redeem")
 MARKS = "ledger_marks"
+FLUSH_ROWS = "usage"  # ``rows_of`` of a flush entry: its amount is the sum of the usage rows naming it
 
 
 def utcnow() -> dt.datetime:
@@ -55,6 +70,13 @@ def make_entry(entry_id: str, user_id: str, amount: int, type: str, ref: str = "
         raise ValueError("ledger ids must not contain '.' or start with '$'")
     return {"_id": entry_id, "user_id": user_id, "amount": amount, "type": type, "ref": ref,
             "meta": meta or {}, "applied": False, "balance_after": None, "ts": ts or utcnow()}
+
+
+def make_flush_entry(entry_id: str, user_id: str, ts: dt.datetime | None = None) -> dict[str, Any]:
+    """The shell of one user's flush entry (step 1): its amount comes with step 4."""
+    entry = make_entry(entry_id, user_id, 0, "charge", ts=ts)
+    entry.update({"rows_of": FLUSH_ROWS, "rows": 0})
+    return entry
 
 
 class LedgerStore:
@@ -83,6 +105,13 @@ class LedgerStore:
     async def apply(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Step 2 for one entry, or for the whole batch it was written in: move the balance once
         (the mark makes a second try a no-op), then flag the rows applied."""
+        if entry.get("rows_of") == FLUSH_ROWS:
+            amount, rows, ref = await self.flush_sum(entry["_id"])
+            if not rows:  # a crash between the shell and the rows: nothing names it
+                await self.drop_flush_entry(entry["_id"])
+                return {**entry, "applied": True, "balance_after": None, "rows": 0}
+            balance = await self.close_flush_entry(entry["_id"], entry["user_id"], amount, rows, ref)
+            return {**entry, "amount": amount, "rows": rows, "applied": True, "balance_after": balance}
         if entry.get("batch"):
             rows = [r async for r in self.storage.ledger.find(
                 {"$and": [{"batch": entry["batch"]}, {"user_id": entry["user_id"]}]})]
@@ -119,6 +148,79 @@ class LedgerStore:
         if updates:
             await self.storage.ledger.bulk_write(updates, ordered=False)
         return balance
+
+    # -- flush entries (one per user per usage flush) -------------------------------------------
+
+    async def open_flush_entries(self, shells: list[dict[str, Any]]) -> None:
+        """Step 1 for every user of a flush, one command; a shell that exists already (a retried
+        flush re-using its entry) is fine."""
+        if shells:
+            await self._insert_many(shells)
+
+    async def insert_usage_rows(self, docs: list[dict[str, Any]]) -> set[int]:
+        """Step 2: the usage rows, one command; returns the indexes of rows that existed already
+        (their request was recorded before: it is charged by the entry its row names)."""
+        if not docs:
+            return set()
+        try:
+            await self.storage.usage.insert_many(docs, ordered=False)
+            return set()
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            return {err["index"] for err in errors}
+
+    async def owners(self, request_ids: list[str]) -> dict[str, str | None]:
+        """The entry each recorded request's usage row names (request id -> ledger id)."""
+        if not request_ids:
+            return {}
+        return {d["_id"]: d.get("ledger_id") async for d in
+                self.storage.usage.find({"_id": {"$in": request_ids}}, {"ledger_id": 1})}
+
+    async def close_flush_entry(self, entry_id: str, user_id: str, amount: int, rows: int,
+                                ref: str = "") -> int:
+        """Steps 3 and 4: move the balance once under the entry's mark, then write the amount
+        and flag it applied. Returns the balance after the move."""
+        now = time.time()
+        balance = await self._move(user_id, entry_id, amount, now)
+        await self.storage.ledger.update_one(
+            {"_id": entry_id, "applied": False},
+            {"$set": {"amount": amount, "rows": rows, "ref": ref, "applied": True,
+                      "balance_after": balance, "applied_at": now}})
+        return balance
+
+    async def drop_flush_entry(self, entry_id: str) -> None:
+        """A shell no usage row names (every request of it was recorded before): remove it."""
+        await self.storage.ledger.delete_one({"_id": entry_id, "applied": False, "rows_of": FLUSH_ROWS})
+
+    async def flush_sum(self, entry_id: str) -> tuple[int, int, str]:
+        """(−Σ cost, row count, the request id if there is one row) of the usage rows naming the
+        entry: what repair applies (the rows, unique by request id, are the truth)."""
+        total, count, ref = 0, 0, ""
+        async for row in self.storage.usage.find({"ledger_id": entry_id}, {"cost": 1}):
+            total += int(row.get("cost") or 0)
+            count += 1
+            ref = row["_id"]
+        return -total, count, ref if count == 1 else ""
+
+    async def flush_rows(self, user_id: str, entry_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The usage rows a user's flush entry charged (the transactions view's link), oldest first."""
+        rows = [r async for r in self.storage.usage.find(
+            {"$and": [{"ledger_id": entry_id}, {"user_id": user_id}]}).limit(limit)]
+        rows.sort(key=lambda r: (r["ts"], r["_id"]))
+        return rows
+
+    async def usage_row(self, request_id: str) -> dict[str, Any] | None:
+        return await self.storage.usage.find_one({"_id": request_id})
+
+    async def add_key_totals(self, key_id: str, inc: dict[str, int], last_used: float) -> None:
+        """A flush's running totals of one key (usage, spend for quotas, last use)."""
+        await self.storage.api_keys.update_one(
+            {"_id": key_id}, {"$inc": inc, "$max": {"last_used_at": last_used}})
+
+    async def get_for_user(self, user_id: str, entry_id: str) -> dict[str, Any] | None:
+        return await self.storage.ledger.find_one({"_id": entry_id, "user_id": user_id})
 
     async def post_many(self, entries: list[dict[str, Any]]) -> dict[str, int]:
         """Batch form (usage flushes): each user's new entries share one batch id and one mark,
@@ -164,7 +266,7 @@ class LedgerStore:
         count = 0
         batches_done: set[str] = set()
         async for entry in self.storage.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit):
-            if entry.get("batch") in batches_done:
+            if entry.get("batch") and entry.get("batch") in batches_done:
                 count += 1
                 continue
             try:
