@@ -77,6 +77,8 @@ class Settings:
     db_timeout_api: float = 15.0
     db_timeout_flush: float = 30.0
     db_timeout_jobs: float = 300.0
+    hold_lease_requests: int = 32
+    hold_lease_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -151,6 +153,9 @@ def _validate(s: Settings) -> None:
         raise SettingsError("user_pool_share: a fraction of a group's capacity, above 0 and at most 1")
     if s.overdraft < 0:
         raise SettingsError("overdraft: micro-units a user may go below zero; 0 or more")
+    if s.hold_lease_requests < 0 or s.hold_lease_seconds <= 0:
+        raise SettingsError("hold_lease_requests: 0 or more estimates (0: a hold per request); "
+                            "hold_lease_seconds: a positive number of seconds")
     for name in ("session_ttl", "max_body_bytes", "max_attempts", "sticky_ttl", "login_account_attempts",
                  "login_ip_attempts", "encrypted_context_ttl", "dashboard_max_body_bytes",
                  "user_max_concurrency", "hold_output_cap"):

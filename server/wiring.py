@@ -110,10 +110,16 @@ async def build_deps(settings: Settings, storage: Storage) -> Deps:
         keys.invalidate(user_id=user_id)
 
     holds = HoldService(HoldStore(storage), settings, clock, on_refused=forget_refused)
-    charges = ChargeService(storage, ledger, on_exhausted=lambda user_id: keys.invalidate(user_id=user_id),
-                            settle=holds.settle)
+    def exhausted(user_id: str) -> None:
+        """A flush took the balance to zero or below: the key cache and this process's budget
+        lease re-read it at the next call (server.billing.leases)."""
+        keys.invalidate(user_id=user_id)
+        holds.expire(user_id)
+
+    charges = ChargeService(storage, ledger, on_exhausted=exhausted, settle=holds.settle)
     recorder = UsageRecorder(charges, settings.usage_flush_interval, db_timeout=settings.db_timeout_flush)
     recorder.start()
+    hooks.append(holds.give_back)  # budget leases go back after the final flush (hooks run in reverse)
     hooks.append(upstream_client.close)
     hooks.append(recorder.stop)  # flush usage first, then close the upstream client
     metrics = Metrics(inflight=lambda: inflight.count, pools=lambda: pools,

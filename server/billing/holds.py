@@ -14,22 +14,25 @@ charge lands first, then the hold goes, so ``balance − held`` is never too gen
 A request whose process crashed is settled by the repair job: its hold goes as soon as its usage
 row exists, or when its lease (``HOLD_LEASE``) runs out.
 
-Leases (for the throughput work): a process may later take one larger hold per user (a lease
-of budget ``L``) and admit that user's requests against it locally; the meaning stays "money
-set aside, counted in ``held``", and the bound becomes ``balance ≥ −overdraft − Σ over processes
-of the unused part of their leases`` — no worse than today's per-request bound when ``L`` is one
-request's estimate."""
+Budget leases (issue 15, ``server.billing.leases``, on unless ``hold_lease_requests`` is 0): a
+process takes one larger hold per user (and per key with a quota) and admits requests against it
+locally, so admission costs no database round trip; settling is local too. The accuracy is
+written down in that module and in the README ("Budget leases"). With ``hold_lease_requests = 0``
+every request takes and settles its own hold as described above."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from server.billing.leases import LEASE_TTL, LeaseBook
 from server.clock import Clock, WallClock
 from server.errors import Forbidden, InsufficientBalance, RateLimited, Unauthorized
 from server.i18n import t
+from server.ids import new_id
 from server.pricing.pricing import PriceRule, compute_cost
 from server.pricing.usage import Usage
 from server.storage.holds import HoldStore
@@ -82,12 +85,21 @@ class HoldService:
         self.clock: WallClock = clock or Clock()
         self._locks: dict[str, asyncio.Lock] = {}  # one take at a time per user in this process
         self.on_refused = on_refused  # (key_id, user_id): drop cached lookups of a refused key
+        self.leases = LeaseBook(new_id("p"))
+        self._last_sweep = time.monotonic()
+
+    @property
+    def leasing(self) -> bool:
+        return int(getattr(self.settings, "hold_lease_requests", 0) or 0) > 0
 
     async def take(self, ctx: "RelayContext") -> None:
         """Hold the estimate on the key and the user, or raise the seed's refusal."""
         amount = estimate(ctx, self.settings.hold_output_cap)
         if amount <= 0:  # a free model: nothing to set aside, but the switches still hold
             await self._check_active(ctx)
+            return
+        if self.leasing:
+            await self._take_leased(ctx, amount)
             return
         expires = self.clock.now() + HOLD_LEASE
         key, user_id = ctx.key, ctx.user["_id"]
@@ -115,6 +127,92 @@ class HoldService:
                 raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
             raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
         ctx.hold = amount
+
+    async def _take_leased(self, ctx: "RelayContext", amount: int) -> None:
+        """Admit against this process's leases of the key and the user; renew what does not fit
+        (a fresh read and one compare-and-set each, per-request rules: see server.billing.leases)."""
+        key, user_id = ctx.key, ctx.user["_id"]
+        book, now = self.leases, time.monotonic()
+        key_lease, user_lease = book.key(key["_id"]), book.user(user_id)
+        if not (key_lease.admits(amount, now) and user_lease.admits(amount, now)):
+            async with self._lock(user_id):
+                await self._renew(ctx, amount)
+                return
+        key_lease.admit(amount)
+        user_lease.admit(amount)
+        book.opened(ctx.request_id, user_id, key["_id"], amount)
+        ctx.hold = amount
+
+    async def _renew(self, ctx: "RelayContext", amount: int) -> None:
+        key, user_id = ctx.key, ctx.user["_id"]
+        book, now = self.leases, time.monotonic()
+        key_lease, user_lease = book.key(key["_id"]), book.user(user_id)
+        headroom = amount * int(self.settings.hold_lease_requests)
+        period = float(self.settings.hold_lease_seconds)
+        expires = self.clock.now() + LEASE_TTL
+        quota = int(key.get("spend_quota") or 0)
+        key_ok = key_lease.admits(amount, now) and key_lease.unlimited == (quota <= 0)
+        if not key_ok:
+            need = key_lease.outstanding + amount
+            outcome, granted = await self.store.lease_key(key["_id"], book.hold_id, need + headroom, need,
+                                                          amount, quota, expires)
+            if outcome != "ok":
+                self._refused(key["_id"], user_id)
+                if outcome == "quota":
+                    raise InsufficientBalance(t("API Key 已达到消费额度上限"), type="quota_exceeded")
+                raise Unauthorized(t("API Key 已禁用"))
+            key_lease.renewed(granted, 0, period, unlimited=quota <= 0)  # what the document now says
+        if not user_lease.admits(amount, now):
+            need = user_lease.outstanding + amount
+            result, granted_user = await self.store.lease_user(user_id, book.hold_id, need + headroom, need,
+                                                               self.settings.overdraft, expires)
+            if result != "ok":
+                self._refused(key["_id"], user_id)
+                if result == "insufficient":
+                    raise InsufficientBalance()
+                if result == "busy":
+                    raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
+                raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
+            user_lease.renewed(granted_user, amount, period)
+        else:
+            user_lease.admit(amount)
+        key_lease.admit(amount)
+        book.opened(ctx.request_id, user_id, key["_id"], amount)
+        ctx.hold = amount
+
+    async def sweep(self) -> int:
+        """Give back idle leases (nothing outstanding, not renewed for ``hold_lease_seconds``)
+        and extend the expiry of leases with requests in flight; returns how many were dropped.
+        Called from the usage flush, at most once a renewal period."""
+        now = time.monotonic()
+        period = float(getattr(self.settings, "hold_lease_seconds", 5.0))
+        if now - self._last_sweep < period:
+            return 0
+        self._last_sweep = now
+        dropped = 0
+        expires = self.clock.now() + LEASE_TTL
+        for collection, book in (("users", self.leases.users), ("api_keys", self.leases.keys)):
+            for doc_id, lease in list(book.items()):
+                if lease.outstanding == 0 and now >= lease.renew_at:
+                    if lease.amount and not lease.unlimited:
+                        await self.store.drop_lease(collection, doc_id, self.leases.hold_id, lease.amount)
+                    del book[doc_id]
+                    dropped += 1
+                elif lease.amount and not lease.unlimited:
+                    await self.store.extend_lease(collection, doc_id, self.leases.hold_id, lease.amount, expires)
+        return dropped
+
+    async def give_back(self) -> None:
+        """Shutdown: release every lease of this process (after the final flush)."""
+        for collection, book in (("users", self.leases.users), ("api_keys", self.leases.keys)):
+            for doc_id, lease in list(book.items()):
+                if lease.amount and not lease.unlimited and lease.outstanding == 0:
+                    await self.store.drop_lease(collection, doc_id, self.leases.hold_id, lease.amount)
+                    del book[doc_id]
+
+    def expire(self, user_id: str) -> None:
+        """The user's balance ran out (a flush saw it): the next admission re-reads it."""
+        self.leases.expire(user_id)
 
     def _lock(self, user_id: str) -> asyncio.Lock:
         lock = self._locks.get(user_id)
@@ -152,6 +250,8 @@ class HoldService:
         by_user: dict[str, dict[str, int]] = {}
         by_key: dict[str, dict[str, int]] = {}
         for record in records:
+            if record.hold and self.leases.close(record.request_id):
+                continue  # admitted under this process's lease: settled here, nothing to write
             if record.hold:
                 by_key.setdefault(record.key_id, {})[record.request_id] = record.hold
                 by_user.setdefault(record.user_id, {})[record.request_id] = record.hold
@@ -159,6 +259,8 @@ class HoldService:
             await self.store.release("api_keys", key_id, holds)
         for user_id, holds in by_user.items():
             await self.store.release("users", user_id, holds)
+        if self.leasing:
+            await self.sweep()
 
     async def repair(self) -> int:
         """Release holds whose request is charged (the process crashed before settling) or

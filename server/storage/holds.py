@@ -114,6 +114,80 @@ class HoldStore:
                 return "ok"
         return "quota"
 
+    # -- budget leases (server.billing.leases): one hold per process on a user or key ----------
+
+    async def lease_user(self, user_id: str, lease_id: str, want: int, need: int, overdraft: int,
+                         expires: float) -> tuple[str, int]:
+        """Set this process's lease on the user to ``want`` micro-units, or as much as the balance
+        covers but at least ``need`` (read fresh, then one compare-and-set on ``held`` and the
+        lease's own amount). Returns (outcome as ``take_user``'s, the amount granted)."""
+        users = self.storage.users
+        for _ in range(TAKE_TRIES):
+            doc = await users.find_one({"_id": user_id}, {**MONEY, f"holds.{lease_id}": 1})
+            if doc is None:
+                return "missing", 0
+            if doc.get("status") != "active":
+                return "disabled", 0
+            held, mine, mine_filter = _lease_of(doc, lease_id)
+            others = held - mine
+            allowed = user_overdraft(doc, overdraft)
+            room = int(doc.get("balance") or 0) - others + allowed
+            if room < need:
+                return "insufficient", 0
+            amount = max(need, min(want, room))
+            after = await users.find_one_and_update(
+                {"$and": [{"_id": user_id}, {"status": "active"}, _held_is(held, "held" in doc), mine_filter,
+                          {"balance": {"$gte": others + amount - allowed}}]},
+                {"$inc": {"held": amount - mine}, "$set": {f"holds.{lease_id}": {"a": amount, "x": expires}}},
+                projection=MONEY, return_document=ReturnDocument.AFTER)
+            if after is not None:
+                return "ok", amount
+        return "busy", 0
+
+    async def lease_key(self, key_id: str, lease_id: str, want: int, need: int, estimate: int,
+                        quota: int, expires: float) -> tuple[str, int]:
+        """The key's lease: without a quota only a status read ("ok", ``want``); with one, set
+        aside ``want`` or what the quota leaves, at least ``need``; refused ("quota") when
+        ``spent + held by others + outstanding ≥ quota`` (so a quota is passed by at most the
+        last request admitted, as with per-request holds)."""
+        keys = self.storage.api_keys
+        for _ in range(TAKE_TRIES):
+            doc = await keys.find_one({"_id": key_id}, {"status": 1, "held": 1, "totals.cost": 1,
+                                                        f"holds.{lease_id}": 1})
+            if doc is None or doc.get("status") != "active":
+                return "disabled", 0
+            if quota <= 0:
+                return "ok", want
+            held, mine, mine_filter = _lease_of(doc, lease_id)
+            others = held - mine
+            spent = int((doc.get("totals") or {}).get("cost") or 0)
+            if spent + others + need - estimate >= quota:
+                return "quota", 0
+            amount = max(need, min(want, quota - spent - others))
+            spent_filter = {"$or": [{"totals.cost": {"$lte": spent}}, {"totals.cost": {"$exists": False}}]}
+            done = await keys.find_one_and_update(
+                {"$and": [{"_id": key_id}, {"status": "active"}, _held_is(held, "held" in doc), mine_filter,
+                          spent_filter]},
+                {"$inc": {"held": amount - mine}, "$set": {f"holds.{lease_id}": {"a": amount, "x": expires}}},
+                projection={"_id": 1})
+            if done is not None:
+                return "ok", amount
+        return "quota", 0
+
+    async def drop_lease(self, collection: str, doc_id: str, lease_id: str, amount: int) -> bool:
+        """Give a lease back (idle, or shutting down): only the amount this process set."""
+        done = await self.storage.collection(collection).update_one(
+            {"_id": doc_id, f"holds.{lease_id}.a": amount},
+            {"$inc": {"held": -amount}, "$unset": {f"holds.{lease_id}": ""}})
+        return done.modified_count == 1
+
+    async def extend_lease(self, collection: str, doc_id: str, lease_id: str, amount: int,
+                           expires: float) -> bool:
+        """Push a lease's expiry on (requests under it still in flight)."""
+        done = await self.storage.collection(collection).update_one(
+            {"_id": doc_id, f"holds.{lease_id}.a": amount}, {"$set": {f"holds.{lease_id}.x": expires}})
+        return done.modified_count == 1
+
     async def release(self, collection: str, doc_id: str, holds: dict[str, int]) -> int:
         """Release holds of one document; returns how many were still open (idempotent)."""
         if not holds:
@@ -157,6 +231,17 @@ class HoldStore:
         if doc is None:
             return None
         return int(doc.get("balance") or 0) - int(doc.get("held") or 0), str(doc.get("status"))
+
+
+def _lease_of(doc: dict[str, Any], lease_id: str) -> tuple[int, int, dict[str, Any]]:
+    """(held, this lease's amount, the filter that it is still that amount)."""
+    held = int(doc.get("held") or 0)
+    # nx-27017 answers a dotted projection with the dotted name as a top-level key
+    entry = (doc.get("holds") or {}).get(lease_id) or doc.get(f"holds.{lease_id}")
+    if isinstance(entry, dict):
+        mine = int(entry.get("a") or 0)
+        return held, mine, {f"holds.{lease_id}.a": mine}
+    return held, 0, {f"holds.{lease_id}": {"$exists": False}}
 
 
 def _covers(doc: dict[str, Any], amount: int, overdraft: int) -> bool:

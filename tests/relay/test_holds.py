@@ -22,8 +22,9 @@ MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
 
 @pytest_asyncio.fixture(scope="module")
 async def relay(storage):
-    # A share wide enough that only the money limits what one user runs at once.
-    server = await RelayUnderTest.start(storage, user_max_concurrency=1000)
+    # A share wide enough that only the money limits what one user runs at once; one hold per
+    # request (hold_lease_requests=0): tests/relay/test_leases.py runs the same money rules leased.
+    server = await RelayUnderTest.start(storage, user_max_concurrency=1000, hold_lease_requests=0)
     yield server
     await server.stop()
 
