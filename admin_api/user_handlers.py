@@ -251,6 +251,15 @@ class TransactionsHandler(UserApiHandler):
         self.write_json(await self.stats.transactions(self.user_id, limit=limit, offset=offset, type=kind))
 
 
+class TransactionRowsHandler(UserApiHandler):
+    """``GET /api/user/transactions/<id>/rows``: the usage rows a flush's charge entry summed
+    (one entry per user per usage flush carries their sum; issue 15)."""
+
+    @authenticated
+    async def get(self, entry_id: str) -> None:
+        self.write_json(await self.stats.transaction_rows(self.user_id, entry_id))
+
+
 class PricingHandler(UserApiHandler):
     """``GET /api/user/pricing``: prices per million tokens, per group multiplier."""
 
@@ -273,5 +282,6 @@ default_handlers = [
     (r"/api/user/stats", StatsHandler),
     (r"/api/user/logs", LogsHandler),
     (r"/api/user/transactions", TransactionsHandler),
+    (rf"/api/user/transactions/{KEY_ID}/rows", TransactionRowsHandler),
     (r"/api/user/pricing", PricingHandler),
 ]

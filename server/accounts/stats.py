@@ -120,6 +120,15 @@ class StatsService:
         return {"data": [ledger_row_view(r) for r in rows], "total": total, "limit": limit,
                 "offset": offset, "currency": self.currency}
 
+    async def transaction_rows(self, user_id: str, entry_id: str) -> dict[str, Any]:
+        """The usage rows one of the user's charge entries summed (another user's entry: 404)."""
+        entry = await self.ledger.get_for_user(user_id, entry_id)
+        if entry is None:
+            raise NotFound("交易记录不存在")
+        rows = await self.ledger.flush_rows(user_id, entry_id) if entry.get("rows_of") else []
+        return {"entry": ledger_row_view(entry), "data": [usage_row_view(r) for r in rows],
+                "total": len(rows), "currency": self.currency}
+
     async def pricing(self) -> dict[str, Any]:
         """Every price rule per million tokens, as is and under each group's multiplier."""
         return await pricing_view.pricing(self.prices, await self.groups.list(), self.currency)

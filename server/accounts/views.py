@@ -109,6 +109,10 @@ def ledger_row_view(entry: dict[str, Any]) -> dict[str, Any]:
     detail = meta.get("description") or meta.get("model") or ""
     if detail:
         description = f"{description}({detail})"
+    rows = entry.get("rows") if entry.get("rows_of") else None  # a usage flush's entry (issue 15)
+    if rows and rows > 1 and not detail:
+        description = f"{description}({rows} 次请求)"
     return {"id": entry["_id"], "type": entry.get("type"), **money("amount", entry.get("amount", 0)),
             **money("balance_after", entry.get("balance_after")), "ref": entry.get("ref", ""),
-            "ts": iso(entry.get("ts")), "description": description, "applied": bool(entry.get("applied"))}
+            "ts": iso(entry.get("ts")), "description": description, "applied": bool(entry.get("applied")),
+            "rows": rows, "rows_url": f"/api/user/transactions/{entry['_id']}/rows" if rows else None}

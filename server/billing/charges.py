@@ -157,7 +157,9 @@ class ChargeService:
                 continue
             amount = -sum(doc["cost"] for doc in rows)
             ref = rows[0]["_id"] if len(rows) == 1 else ""
-            balance = await self.ledger.close_flush_entry(entry_id, user_id, amount, len(rows), ref)
+            models = {doc["model"] for doc in rows}
+            meta = {"model": models.pop()} if len(models) == 1 else {}
+            balance = await self.ledger.close_flush_entry(entry_id, user_id, amount, len(rows), ref, meta)
             if balance <= 0 and self.on_exhausted is not None:
                 self.on_exhausted(user_id)
         await self._count([doc for i, doc in enumerate(docs) if i not in existed])

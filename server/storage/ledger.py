@@ -179,14 +179,14 @@ class LedgerStore:
                 self.storage.usage.find({"_id": {"$in": request_ids}}, {"ledger_id": 1})}
 
     async def close_flush_entry(self, entry_id: str, user_id: str, amount: int, rows: int,
-                                ref: str = "") -> int:
+                                ref: str = "", meta: dict[str, Any] | None = None) -> int:
         """Steps 3 and 4: move the balance once under the entry's mark, then write the amount
         and flag it applied. Returns the balance after the move."""
         now = time.time()
         balance = await self._move(user_id, entry_id, amount, now)
         await self.storage.ledger.update_one(
             {"_id": entry_id, "applied": False},
-            {"$set": {"amount": amount, "rows": rows, "ref": ref, "applied": True,
+            {"$set": {"amount": amount, "rows": rows, "ref": ref, "meta": meta or {}, "applied": True,
                       "balance_after": balance, "applied_at": now}})
         return balance
 

@@ -237,3 +237,23 @@ async def test_pricing(world):
     assert codex["tiers"][0]["prices"]["output"] == "33.75"  # $22.50 × 1.5
     assert [rules["catalogue", m]["prices"]["input"] for m in ("gpt-5.5", "gpt-5.2", "gpt-5.1-codex-mini")] == \
         ["5", "1.75", "0.25"]
+
+
+async def test_a_flush_entry_links_to_the_rows_it_charged(relay, world):
+    """One ledger entry per user per usage flush: the transactions view shows it with its sum and
+    a link to its rows; another user cannot follow the link."""
+    deps, http = relay.deps, world["http"]
+    acct = await account(http)
+    assert (await acct.post("/api/user/recharge", {"amount": 10})).status_code == 201
+    key = (await acct.post("/api/user/keys", {"name": "batch"})).json()
+    records = [await usage_record(deps, acct.id, key["id"]) for _ in range(3)]
+    await deps.charges.charge_many(records)
+    page = (await acct.get("/api/user/transactions", params={"type": "charge"})).json()
+    assert page["total"] == 1
+    entry = page["data"][0]
+    assert entry["amount"] == -3 * 6000 and entry["rows"] == 3 and entry["applied"]
+    assert entry["description"] == "API 调用扣费(claude-sonnet-4-5)"
+    linked = (await acct.get(entry["rows_url"])).json()
+    assert sorted(r["id"] for r in linked["data"]) == sorted(r.request_id for r in records)
+    assert sum(r["cost"] for r in linked["data"]) == -entry["amount"] and linked["entry"]["id"] == entry["id"]
+    assert (await world["other"].get(entry["rows_url"])).status_code == 404
