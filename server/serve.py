@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from server.embedded_db import EmbeddedDatabaseError
 from server.runtime import Runtime
@@ -24,7 +25,7 @@ def serve(settings: Settings) -> int:
 
             return serve_workers(settings, _run_worker)
     try:
-        return asyncio.run(_serve(settings))
+        return run_loop(settings, _serve(settings))
     except EmbeddedDatabaseError as exc:
         print(f"jiuliu: {exc}", file=sys.stderr)
         return 3
@@ -39,7 +40,22 @@ def serve(settings: Settings) -> int:
 
 def _run_worker(settings: Settings, sockets: list, worker: int = 0) -> int:
     """One pre-forked worker: its own loop, clients, caches and usage journal over the shared sockets."""
-    return asyncio.run(_serve(settings, sockets, quiet=True, worker=worker))
+    return run_loop(settings, _serve(settings, sockets, quiet=True, worker=worker))
+
+
+def run_loop(settings: Settings, main: Any) -> int:
+    """Run ``main`` on the configured event loop: uvloop (libuv; Tornado runs on any asyncio
+    loop) unless ``event_loop = "asyncio"`` or uvloop is not installed."""
+    factory = None
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        except ImportError:
+            log.warning("event_loop = uvloop but uvloop is not installed: using asyncio's loop")
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 async def _serve(settings: Settings, sockets: list | None = None, quiet: bool = False,

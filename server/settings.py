@@ -79,6 +79,7 @@ class Settings:
     db_timeout_jobs: float = 300.0
     hold_lease_requests: int = 32
     hold_lease_seconds: float = 5.0
+    event_loop: str = "uvloop"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -153,6 +154,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("user_pool_share: a fraction of a group's capacity, above 0 and at most 1")
     if s.overdraft < 0:
         raise SettingsError("overdraft: micro-units a user may go below zero; 0 or more")
+    if s.event_loop not in ("uvloop", "asyncio"):
+        raise SettingsError("event_loop: \"uvloop\" or \"asyncio\"")
     if s.hold_lease_requests < 0 or s.hold_lease_seconds <= 0:
         raise SettingsError("hold_lease_requests: 0 or more estimates (0: a hold per request); "
                             "hold_lease_seconds: a positive number of seconds")

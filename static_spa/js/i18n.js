@@ -81,6 +81,7 @@ const zh = {
 
   'tx.subtitle': '余额的每一笔变动', 'tx.allTypes': '全部类型', 'tx.typeLabel': '类型', 'tx.description': '说明', 'tx.amount': '金额',
   'tx.balanceAfter': '变动后余额', 'tx.ref': '关联', 'tx.empty': '暂无交易记录',
+  'tx.rows': '{n} 次请求', 'tx.rowsTitle': '这笔扣费包含的请求',
   'tx.type.recharge': '充值', 'tx.type.charge': 'API 调用扣费', 'tx.type.refund': '退款', 'tx.type.adjustment': '余额调整', 'tx.type.redeem': '兑换码充值',
 
   'recharge.subtitle': '为账户充值', 'recharge.orderTitle': '提交充值', 'recharge.codeTitle': '使用兑换码', 'recharge.amount': '金额',
@@ -248,6 +249,7 @@ const en = {
 
   'tx.subtitle': 'Every change of your balance', 'tx.allTypes': 'All types', 'tx.typeLabel': 'Type', 'tx.description': 'Description', 'tx.amount': 'Amount',
   'tx.balanceAfter': 'Balance after', 'tx.ref': 'Reference', 'tx.empty': 'No transactions yet',
+  'tx.rows': '{n} requests', 'tx.rowsTitle': 'Requests in this charge',
   'tx.type.recharge': 'Recharge', 'tx.type.charge': 'API usage', 'tx.type.refund': 'Refund', 'tx.type.adjustment': 'Adjustment', 'tx.type.redeem': 'Redeem code',
 
   'recharge.subtitle': 'Add funds to your account', 'recharge.orderTitle': 'Recharge', 'recharge.codeTitle': 'Redeem a code', 'recharge.amount': 'Amount',

@@ -1,4 +1,5 @@
-// Transactions: the user's ledger (recharges, charges, adjustments, redemptions), paged.
+// Transactions: the user's ledger (recharges, charges, adjustments, redemptions), paged. A usage
+// flush charges one entry per user; its "N requests" link lists the rows it summed.
 import { h, field, clear, errorBox } from '../js/dom.js';
 import { t } from '../js/i18n.js';
 import { api, listOf, totalOf } from '../js/api.js';
@@ -14,6 +15,22 @@ export async function render(root) {
     TYPES.map((ty) => h('option', { value: ty }, t('tx.type.' + ty))));
   typeSel.addEventListener('change', () => { state.type = typeSel.value; state.offset = 0; load(); });
   const slot = h('div');
+  const detail = h('div');
+
+  async function showRows(entry) {
+    clear(detail).append(h('div.loading', t('common.loading')));
+    try {
+      const body = await api.get(entry.rows_url);
+      const cols = [
+        { key: 'ts', label: t('logs.time'), render: (r) => dateTime(r.ts) },
+        { key: 'model', label: 'model' },
+        { key: 'key_name', label: 'key' },
+        { key: 'cost', label: t('tx.amount'), align: 'right', render: (r) => money(-moneyOf(r, 'cost'), { sign: true }) },
+        { key: 'id', label: t('tx.ref'), render: (r) => h('code.small', r.id) },
+      ];
+      clear(detail).append(h('section.card.flush', dataTable(cols, listOf(body), { caption: t('tx.rowsTitle') })));
+    } catch (err) { clear(detail).append(errorBox(err)); }
+  }
 
   async function load() {
     clear(slot).append(h('div.loading', t('common.loading')));
@@ -30,13 +47,20 @@ export async function render(root) {
           return h('strong', { class: v < 0 ? 'neg' : 'pos' }, money(v, { sign: true }));
         } },
         { key: 'balance_after', label: t('tx.balanceAfter'), align: 'right', render: (r) => money(moneyOf(r, 'balance_after')) },
-        { key: 'ref', label: t('tx.ref'), render: (r) => (r.ref ? h('code.small', r.ref) : '') },
+        { key: 'ref', label: t('tx.ref'), render: (r) => {
+          if (r.rows_url && r.rows > 1) {
+            const link = h('a', { href: '#' }, t('tx.rows', { n: r.rows }));
+            link.addEventListener('click', (ev) => { ev.preventDefault(); showRows(r); });
+            return link;
+          }
+          return r.ref ? h('code.small', r.ref) : '';
+        } },
       ];
       clear(slot).append(dataTable(cols, rows, { caption: t('nav.transactions'), empty: t('tx.empty') }),
         pager({ offset: state.offset, limit: LIMIT, total: totalOf(body), count: rows.length }, (o) => { state.offset = o; load(); }));
     } catch (err) { clear(slot).append(errorBox(err)); }
   }
   root.append(pageHeader(t('nav.transactions'), t('tx.subtitle')),
-    h('section.card', h('div.form-inline', field(t('tx.typeLabel'), typeSel))), h('section.card.flush', slot));
+    h('section.card', h('div.form-inline', field(t('tx.typeLabel'), typeSel))), h('section.card.flush', slot), detail);
   await load();
 }
