@@ -98,10 +98,17 @@ def render(r: dict) -> str:
               f"Relay RSS after the warm-up segment {sk['rss_after_warmup_mb']} MB, at the end {sk['rss_end_mb']} MB, "
               f"peak {sk['rss_max_mb']} MB: drift {sk['drift_pct']:+.1f}% ({verdict} within 10%), "
               f"~{sk['requests']:,} requests.", "",
-              "| t s | body | req/s | errors | relay RSS MB | usage records not yet written | relay CPU ms/req |",
-              "|---|---|---|---|---|---|---|"]
-        L += [f"| {x['t_s']} | {x['body']} | {x['rps']} | {x['errors']} | {x['relay_rss_mb']} | "
-              f"{_f(x.get('usage_pending'), ',')} | {x['relay_cpu_ms_per_req']} |" for x in sk["samples"]]
+              f"Answered **{sk.get('answered_rps', '–')}/s**, billed (usage rows written) "
+              f"**{sk.get('billed_rps', '–')}/s**; {_f(sk.get('billed'), ',')} billed of {sk['requests']:,} answered "
+              f"({'every answered call billed' if sk.get('every_answered_billed') else 'NOT all billed'}); "
+              f"database writes per billed request **{_f(sk.get('db_writes_per_request'), '.2f')}** "
+              f"({', '.join(f'{k} {v:,}' for k, v in sorted((sk.get('db_writes_by_kind') or {}).items()))}).", "",
+              "| t s | body | answered req/s | billed req/s | errors | relay RSS MB | usage records not yet written "
+              "| relay CPU ms/req | DB CPU ms/req |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        L += [f"| {x['t_s']} | {x['body']} | {x['rps']} | {x.get('billed_rps', '–')} | {x['errors']} | "
+              f"{x['relay_rss_mb']} | {_f(x.get('usage_pending'), ',')} | {x['relay_cpu_ms_per_req']} | "
+              f"{_f(x.get('db_cpu_ms_per_req'), '.3f')} |" for x in sk["samples"]]
     lq = r.get("log_query")
     if lq:
         L += ["", "## User log page (`GET /api/user/logs?limit=100`, dashboard JWT, usage rows seeded with insert_many)", ""]

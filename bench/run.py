@@ -112,10 +112,17 @@ def main() -> int:
                "JIULIU_METRICS_OPEN": "true",
                # one bench user drives every connection: its fair share is the whole pool
                "JIULIU_USER_MAX_CONCURRENCY": "1000000", "JIULIU_USER_POOL_SHARE": "1"}
+        # The soak counts the relay's database writes per request (bench/counted_serve.py); the
+        # other phases run the plain relay.
+        counted = (not only or "soak" in only)
+        if counted:
+            env["JIULIU_BENCH_DB_COUNTS"] = str(tmp / "db-counts.json")
+
         def start_relay(n: int) -> procs.Proc:
             port = procs.free_port()
             name = "relay" if n == 1 else f"relay-w{n}"
-            proc = procs.start(name, [py, "-m", "server.cli", "serve", "--port", str(port), "--workers", str(n)],
+            entry = ["-m", "bench.counted_serve"] if counted and n == 1 else ["-m", "server.cli"]
+            proc = procs.start(name, [py, *entry, "serve", "--port", str(port), "--workers", str(n)],
                                port, tmp, env=env)
             running.append(proc)
             procs.wait_port(proc)

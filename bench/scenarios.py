@@ -116,30 +116,69 @@ def usage_pending(port: int) -> int | None:
 def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, segment: int = 30) -> dict:
     """Steady load for ``minutes`` (wrk at c=16, segments of ``segment`` s alternating the bodies,
     requests spread over 1,000 sessions): relay RSS after each segment. The first segment is
-    warm-up; the verdict compares the last segment's RSS with the second's."""
+    warm-up; the verdict compares the last segment's RSS with the second's. Also the *billed*
+    rate (usage rows written, counted in the database) next to the answered rate, and the
+    database writes per billed request (the relay's command listener, bench/counted_serve.py)."""
+    from bench.counted_serve import read_counts
+
     files = []
     for name, body in bodies:
         path = ctx.tmp / f"soak-{name}.json"
         path.write_text(json.dumps(body))
         files.append((name, path))
+    counts_path = ctx.tmp / "db-counts.json"
     samples, t0 = [], time.perf_counter()
+    rows0 = rows = usage_rows(ctx)
+    writes0 = _writes(read_counts(counts_path))
+    answered = 0
     i = 0
     while time.perf_counter() - t0 < minutes * 60 or len(samples) < 3:
         name, path = files[i % len(files)]
         cpu0 = ctx.relay.cpu()
+        db0 = procs.cpu_seconds(ctx.db_pid) if ctx.db_pid else None
+        s0 = time.perf_counter()
         res = wrk(f"http://127.0.0.1:{ctx.relay.port}/v1/messages", path, "x-api-key", key, 16, segment,
                   sessions=1000)
+        wall = time.perf_counter() - s0
+        answered += res["requests"]
+        before, rows = rows, usage_rows(ctx)
         samples.append({"t_s": round(time.perf_counter() - t0), "body": name, "rps": round(res["rps"]),
-                        "errors": res["socket_errors"] + res["non2xx"], "relay_rss_mb": ctx.relay.rss(),
-                        "usage_pending": usage_pending(ctx.relay.port),
-                        "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / max(1, res["requests"]), 3)})
+                        "billed_rps": round((rows - before) / wall), "errors": res["socket_errors"] + res["non2xx"],
+                        "relay_rss_mb": ctx.relay.rss(), "usage_pending": usage_pending(ctx.relay.port),
+                        "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / max(1, res["requests"]), 3),
+                        "db_cpu_ms_per_req": round(1000 * (procs.cpu_seconds(ctx.db_pid) - db0) / max(1, res["requests"]), 3)
+                        if db0 is not None else None})
         print(f"soak {samples[-1]}", flush=True)
         i += 1
+    elapsed = time.perf_counter() - t0
+    # Drain: every answered call must end up billed (the relay flushes every 0.5 s).
+    deadline = time.monotonic() + 60
+    while usage_rows(ctx) - rows0 < answered and time.monotonic() < deadline:
+        time.sleep(0.5)
+    billed = usage_rows(ctx) - rows0
+    time.sleep(1.5)  # the counts file is written once a second
+    counts = read_counts(counts_path)
+    writes = _writes(counts) - writes0
     base, last = samples[1]["relay_rss_mb"], samples[-1]["relay_rss_mb"]
     return {"minutes": minutes, "segment_s": segment, "samples": samples, "rss_after_warmup_mb": base,
             "rss_end_mb": last, "rss_max_mb": max(s["relay_rss_mb"] for s in samples),
             "drift_pct": round(100 * (last - base) / base, 1),
-            "requests": sum(s["rps"] * segment for s in samples)}
+            "requests": answered, "answered_rps": round(answered / elapsed), "billed": billed,
+            "billed_rps": round(billed / elapsed), "every_answered_billed": billed == answered,
+            "db_writes_per_request": round(writes / max(1, billed), 3) if counts["writes"] else None,
+            "db_writes_by_kind": counts["writes"]}
+
+
+def usage_rows(ctx: Ctx) -> int:
+    """Usage rows in the bench database now (one per billed request)."""
+    from pymongo import MongoClient
+
+    with MongoClient(ctx.db_url, serverSelectionTimeoutMS=5000) as client:
+        return client[ctx.db_name]["usage"].count_documents({})
+
+
+def _writes(counts: dict) -> int:
+    return sum(counts.get("writes", {}).values())
 
 
 def add_ratios(row: dict) -> None:

@@ -224,7 +224,11 @@ class HoldService:
 
     async def check_free(self, ctx: "RelayContext") -> None:
         """A free call (count_tokens): the key active and balance − held positive, read now."""
-        if await self._check_active(ctx) <= 0:
+        available = await self._check_active(ctx)
+        lease = self.leases.users.get(ctx.user["_id"])
+        if lease is not None and not lease.unlimited:  # this process's own lease is not spent money
+            available += lease.amount - lease.outstanding
+        if available <= 0:
             raise InsufficientBalance()
 
     async def _check_active(self, ctx: "RelayContext") -> int:
