@@ -20,6 +20,7 @@ from server.secret_box import SecretBox
 from server.settings import Settings
 from server.storage.db import Storage
 from server.storage.timeouts import client_options, deadline
+from server.web.nodelay import NoDelayHTTPServer
 from server.wiring import build_deps
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Runtime:
     def _start_listener(self) -> None:
         assert self.deps is not None
         app = make_app(self.settings, self.deps)
-        self.server = tornado.httpserver.HTTPServer(
+        self.server = NoDelayHTTPServer(  # TCP_NODELAY per connection (server.web.nodelay)
             app, max_body_size=self.settings.max_body_bytes, idle_connection_timeout=75)
         sockets = self._sockets or tornado.netutil.bind_sockets(self.settings.port, self.settings.host)
         self.port = sockets[0].getsockname()[1]
