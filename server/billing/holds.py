@@ -154,7 +154,8 @@ class HoldService:
         key_ok = key_lease.admits(amount, now) and key_lease.unlimited == (quota <= 0)
         if not key_ok:
             need = key_lease.outstanding + amount
-            outcome, granted = await self.store.lease_key(key["_id"], book.hold_id, need + headroom, need,
+            want = need + headroom * key_lease.next_scale(now)
+            outcome, granted = await self.store.lease_key(key["_id"], book.hold_id, want, need,
                                                           amount, quota, expires)
             if outcome != "ok":
                 self._refused(key["_id"], user_id)
@@ -164,7 +165,8 @@ class HoldService:
             key_lease.renewed(granted, 0, period, unlimited=quota <= 0)  # what the document now says
         if not user_lease.admits(amount, now):
             need = user_lease.outstanding + amount
-            result, granted_user = await self.store.lease_user(user_id, book.hold_id, need + headroom, need,
+            want = need + headroom * user_lease.next_scale(now)
+            result, granted_user = await self.store.lease_user(user_id, book.hold_id, want, need,
                                                                self.settings.overdraft, expires)
             if result != "ok":
                 self._refused(key["_id"], user_id)

@@ -13,14 +13,16 @@ Local accounting per lease (all in estimates, the same ones per-request holds us
   given back to the lease (they moved the balance, the lease did not), so the lease is renewed
   when it is used up, and at the latest every ``hold_lease_seconds``.
 * A renewal replaces the lease by ``outstanding + estimate + headroom`` (headroom
-  ``hold_lease_requests`` estimates), shrunk to what the balance (quota) covers; it needs at
+  ``hold_lease_requests`` estimates, times a scale that doubles, up to 16, while the lease runs
+  out within a second and halves when it lasts its period), shrunk to what the balance (quota) covers; it needs at
   least ``outstanding + estimate`` covered: exactly the per-request rule, where ``held`` held the
   outstanding estimates. So refusals are decided on a fresh read, as before.
 
 Accuracy (README, "Budget leases"): with estimates that cover the real cost the balance never
 ends below ``−overdraft``, and a quota is passed by at most the last request admitted, as with
 per-request holds. What changes: (1) up to ``hold_lease_requests`` estimates per user and
-process are set aside beyond what is in flight (so a user near the end of the balance sees
+process (×16 for a user busy enough to use that up within a second) are set aside beyond what
+is in flight (so a user near the end of the balance sees
 smaller leases, down to one request each: then every call pays the round trip again); (2) a
 user or key disabled, or a quota lowered, takes effect at the next renewal: within
 ``hold_lease_seconds`` or when the lease is used up, whichever comes first; (3) an idle lease is
@@ -33,6 +35,7 @@ import time
 from dataclasses import dataclass
 
 LEASE_TTL = 300.0  # seconds before the repair job may release a lease its process stopped renewing
+MAX_SCALE = 16  # a lease's headroom is at most this many times hold_lease_requests estimates
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Lease:
     outstanding: int = 0  # admitted and not yet charged
     renew_at: float = 0.0  # monotonic time after which the next admission renews it
     unlimited: bool = False  # a key without a quota: only its status is leased (re-read at renewal)
+    scale: int = 1  # headroom multiplier: doubles while the lease runs out within a second
+    renewed_at: float = 0.0  # monotonic time of the last renewal
 
     def admits(self, amount: int, now: float) -> bool:
         """Whether ``amount`` fits without asking the database."""
@@ -53,8 +58,19 @@ class Lease:
         self.used += amount
         self.outstanding += amount
 
+    def next_scale(self, now: float) -> int:
+        """A busy user's lease grows (×2 up to ``MAX_SCALE``) while it runs out within a second of
+        its renewal, and shrinks back when it lasts until its period: renewals stay a few a
+        second per user at any rate, without setting aside more than a second's worth for long."""
+        if self.renew_at and now < self.renew_at and now - self.renewed_at < 1.0:
+            self.scale = min(MAX_SCALE, self.scale * 2)
+        elif self.renew_at and now >= self.renew_at:
+            self.scale = max(1, self.scale // 2)
+        return self.scale
+
     def renewed(self, granted: int, amount: int, period: float, unlimited: bool = False) -> None:
         """A renewal granted ``granted``; the request that asked for it is admitted under it."""
+        self.renewed_at = time.monotonic()
         self.amount, self.unlimited = granted, unlimited
         self.used = self.outstanding + amount
         self.outstanding += amount

@@ -118,8 +118,9 @@ class HoldStore:
 
     async def lease_user(self, user_id: str, lease_id: str, want: int, need: int, overdraft: int,
                          expires: float) -> tuple[str, int]:
-        """Set this process's lease on the user to ``want`` micro-units, or as much as the balance
-        covers but at least ``need`` (read fresh, then one compare-and-set on ``held`` and the
+        """Set this process's lease on the user to ``want`` micro-units, or ``need`` plus half of
+        what the balance covers beyond it (the other half stays for other processes), but at
+        least ``need`` (read fresh, then one compare-and-set on ``held`` and the
         lease's own amount). Returns (outcome as ``take_user``'s, the amount granted)."""
         users = self.storage.users
         for _ in range(TAKE_TRIES):
@@ -134,7 +135,7 @@ class HoldStore:
             room = int(doc.get("balance") or 0) - others + allowed
             if room < need:
                 return "insufficient", 0
-            amount = max(need, min(want, room))
+            amount = max(need, min(want, need + (room - need) // 2))  # half the rest left to others
             after = await users.find_one_and_update(
                 {"$and": [{"_id": user_id}, {"status": "active"}, _held_is(held, "held" in doc), mine_filter,
                           {"balance": {"$gte": others + amount - allowed}}]},
@@ -163,7 +164,7 @@ class HoldStore:
             spent = int((doc.get("totals") or {}).get("cost") or 0)
             if spent + others + need - estimate >= quota:
                 return "quota", 0
-            amount = max(need, min(want, quota - spent - others))
+            amount = max(need, min(want, need + (quota - spent - others - need) // 2))
             spent_filter = {"$or": [{"totals.cost": {"$lte": spent}}, {"totals.cost": {"$exists": False}}]}
             done = await keys.find_one_and_update(
                 {"$and": [{"_id": key_id}, {"status": "active"}, _held_is(held, "held" in doc), mine_filter,

@@ -126,6 +126,8 @@ async def test_two_processes_never_admit_more_than_the_balance_covers(relay, poo
     assert sum(admitted) > 50_000 - 3 * one, (sum(admitted), one)
     doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
     assert doc["held"] <= 50_000 and len(doc["holds"]) == 2  # one lease per process, no more
+    for proc in procs:  # what each process admits against is what the document sets aside for it
+        assert doc["holds"][proc.leases.hold_id]["a"] == proc.leases.users[user["_id"]].amount
 
 
 async def test_disabling_takes_effect_at_the_next_renewal(relay, pool):
