@@ -100,7 +100,7 @@ def render(r: dict) -> str:
               f"~{sk['requests']:,} requests.", "",
               f"Answered **{sk.get('answered_rps', '–')}/s**, billed (usage rows written) "
               f"**{sk.get('billed_rps', '–')}/s**; {_f(sk.get('billed'), ',')} billed of {sk['requests']:,} answered "
-              f"({'every answered call billed' if sk.get('every_answered_billed') else 'NOT all billed'}); "
+              f"({'every answered call billed; the extra rows are calls wrk cut at a segment end, billed as aborts' if sk.get('every_answered_billed') else 'NOT all billed'}); "
               f"database writes per billed request **{_f(sk.get('db_writes_per_request'), '.2f')}** "
               f"({', '.join(f'{k} {v:,}' for k, v in sorted((sk.get('db_writes_by_kind') or {}).items()))}).", "",
               "| t s | body | answered req/s | billed req/s | errors | relay RSS MB | usage records not yet written "
