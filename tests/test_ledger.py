@@ -209,10 +209,10 @@ async def _assert_charged_once(storage, ledger, uid, request_ids, cost_each):
     amount is the sum of its rows; nothing left half-way."""
     balance, total = await ledger.balance_and_sum(uid)
     assert balance == total == -cost_each * len(request_ids)
-    assert await storage.ledger.count_documents({"user_id": uid, "applied": False}) == 0
-    rows = [r async for r in storage.usage.find({"user_id": uid})]
+    assert await storage.db.ledger.count_documents({"user_id": uid, "applied": False}) == 0
+    rows = [r async for r in storage.db.usage.find({"user_id": uid})]
     assert sorted(r["_id"] for r in rows) == sorted(request_ids)
-    entries = {e["_id"]: e async for e in storage.ledger.find({"user_id": uid})}
+    entries = {e["_id"]: e async for e in storage.db.ledger.find({"user_id": uid})}
     assert all(e["applied"] for e in entries.values())
     for entry_id, entry in entries.items():
         named = [r for r in rows if r["ledger_id"] == entry_id]
@@ -267,7 +267,7 @@ async def test_a_request_replayed_in_another_batch_is_never_charged_twice(storag
     await charges.charge_many(mixed + [_record(other)])
     await charges.charge(UsageRecord(**{**records[0].__dict__, "batch": None, "_cost": None}))
     await _assert_charged_once(storage, ledger, uid, [r.request_id for r in records], 6_000)
-    assert await storage.ledger.count_documents({"user_id": uid}) == 1
+    assert await storage.db.ledger.count_documents({"user_id": uid}) == 1
 
 
 async def test_a_flush_writes_about_one_document_per_request(embedded_db, storage):

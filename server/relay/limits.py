@@ -13,19 +13,17 @@ after ``lease`` seconds. Expiry times are epoch seconds (numbers compare alike e
 
 from __future__ import annotations
 
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
-
 from server.clock import Clock, WallClock
 from server.errors import RateLimited
 from server.storage.db import Storage
+from server.storage.rate_windows import RateWindowStore
 
 
 class KeyLimits:
     """Admission control for one API key's rate and concurrency limits."""
 
     def __init__(self, storage: Storage, lease: float = 1800.0, clock: WallClock | None = None) -> None:
-        self.storage = storage
+        self.windows = RateWindowStore(storage)
         self.clock: WallClock = clock or Clock()
         self.lease = lease
         # key id -> (minute, count) of a closed minute: read once per key and minute, not per request.
@@ -38,25 +36,22 @@ class KeyLimits:
         now = self.clock.now()
         minute = int(now // 60)
         expires = float((minute + 2) * 60)
-        doc = await self.storage.rate_windows.find_one_and_update(
-            {"_id": f"r:{key_id}:{minute}"}, {"$inc": {"n": 1}, "$set": {"expires_at": expires}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        assert doc is not None  # upserted
+        count = await self.windows.count(key_id, minute, expires)
         previous = await self._closed_minute(key_id, minute - 1)
         elapsed = (now % 60) / 60
-        estimate = doc["n"] + previous * (1 - elapsed)
+        estimate = count + previous * (1 - elapsed)
         if estimate > per_minute:
-            await self.storage.rate_windows.update_one({"_id": f"r:{key_id}:{minute}"}, {"$inc": {"n": -1}})
-            raise RateLimited(retry_after=_wait(doc["n"], previous, per_minute, now))
+            await self.windows.uncount(key_id, minute)
+            raise RateLimited(retry_after=_wait(count, previous, per_minute, now))
 
     async def _closed_minute(self, key_id: str, minute: int) -> int:
         cached = self._closed.get(key_id)
         if cached is not None and cached[0] == minute:
             return cached[1]
-        doc = await self.storage.rate_windows.find_one({"_id": f"r:{key_id}:{minute}"})
+        count = await self.windows.minute_count(key_id, minute)
         if len(self._closed) >= 100_000:
             self._closed.clear()
-        self._closed[key_id] = (minute, doc["n"] if doc else 0)
+        self._closed[key_id] = (minute, count)
         return self._closed[key_id][1]
 
     async def acquire(self, key_id: str, limit: int, request_id: str) -> str | None:
@@ -67,27 +62,17 @@ class KeyLimits:
         expires = now + self.lease
         for slot in range(limit):
             slot_id = f"c:{key_id}:{slot}"
-            try:
-                await self.storage.rate_windows.insert_one(
-                    {"_id": slot_id, "request_id": request_id, "expires_at": expires})
+            if await self.windows.take_slot(slot_id, request_id, expires, now):
                 return slot_id
-            except DuplicateKeyError:
-                # Reclaim a slot whose holder died without releasing it.
-                stale = await self.storage.rate_windows.find_one_and_update(
-                    {"_id": slot_id, "expires_at": {"$lt": now}},
-                    {"$set": {"request_id": request_id, "expires_at": expires}})
-                if stale is not None:
-                    return slot_id
         raise RateLimited("并发请求过多,请稍后再试", retry_after=1)
 
     async def release(self, slot_id: str | None, request_id: str) -> None:
         if slot_id:
-            await self.storage.rate_windows.delete_one({"_id": slot_id, "request_id": request_id})
+            await self.windows.release_slot(slot_id, request_id)
 
     async def purge_expired(self) -> int:
         """Drop rate counters and concurrency slots past their expiry (a maintenance job)."""
-        result = await self.storage.rate_windows.delete_many({"expires_at": {"$lt": self.clock.now()}})
-        return result.deleted_count
+        return await self.windows.purge(self.clock.now())
 
 
 def _wait(current: int, previous: int, limit: int, now: float) -> float:

@@ -10,7 +10,6 @@ see ``server.embedded_db`` for the subset of MongoDB the project relies on.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,11 +78,10 @@ COLLECTIONS: dict[str, list[Index]] = {
 }
 
 
-# Modules that still reach collections as attributes (``self.storage.usage``) until issue 15
-# (throughput) moves their queries into repositories; the same list is the allow-list of
-# tests/test_storage_boundary.py. When it is empty, delete ``Storage.__getattr__``.
-LEGACY_ATTRIBUTE_CALLERS = frozenset({
-    "server.billing.charges", "server.relay.limits", "server.storage.ledger", "server.storage.holds"})
+# Modules that may still reach collections as attributes (``self.storage.usage``): empty since
+# issue 15 moved the last queries (charges, limits, ledger, holds) into repositories; the same
+# list is the allow-list of tests/test_storage_boundary.py, and ``Storage.__getattr__`` is gone.
+LEGACY_ATTRIBUTE_CALLERS: frozenset[str] = frozenset()
 
 
 class Storage:
@@ -103,17 +101,6 @@ class Storage:
         options.setdefault("serverSelectionTimeoutMS", 5000)
         options.setdefault("tz_aware", True)
         return cls(AsyncMongoClient(url, **options), db_name)
-
-    def __getattr__(self, name: str) -> AsyncCollection:
-        """Transitional: collections as attributes for the modules of ``LEGACY_ATTRIBUTE_CALLERS``
-        only (the caller's module, one frame up); everyone else calls a repository method, and
-        tests reach a collection explicitly (``storage.db.users``)."""
-        if name in COLLECTIONS:
-            if sys._getframe(1).f_globals.get("__name__") in LEGACY_ATTRIBUTE_CALLERS:
-                return self.db[name]
-            raise AttributeError(f"Storage.{name}: collections are reached only inside server/storage, "
-                                 "through a repository method")
-        raise AttributeError(name)
 
     def collection(self, name: str) -> AsyncCollection:
         """A declared collection; unknown names are a programming error."""

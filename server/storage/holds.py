@@ -47,7 +47,7 @@ class HoldStore:
     async def take_user(self, user_id: str, hold_id: str, amount: int, overdraft: int,
                         expires: float) -> tuple[str, dict[str, Any] | None]:
         """("ok" | "insufficient" | "disabled" | "missing" | "busy", the user's money fields after)."""
-        users = self.storage.users
+        users = self.storage.db.users
         doc, fresh = self._seen.get(user_id), False
         for _ in range(TAKE_TRIES):
             if doc is None or not fresh and not _covers(doc, amount, overdraft):
@@ -76,7 +76,7 @@ class HoldStore:
         return ("disabled" if doc.get("status") != "active" else "insufficient"), doc
 
     async def _read(self, user_id: str) -> dict[str, Any] | None:
-        doc = await self.storage.users.find_one({"_id": user_id}, MONEY)
+        doc = await self.storage.db.users.find_one({"_id": user_id}, MONEY)
         if doc is not None:
             self._remember(user_id, doc)
         return doc
@@ -89,7 +89,7 @@ class HoldStore:
     async def take_key(self, key_id: str, hold_id: str, amount: int, quota: int,
                        expires: float) -> str:
         """"ok" | "quota" | "disabled": the key is active and, with a quota, spent + held < quota."""
-        keys = self.storage.api_keys
+        keys = self.storage.db.api_keys
         update = {"$inc": {"held": amount}, "$set": {f"holds.{hold_id}": {"a": amount, "x": expires}}}
         if quota <= 0:
             done = await keys.find_one_and_update({"_id": key_id, "status": "active"}, update,
@@ -122,7 +122,7 @@ class HoldStore:
         what the balance covers beyond it (the other half stays for other processes), but at
         least ``need`` (read fresh, then one compare-and-set on ``held`` and the
         lease's own amount). Returns (outcome as ``take_user``'s, the amount granted)."""
-        users = self.storage.users
+        users = self.storage.db.users
         for _ in range(TAKE_TRIES):
             doc = await users.find_one({"_id": user_id}, {**MONEY, f"holds.{lease_id}": 1})
             if doc is None:
@@ -151,7 +151,7 @@ class HoldStore:
         aside ``want`` or what the quota leaves, at least ``need``; refused ("quota") when
         ``spent + held by others + outstanding ≥ quota`` (so a quota is passed by at most the
         last request admitted, as with per-request holds)."""
-        keys = self.storage.api_keys
+        keys = self.storage.db.api_keys
         for _ in range(TAKE_TRIES):
             doc = await keys.find_one({"_id": key_id}, {"status": 1, "held": 1, "totals.cost": 1,
                                                         f"holds.{lease_id}": 1})
@@ -219,16 +219,16 @@ class HoldStore:
         ids = list(request_ids)
         if not ids:
             return set()
-        return {d["_id"] async for d in self.storage.usage.find({"_id": {"$in": ids}}, {"_id": 1})}
+        return {d["_id"] async for d in self.storage.db.usage.find({"_id": {"$in": ids}}, {"_id": 1})}
 
     async def key_active(self, key_id: str) -> bool:
         """Whether the key is active now (read, not cached)."""
-        doc = await self.storage.api_keys.find_one({"_id": key_id}, {"status": 1})
+        doc = await self.storage.db.api_keys.find_one({"_id": key_id}, {"status": 1})
         return doc is not None and doc.get("status") == "active"
 
     async def available(self, user_id: str) -> tuple[int, str] | None:
         """(balance − held, status) read now, or None for a missing user."""
-        doc = await self.storage.users.find_one({"_id": user_id}, {"balance": 1, "held": 1, "status": 1})
+        doc = await self.storage.db.users.find_one({"_id": user_id}, {"balance": 1, "held": 1, "status": 1})
         if doc is None:
             return None
         return int(doc.get("balance") or 0) - int(doc.get("held") or 0), str(doc.get("status"))

@@ -89,9 +89,9 @@ class LedgerStore:
     async def post(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Record and apply one entry; posting the same ``_id`` again returns the first result."""
         try:
-            await self.storage.ledger.insert_one(entry)
+            await self.storage.db.ledger.insert_one(entry)
         except DuplicateKeyError:
-            existing = await self.storage.ledger.find_one({"_id": entry["_id"]})
+            existing = await self.storage.db.ledger.find_one({"_id": entry["_id"]})
             if existing is None:
                 raise
             if existing["applied"]:
@@ -100,7 +100,7 @@ class LedgerStore:
         return await self.apply(entry)
 
     async def exists(self, entry_id: str) -> bool:
-        return await self.storage.ledger.find_one({"_id": entry_id}, {"_id": 1}) is not None
+        return await self.storage.db.ledger.find_one({"_id": entry_id}, {"_id": 1}) is not None
 
     async def apply(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Step 2 for one entry, or for the whole batch it was written in: move the balance once
@@ -113,23 +113,23 @@ class LedgerStore:
             balance = await self.close_flush_entry(entry["_id"], entry["user_id"], amount, rows, ref)
             return {**entry, "amount": amount, "rows": rows, "applied": True, "balance_after": balance}
         if entry.get("batch"):
-            rows = [r async for r in self.storage.ledger.find(
+            rows = [r async for r in self.storage.db.ledger.find(
                 {"$and": [{"batch": entry["batch"]}, {"user_id": entry["user_id"]}]})]
             rows.sort(key=lambda r: (r["ts"], r["_id"]))
             balance = await self._apply_rows(entry["user_id"], entry["batch"], rows)
-            row = await self.storage.ledger.find_one({"_id": entry["_id"]}) or entry
+            row = await self.storage.db.ledger.find_one({"_id": entry["_id"]}) or entry
             return {**row, "applied": True, "balance_after": row.get("balance_after", balance)}
         balance = await self._apply_rows(entry["user_id"], entry["_id"], [entry])
         return {**entry, "applied": True, "balance_after": balance}
 
     async def _move(self, user_id: str, mark: str, amount: int, now: float) -> int:
         """The conditional balance update; returns the balance after it (or as it already was)."""
-        user = await self.storage.users.find_one_and_update(
+        user = await self.storage.db.users.find_one_and_update(
             {"_id": user_id, f"{MARKS}.{mark}": {"$exists": False}},
             {"$inc": {"balance": amount}, "$set": {f"{MARKS}.{mark}": now}},
             projection={"balance": 1}, return_document=ReturnDocument.AFTER)
         if user is None:  # moved earlier (a crash before the rows were flagged), or no such user
-            user = await self.storage.users.find_one({"_id": user_id}, {"balance": 1})
+            user = await self.storage.db.users.find_one({"_id": user_id}, {"balance": 1})
             if user is None:
                 raise NotFound(t("用户不存在"))
         return user["balance"]
@@ -146,7 +146,7 @@ class LedgerStore:
                                                "applied_at": now}}))
             running -= row["amount"]
         if updates:
-            await self.storage.ledger.bulk_write(updates, ordered=False)
+            await self.storage.db.ledger.bulk_write(updates, ordered=False)
         return balance
 
     # -- flush entries (one per user per usage flush) -------------------------------------------
@@ -163,7 +163,7 @@ class LedgerStore:
         if not docs:
             return set()
         try:
-            await self.storage.usage.insert_many(docs, ordered=False)
+            await self.storage.db.usage.insert_many(docs, ordered=False)
             return set()
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
@@ -176,7 +176,7 @@ class LedgerStore:
         if not request_ids:
             return {}
         return {d["_id"]: d.get("ledger_id") async for d in
-                self.storage.usage.find({"_id": {"$in": request_ids}}, {"ledger_id": 1})}
+                self.storage.db.usage.find({"_id": {"$in": request_ids}}, {"ledger_id": 1})}
 
     async def close_flush_entry(self, entry_id: str, user_id: str, amount: int, rows: int,
                                 ref: str = "", meta: dict[str, Any] | None = None) -> int:
@@ -184,7 +184,7 @@ class LedgerStore:
         and flag it applied. Returns the balance after the move."""
         now = time.time()
         balance = await self._move(user_id, entry_id, amount, now)
-        await self.storage.ledger.update_one(
+        await self.storage.db.ledger.update_one(
             {"_id": entry_id, "applied": False},
             {"$set": {"amount": amount, "rows": rows, "ref": ref, "meta": meta or {}, "applied": True,
                       "balance_after": balance, "applied_at": now}})
@@ -192,13 +192,13 @@ class LedgerStore:
 
     async def drop_flush_entry(self, entry_id: str) -> None:
         """A shell no usage row names (every request of it was recorded before): remove it."""
-        await self.storage.ledger.delete_one({"_id": entry_id, "applied": False, "rows_of": FLUSH_ROWS})
+        await self.storage.db.ledger.delete_one({"_id": entry_id, "applied": False, "rows_of": FLUSH_ROWS})
 
     async def flush_sum(self, entry_id: str) -> tuple[int, int, str]:
         """(−Σ cost, row count, the request id if there is one row) of the usage rows naming the
         entry: what repair applies (the rows, unique by request id, are the truth)."""
         total, count, ref = 0, 0, ""
-        async for row in self.storage.usage.find({"ledger_id": entry_id}, {"cost": 1}):
+        async for row in self.storage.db.usage.find({"ledger_id": entry_id}, {"cost": 1}):
             total += int(row.get("cost") or 0)
             count += 1
             ref = row["_id"]
@@ -206,21 +206,21 @@ class LedgerStore:
 
     async def flush_rows(self, user_id: str, entry_id: str, limit: int = 500) -> list[dict[str, Any]]:
         """The usage rows a user's flush entry charged (the transactions view's link), oldest first."""
-        rows = [r async for r in self.storage.usage.find(
+        rows = [r async for r in self.storage.db.usage.find(
             {"$and": [{"ledger_id": entry_id}, {"user_id": user_id}]}).limit(limit)]
         rows.sort(key=lambda r: (r["ts"], r["_id"]))
         return rows
 
     async def usage_row(self, request_id: str) -> dict[str, Any] | None:
-        return await self.storage.usage.find_one({"_id": request_id})
+        return await self.storage.db.usage.find_one({"_id": request_id})
 
     async def add_key_totals(self, key_id: str, inc: dict[str, int], last_used: float) -> None:
         """A flush's running totals of one key (usage, spend for quotas, last use)."""
-        await self.storage.api_keys.update_one(
+        await self.storage.db.api_keys.update_one(
             {"_id": key_id}, {"$inc": inc, "$max": {"last_used_at": last_used}})
 
     async def get_for_user(self, user_id: str, entry_id: str) -> dict[str, Any] | None:
-        return await self.storage.ledger.find_one({"_id": entry_id, "user_id": user_id})
+        return await self.storage.db.ledger.find_one({"_id": entry_id, "user_id": user_id})
 
     async def post_many(self, entries: list[dict[str, Any]]) -> dict[str, int]:
         """Batch form (usage flushes): each user's new entries share one batch id and one mark,
@@ -243,14 +243,14 @@ class LedgerStore:
         # Entries that already existed (a re-driven flush) are finished the way they began.
         for entry in entries:
             if entry["_id"] not in fresh_ids:
-                existing = await self.storage.ledger.find_one({"_id": entry["_id"]})
+                existing = await self.storage.db.ledger.find_one({"_id": entry["_id"]})
                 if existing is not None and not existing["applied"]:
                     balances[entry["user_id"]] = (await self.apply(existing)).get("balance_after", 0)
         return balances
 
     async def _insert_many(self, entries: list[dict[str, Any]]) -> set[str]:
         try:
-            await self.storage.ledger.insert_many(entries, ordered=False)
+            await self.storage.db.ledger.insert_many(entries, ordered=False)
             return {e["_id"] for e in entries}
         except BulkWriteError as exc:
             failed = {entries[err["index"]]["_id"] for err in exc.details.get("writeErrors", [])
@@ -265,7 +265,7 @@ class LedgerStore:
         cutoff = utcnow() - dt.timedelta(seconds=older_than)
         count = 0
         batches_done: set[str] = set()
-        async for entry in self.storage.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit):
+        async for entry in self.storage.db.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit):
             if entry.get("batch") and entry.get("batch") in batches_done:
                 count += 1
                 continue
@@ -288,28 +288,28 @@ class LedgerStore:
         if user_ids is not None:
             query["_id"] = {"$in": list(user_ids)}
         pruned = 0
-        async for user in self.storage.users.find(query, {MARKS: 1}):
+        async for user in self.storage.db.users.find(query, {MARKS: 1}):
             old = [k for k, at in (user.get(MARKS) or {}).items()
                    if isinstance(at, (int, float)) and at < cutoff]
             if not old:
                 continue
             pending = set()
-            async for row in self.storage.ledger.find(
+            async for row in self.storage.db.ledger.find(
                     {"$and": [{"$or": [{"_id": {"$in": old}}, {"batch": {"$in": old}}]}, {"applied": False}]},
                     {"_id": 1, "batch": 1}):
                 pending.update({row["_id"], row.get("batch")})
             done = [k for k in old if k not in pending]
             if done:
-                await self.storage.users.update_one(
+                await self.storage.db.users.update_one(
                     {"_id": user["_id"]}, {"$unset": {f"{MARKS}.{k}": "" for k in done}})
                 pruned += len(done)
         return pruned
 
     async def balance_and_sum(self, user_id: str) -> tuple[int, int]:
         """(balance, Σ applied amounts): equal whenever no entry is half-way (audits, tests)."""
-        user = await self.storage.users.find_one({"_id": user_id}, {"balance": 1})
+        user = await self.storage.db.users.find_one({"_id": user_id}, {"balance": 1})
         total = 0
-        async for entry in self.storage.ledger.find({"user_id": user_id, "applied": True}, {"amount": 1}):
+        async for entry in self.storage.db.ledger.find({"user_id": user_id, "applied": True}, {"amount": 1}):
             total += entry["amount"]
         return (user or {}).get("balance", 0), total
 
@@ -319,5 +319,5 @@ class LedgerStore:
         query: dict[str, Any] = {"user_id": user_id}
         if type:
             query["type"] = type
-        rows = [e async for e in self.storage.ledger.find(query).sort("ts", -1).skip(offset).limit(limit)]
+        rows = [e async for e in self.storage.db.ledger.find(query).sort("ts", -1).skip(offset).limit(limit)]
         return rows, await self.storage.count("ledger", query)

@@ -95,7 +95,7 @@ async def test_about_one_write_per_billed_request(relay, pool):
     writes = COUNTER.writes()
     print(f"\nper request: {writes / n:.2f} document writes, "
           f"{sum(COUNTER.commands.values()) / n:.2f} commands; {COUNTER.docs}; {COUNTER.commands}")
-    assert await relay.deps.storage.usage.count_documents({"user_id": {"$in": [u["_id"] for u in users]}}) == n + 2
+    assert await relay.deps.storage.db.usage.count_documents({"user_id": {"$in": [u["_id"] for u in users]}}) == n + 2
     assert COUNTER.docs["insert:usage"] == n  # the one write each request costs
     assert writes <= 1.2 * n, COUNTER.docs  # + per user, key, flush and lease renewal
     for user in users:

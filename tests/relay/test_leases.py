@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from server.billing.charges import UsageRecord
 from server.billing.holds import HoldService, estimate
-from server.billing.usage import Usage
+from server.pricing.usage import Usage
 from server.errors import InsufficientBalance
 from server.relay.context import RelayContext
 from server.storage.holds import HoldStore
@@ -37,7 +37,7 @@ async def relay(storage):
 async def _settled(relay, *responses) -> None:
     for r in responses:
         if "x-jiuliu-request-id" in r.headers:
-            await relay.deps.recorder.wait_recorded(r.headers["x-jiuliu-request-id"])
+            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
     await relay.deps.recorder.flush()
 
 
@@ -62,7 +62,7 @@ async def test_fifty_streams_from_one_cent_leased_end_no_lower_than_one_estimate
         emu.state.patch(name, {"output_tokens": 64, "delta_interval_ms": 2})
     user = await make_user(relay.deps.storage, balance=10_000)  # $0.01
     key = await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     one = estimate(await _ctx(relay, user, key_doc, "req_x"), relay.settings.hold_output_cap)
     async with relay.client() as http:
         results = await asyncio.gather(*[
@@ -78,7 +78,7 @@ async def test_fifty_streams_from_one_cent_leased_end_no_lower_than_one_estimate
     assert lease.outstanding == 0  # every admitted request settled locally
     _period_passes(relay.deps.holds)
     await relay.deps.holds.sweep()  # idle: the lease goes back
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc.get("held", 0) == 0 and not doc.get("holds")
 
 
@@ -96,8 +96,8 @@ async def test_a_quota_of_five_cents_leased_is_passed_by_at_most_one_request(rel
             codes += [r.status_code for r in batch]
             await _settled(relay, *batch)
     assert 402 in codes and 200 in codes
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
-    costs = [row["cost"] async for row in relay.deps.storage.usage.find({"key_id": key_doc["_id"]})]
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
+    costs = [row["cost"] async for row in relay.deps.storage.db.usage.find({"key_id": key_doc["_id"]})]
     assert key_doc["totals"]["cost"] == sum(costs)
     assert key_doc["totals"]["cost"] - 50_000 < max(costs), (key_doc["totals"]["cost"], max(costs))
 
@@ -107,7 +107,7 @@ async def test_two_processes_never_admit_more_than_the_balance_covers(relay, poo
     charged never exceed balance + overdraft (each renewal is a compare-and-set on ``held``)."""
     user = await make_user(relay.deps.storage, balance=50_000)  # ~47 estimates of 120 asked
     await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     procs = [HoldService(HoldStore(relay.deps.storage), relay.settings) for _ in range(2)]
     ctxs = [await _ctx(relay, user, key_doc, f"req_two_{i}") for i in range(120)]
 
@@ -124,7 +124,7 @@ async def test_two_processes_never_admit_more_than_the_balance_covers(relay, poo
     assert sum(admitted) <= 50_000, (sum(admitted), one)
     # Leases shrink to what is left: at the end each process's unused part is under one estimate.
     assert sum(admitted) > 50_000 - 3 * one, (sum(admitted), one)
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["held"] <= 50_000 and len(doc["holds"]) == 2  # one lease per process, no more
     for proc in procs:  # what each process admits against is what the document sets aside for it
         assert doc["holds"][proc.leases.hold_id]["a"] == proc.leases.users[user["_id"]].amount
@@ -135,7 +135,7 @@ async def test_disabling_takes_effect_at_the_next_renewal(relay, pool):
     key = await make_key(relay.deps.storage, user["_id"], "claude")
     async with relay.client() as http:
         assert (await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})).status_code == 200
-        await relay.deps.storage.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
+        await relay.deps.storage.db.users.update_one({"_id": user["_id"]}, {"$set": {"status": "disabled"}})
         relay.deps.keys.invalidate(user_id=user["_id"])  # the key cache is not what this test is about
         _period_passes(relay.deps.holds)
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
@@ -145,23 +145,23 @@ async def test_disabling_takes_effect_at_the_next_renewal(relay, pool):
 async def test_a_crashed_process_lease_is_released_by_repair_and_replays_settle_nothing(relay, pool):
     user = await make_user(relay.deps.storage, balance=1_000_000)
     await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     dead = HoldService(HoldStore(relay.deps.storage), relay.settings)
     ctx = await _ctx(relay, user, key_doc, "req_dead_1")
     await dead.take(ctx)
-    doc = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["held"] >= ctx.hold and list(doc["holds"]) == [dead.leases.hold_id]
     # The process dies. Its record is replayed by another process (the crash journal).
     rule = await relay.deps.prices.find(MSG["model"])
     record = UsageRecord(request_id=ctx.request_id, user_id=user["_id"], key_id=key_doc["_id"], group="claude",
                          model=MSG["model"], usage=Usage(input=3, output=5), rule=rule, hold=ctx.hold)
     await relay.deps.charges.charge_many([record])  # settles nothing of the dead lease
-    assert (await relay.deps.storage.users.find_one({"_id": user["_id"]}))["held"] == doc["held"]
+    assert (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["held"] == doc["held"]
     assert await relay.deps.holds.repair() == 0  # a lease is not a request: only its expiry frees it
-    await relay.deps.storage.users.update_one(
+    await relay.deps.storage.db.users.update_one(
         {"_id": user["_id"]}, {"$set": {f"holds.{dead.leases.hold_id}.x": time.time() - 1}})
     assert await relay.deps.holds.repair() >= 1
-    after = await relay.deps.storage.users.find_one({"_id": user["_id"]})
+    after = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert after["held"] == 0 and not after.get("holds")
     balance, total = await relay.deps.ledger.balance_and_sum(user["_id"])
     assert balance == 1_000_000 + total < 1_000_000
@@ -170,14 +170,14 @@ async def test_a_crashed_process_lease_is_released_by_repair_and_replays_settle_
 async def test_a_lease_in_use_is_extended_not_dropped(relay, pool):
     user = await make_user(relay.deps.storage, balance=1_000_000)
     await make_key(relay.deps.storage, user["_id"], "claude")
-    key_doc = await relay.deps.storage.api_keys.find_one({"user_id": user["_id"]})
+    key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     holds = relay.deps.holds
     ctx = await _ctx(relay, user, key_doc, "req_long_stream")
     await holds.take(ctx)
-    before = (await relay.deps.storage.users.find_one({"_id": user["_id"]}))["holds"][holds.leases.hold_id]
+    before = (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["holds"][holds.leases.hold_id]
     _period_passes(holds)
     await holds.sweep()
-    after = (await relay.deps.storage.users.find_one({"_id": user["_id"]}))["holds"][holds.leases.hold_id]
+    after = (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["holds"][holds.leases.hold_id]
     assert after["a"] == before["a"] and after["x"] >= before["x"]
     with pytest.raises(KeyError):
         holds.leases.open.pop("req_nobody")
