@@ -94,17 +94,19 @@ def render(r: dict) -> str:
     sk = r.get("soak")
     if sk:
         verdict = "flat" if abs(sk["drift_pct"]) <= 10 else "NOT flat"
+        billed_note = ("every answered call billed; rows beyond are calls wrk cut at a segment end, "
+                       "billed as aborts") if sk.get("every_answered_billed") else "NOT all billed"
+        writes = ", ".join(f"{k} {v:,}" for k, v in sorted((sk.get("db_writes_by_kind") or {}).items()))
         L += ["", f"## Soak: {sk['minutes']} min of steady load (c=16, 1,000 sessions, {sk['segment_s']} s segments)", "",
               f"Relay RSS after the warm-up segment {sk['rss_after_warmup_mb']} MB, at the end {sk['rss_end_mb']} MB, "
               f"peak {sk['rss_max_mb']} MB: drift {sk['drift_pct']:+.1f}% ({verdict} within 10%), "
               f"~{sk['requests']:,} requests.", "",
               f"Answered **{sk.get('answered_rps', '–')}/s**, billed (usage rows written) "
-              f"**{sk.get('billed_rps', '–')}/s**; {_f(sk.get('billed'), ',')} billed of {sk['requests']:,} answered "
-              f"({'every answered call billed; the extra rows are calls wrk cut at a segment end, billed as aborts' if sk.get('every_answered_billed') else 'NOT all billed'}); "
-              f"database writes per billed request **{_f(sk.get('db_writes_per_request'), '.2f')}** "
-              f"({', '.join(f'{k} {v:,}' for k, v in sorted((sk.get('db_writes_by_kind') or {}).items()))}).", "",
-              "| t s | body | answered req/s | billed req/s | errors | relay RSS MB | usage records not yet written "
-              "| relay CPU ms/req | DB CPU ms/req |",
+              f"**{sk.get('billed_rps', '–')}/s**; {_f(sk.get('billed'), ',')} billed of "
+              f"{sk['requests']:,} answered ({billed_note}); database writes per billed request "
+              f"**{_f(sk.get('db_writes_per_request'), '.2f')}** ({writes}).", "",
+              "| t s | body | answered req/s | billed req/s | errors | relay RSS MB "
+              "| usage records not yet written | relay CPU ms/req | DB CPU ms/req |",
               "|---|---|---|---|---|---|---|---|---|"]
         L += [f"| {x['t_s']} | {x['body']} | {x['rps']} | {x.get('billed_rps', '–')} | {x['errors']} | "
               f"{x['relay_rss_mb']} | {_f(x.get('usage_pending'), ',')} | {x['relay_cpu_ms_per_req']} | "

@@ -141,12 +141,14 @@ def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, seg
                   sessions=1000)
         wall = time.perf_counter() - s0
         answered += res["requests"]
+        n = max(1, res["requests"])
         before, rows = rows, usage_rows(ctx)
         samples.append({"t_s": round(time.perf_counter() - t0), "body": name, "rps": round(res["rps"]),
-                        "billed_rps": round((rows - before) / wall), "errors": res["socket_errors"] + res["non2xx"],
+                        "billed_rps": round((rows - before) / wall),
+                        "errors": res["socket_errors"] + res["non2xx"],
                         "relay_rss_mb": ctx.relay.rss(), "usage_pending": usage_pending(ctx.relay.port),
-                        "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / max(1, res["requests"]), 3),
-                        "db_cpu_ms_per_req": round(1000 * (procs.cpu_seconds(ctx.db_pid) - db0) / max(1, res["requests"]), 3)
+                        "relay_cpu_ms_per_req": round(1000 * (ctx.relay.cpu() - cpu0) / n, 3),
+                        "db_cpu_ms_per_req": round(1000 * (procs.cpu_seconds(ctx.db_pid) - db0) / n, 3)
                         if db0 is not None else None})
         print(f"soak {samples[-1]}", flush=True)
         i += 1
@@ -164,7 +166,8 @@ def soak(ctx: Ctx, key: str, bodies: list[tuple[str, dict]], minutes: float, seg
             "rss_end_mb": last, "rss_max_mb": max(s["relay_rss_mb"] for s in samples),
             "drift_pct": round(100 * (last - base) / base, 1),
             "requests": answered, "answered_rps": round(answered / elapsed), "billed": billed,
-            "billed_rps": round(billed / elapsed), "every_answered_billed": billed >= answered,  # calls wrk cut at a segment's end are billed too
+            # calls wrk cut at a segment's end are billed too: billed may exceed answered
+            "billed_rps": round(billed / elapsed), "every_answered_billed": billed >= answered,
             "db_writes_per_request": round(writes / max(1, billed), 3) if counts["writes"] else None,
             "db_writes_by_kind": counts["writes"]}
 

@@ -201,7 +201,8 @@ class HoldService:
                     del book[doc_id]
                     dropped += 1
                 elif lease.amount and not lease.unlimited:
-                    await self.store.extend_lease(collection, doc_id, self.leases.hold_id, lease.amount, expires)
+                    await self.store.extend_lease(collection, doc_id, self.leases.hold_id, lease.amount,
+                                                  expires)
         return dropped
 
     async def give_back(self) -> None:

@@ -14,7 +14,8 @@ Local accounting per lease (all in estimates, the same ones per-request holds us
   when it is used up, and at the latest every ``hold_lease_seconds``.
 * A renewal replaces the lease by ``outstanding + estimate + headroom`` (headroom
   ``hold_lease_requests`` estimates, times a scale that doubles, up to 16, while the lease runs
-  out within a second and halves when it lasts its period), shrunk to what the balance (quota) covers; it needs at
+  out within a second and halves when it lasts its period), shrunk to what the balance (quota)
+  covers; it needs at
   least ``outstanding + estimate`` covered: exactly the per-request rule, where ``held`` held the
   outstanding estimates. So refusals are decided on a fresh read, as before.
 

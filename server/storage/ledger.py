@@ -265,7 +265,8 @@ class LedgerStore:
         cutoff = utcnow() - dt.timedelta(seconds=older_than)
         count = 0
         batches_done: set[str] = set()
-        async for entry in self.storage.db.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit):
+        pending = self.storage.db.ledger.find({"applied": False, "ts": {"$lt": cutoff}}).limit(limit)
+        async for entry in pending:
             if entry.get("batch") and entry.get("batch") in batches_done:
                 count += 1
                 continue

@@ -13,7 +13,6 @@ from server.ids import new_id
 from tests.client_fixtures import FIXTURES
 
 
-
 async def make_user(storage, balance: int = 100_000_000, **fields: Any) -> dict[str, Any]:
     uid = new_id("usr")
     doc = {"_id": uid, "username": uid, "email": f"{uid}@example.test", "password_hash": "",
@@ -65,3 +64,14 @@ def parse_sse(raw: bytes) -> list[tuple[str, Any]]:
                 data = json.loads(line[5:].strip())
         events.append((name, data))
     return events
+
+
+async def flush_entry(relay, row: dict) -> dict:
+    """The ledger entry that charged ``row`` (one per user per usage flush, issue 15), checked:
+    applied, and carrying exactly the sum of the usage rows that name it (``row`` among them)."""
+    entry = await relay.deps.storage.db.ledger.find_one({"_id": row["ledger_id"]})
+    rows = relay.deps.storage.db.usage.find({"ledger_id": row["ledger_id"]})
+    named = {r["_id"]: r["cost"] async for r in rows}
+    assert entry is not None and entry["applied"] and row["_id"] in named
+    assert entry["amount"] == -sum(named.values()) and entry["rows"] == len(named)
+    return {**entry, "named": named}

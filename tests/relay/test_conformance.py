@@ -13,6 +13,7 @@ import pytest
 
 from emulator import PromptCache, anthropic_usage, responses_usage
 from emulator.usage import count_input_tokens
+from tests.relay.support import flush_entry
 
 
 def anthropic_body(case: str, stream: bool, tag: str) -> dict:
@@ -75,8 +76,7 @@ async def test_conformance(relay, pool, claude_key, codex_key, user, protocol, c
     await relay.deps.recorder.flush()
     row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
     assert row["cost"] == charge_of(expected)
-    entry = await relay.deps.storage.db.ledger.find_one({"ref": request_id})
-    assert entry["amount"] == -row["cost"] and entry["applied"]
+    assert (await flush_entry(relay, row))["named"][request_id] == row["cost"]
 
 
 # The vendors' prices per million tokens in micro-units (input, output, 5m write, 1h write, read),
@@ -122,8 +122,7 @@ async def _one(relay, claude_key, codex_key, body: dict, calls: int = 1) -> dict
     await relay.usage.wait_recorded(request_id)
     await relay.deps.recorder.flush()
     row = await relay.deps.storage.db.usage.find_one({"request_id": request_id})
-    entry = await relay.deps.storage.db.ledger.find_one({"ref": request_id})
-    assert entry["amount"] == -row["cost"] and entry["applied"]
+    assert (await flush_entry(relay, row))["named"][request_id] == row["cost"]
     return row
 
 
@@ -240,8 +239,7 @@ async def test_service_tier_and_web_search_rows(relay, pool, user):
     # claude-opus-5-5 fast mode: $8 / $40
     row = await charged("claude-opus-5-5", Usage(input=10_000, output=1_000, speed="fast", web_search_requests=1))
     assert row["cost"] == 80_000 + 40_000 + 10_000 and row["pricing"]["variant"] == "speed=fast"
-    entry = await relay.deps.storage.db.ledger.find_one({"ref": row["request_id"]})
-    assert entry["amount"] == -row["cost"]
+    assert (await flush_entry(relay, row))["named"][row["request_id"]] == row["cost"]
 
 
 EXTRAS = [  # model, emulator knobs, stream, per-MTok prices charged, web searches

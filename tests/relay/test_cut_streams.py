@@ -21,6 +21,7 @@ import pytest_asyncio
 
 from server.pricing.pricing import PriceRule
 from emulator import PromptCache, anthropic_usage, responses_usage
+from tests.relay.support import flush_entry
 from tests.support import RelayUnderTest
 
 METRICS_TOKEN = "cut-streams-metrics"
@@ -99,8 +100,9 @@ def anthropic_input(body: dict) -> int:
 
 async def assert_billed_once(relay, row: dict, user_id: str, before: int) -> None:
     """One ledger entry equal to the row, the balance down by exactly it (never twice)."""
-    entries = [e async for e in relay.deps.storage.db.ledger.find({"ref": row["request_id"]})]
-    assert len(entries) == 1 and entries[0]["amount"] == -row["cost"] and entries[0]["applied"]
+    entry = await flush_entry(relay, row)  # the one entry naming the row, carrying its rows' sum
+    assert entry["named"][row["request_id"]] == row["cost"]
+    assert await relay.deps.storage.db.usage.count_documents({"request_id": row["request_id"]}) == 1
     after = (await relay.deps.storage.db.users.find_one({"_id": user_id}))["balance"]
     assert after == before - row["cost"]
 

@@ -6,7 +6,6 @@ the key's totals and the budget leases are per user, key or flush, not per reque
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import pytest_asyncio
@@ -14,8 +13,8 @@ from pymongo import monitoring
 
 from server.secret_box import SecretBox
 from server.storage.db import Storage
-from tests.relay.support import make_key, make_user
 from tests.conftest import TEST_SECRETS_KEY
+from tests.relay.support import make_key, make_user
 from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
@@ -33,8 +32,8 @@ class Counter(monitoring.CommandListener):
         name, cmd = event.command_name, event.command
         self.commands[name] = self.commands.get(name, 0) + 1
         if name in WRITES:
-            n = len(cmd.get({"insert": "documents", "update": "updates", "delete": "deletes"}.get(name, ""), [])) \
-                if name != "findAndModify" else 1
+            field = {"insert": "documents", "update": "updates", "delete": "deletes"}.get(name, "")
+            n = len(cmd.get(field, [])) if name != "findAndModify" else 1
             key = f"{name}:{cmd.get(name)}"
             self.docs[key] = self.docs.get(key, 0) + n
 
@@ -95,7 +94,8 @@ async def test_about_one_write_per_billed_request(relay, pool):
     writes = COUNTER.writes()
     print(f"\nper request: {writes / n:.2f} document writes, "
           f"{sum(COUNTER.commands.values()) / n:.2f} commands; {COUNTER.docs}; {COUNTER.commands}")
-    assert await relay.deps.storage.db.usage.count_documents({"user_id": {"$in": [u["_id"] for u in users]}}) == n + 2
+    ids = [u["_id"] for u in users]
+    assert await relay.deps.storage.db.usage.count_documents({"user_id": {"$in": ids}}) == n + 2
     assert COUNTER.docs["insert:usage"] == n  # the one write each request costs
     assert writes <= 1.2 * n, COUNTER.docs  # + per user, key, flush and lease renewal
     for user in users:

@@ -13,8 +13,8 @@ import pytest_asyncio
 
 from server.billing.charges import UsageRecord
 from server.billing.holds import HoldService, estimate
-from server.pricing.usage import Usage
 from server.errors import InsufficientBalance
+from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 from server.storage.holds import HoldStore
 from tests.relay.support import make_key, make_user
@@ -91,8 +91,9 @@ async def test_a_quota_of_five_cents_leased_is_passed_by_at_most_one_request(rel
         codes: list[int] = []
         for wave in range(8):
             batch = await asyncio.gather(*[
-                http.post("/v1/messages", json={**MSG, "messages": [{"role": "user", "content": f"w{wave} {i}"}]},
-                          headers={"x-api-key": key}) for i in range(20)])
+                http.post("/v1/messages", headers={"x-api-key": key},
+                          json={**MSG, "messages": [{"role": "user", "content": f"w{wave} {i}"}]})
+                for i in range(20)])
             codes += [r.status_code for r in batch]
             await _settled(relay, *batch)
     assert 402 in codes and 200 in codes
@@ -153,7 +154,8 @@ async def test_a_crashed_process_lease_is_released_by_repair_and_replays_settle_
     assert doc["held"] >= ctx.hold and list(doc["holds"]) == [dead.leases.hold_id]
     # The process dies. Its record is replayed by another process (the crash journal).
     rule = await relay.deps.prices.find(MSG["model"])
-    record = UsageRecord(request_id=ctx.request_id, user_id=user["_id"], key_id=key_doc["_id"], group="claude",
+    record = UsageRecord(request_id=ctx.request_id, user_id=user["_id"], key_id=key_doc["_id"],
+                         group="claude",
                          model=MSG["model"], usage=Usage(input=3, output=5), rule=rule, hold=ctx.hold)
     await relay.deps.charges.charge_many([record])  # settles nothing of the dead lease
     assert (await relay.deps.storage.db.users.find_one({"_id": user["_id"]}))["held"] == doc["held"]

@@ -215,6 +215,7 @@ async def test_failed_attempts_are_not_billed(relay, pool, emu, claude_key, user
     assert row["outcome"] == "upstream_error" and row["cost"] == 0
     assert row["tokens"]["input"] == 0
     assert await relay.deps.storage.db.ledger.count_documents({"ref": row["request_id"]}) == 0
+    assert row["ledger_id"] is None  # nothing to charge: no flush entry names it
 
 
 async def test_one_unwritable_record_does_not_block_the_others(relay, pool, user):
