@@ -33,6 +33,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PPROXY_WITHOUT_UVLOOP = ("import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; "
+                         "runpy.run_module('pproxy', run_name='__main__')")
+
+
 class ProxyProcess:
     """``pproxy`` (HTTP and SOCKS5 on one port) as its own process; its log says where each
     connection went, so a test can see its calls really went through it."""
@@ -49,7 +53,9 @@ class ProxyProcess:
         self.port = free_port()
         listen = f"http+socks5://127.0.0.1:{self.port}" + (f"#{self.auth}" if self.auth else "")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-u", "-m", "pproxy", "-l", listen, "-v",
+            # pproxy installs uvloop when it can import it, and its start-up (get_event_loop
+            # without a loop) fails on uvloop 0.23, a relay dependency since issue 15: hide it.
+            sys.executable, "-u", "-c", PPROXY_WITHOUT_UVLOOP, "-l", listen, "-v",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._reader = asyncio.create_task(self._read())

@@ -11,7 +11,7 @@ from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 
 # Record fields the context does not carry: set when the record is written, or derived.
-NOT_FROM_CONTEXT = {"ts", "_cost", "_base_cost"}  # the last two: caches (a journal replay sets them)
+NOT_FROM_CONTEXT = {"ts", "_cost", "_base_cost", "batch"}  # caches (a journal replay sets them); batch: the flush entry
 
 
 def _context(**overrides) -> RelayContext:
