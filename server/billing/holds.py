@@ -134,8 +134,11 @@ class HoldService:
         key, user_id = ctx.key, ctx.user["_id"]
         book, now = self.leases, time.monotonic()
         key_lease, user_lease = book.key(key["_id"]), book.user(user_id)
-        if not (key_lease.admits(amount, now) and user_lease.admits(amount, now)):
-            async with self._lock(user_id):
+        lock = self._lock(user_id)
+        # While a renewal is on its way nothing is admitted against the lease it replaces: the
+        # renewal sizes the new lease by what is outstanding when it reads.
+        if lock.locked() or not (key_lease.admits(amount, now) and user_lease.admits(amount, now)):
+            async with lock:
                 await self._renew(ctx, amount)
                 return
         key_lease.admit(amount)
