@@ -126,9 +126,12 @@ async def test_two_processes_never_admit_more_than_the_balance_covers(relay, poo
     # Leases shrink to what is left: at the end each process's unused part is under one estimate.
     assert sum(admitted) > 50_000 - 3 * one, (sum(admitted), one)
     doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
-    assert doc["held"] <= 50_000 and len(doc["holds"]) == 2  # one lease per process, no more
+    # At most one lease per process (which process ends up with the last of a small balance
+    # depends on timing: the other one refuses meanwhile, see README "Budget leases" (4)).
+    assert doc["held"] <= 50_000 and 1 <= len(doc["holds"]) <= 2
     for proc in procs:  # what each process admits against is what the document sets aside for it
-        assert doc["holds"][proc.leases.hold_id]["a"] == proc.leases.users[user["_id"]].amount
+        lease = proc.leases.users[user["_id"]]
+        assert doc["holds"].get(proc.leases.hold_id, {}).get("a", 0) == lease.amount >= lease.used
 
 
 async def test_disabling_takes_effect_at_the_next_renewal(relay, pool):
