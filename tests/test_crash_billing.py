@@ -96,9 +96,13 @@ async def _burst(relay: Relay, n: int) -> list[str]:
 
 
 async def _billed(storage: Storage, ids: list[str]) -> tuple[int, int]:
-    rows = await storage.db.usage.count_documents({"request_id": {"$in": ids}})
-    charges = await storage.db.ledger.count_documents({"ref": {"$in": ids}, "type": "charge"})
-    return rows, charges
+    """(usage rows, requests charged): a request is charged when its row names an applied flush
+    entry (issue 15: one entry per user per flush, carrying the sum of the rows naming it)."""
+    rows = [r async for r in storage.db.usage.find({"request_id": {"$in": ids}}, {"ledger_id": 1})]
+    names = list({r["ledger_id"] for r in rows if r.get("ledger_id")})
+    applied = {e["_id"] async for e in storage.db.ledger.find(
+        {"$and": [{"_id": {"$in": names}}, {"applied": True}, {"type": "charge"}]}, {"_id": 1})}
+    return len(rows), sum(1 for r in rows if r.get("ledger_id") in applied)
 
 
 async def _reconciled(storage: Storage) -> None:
