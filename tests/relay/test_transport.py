@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pathlib
 import socket
 import ssl
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -33,8 +35,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-PPROXY_WITHOUT_UVLOOP = ("import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; "
-                         "runpy.run_module('pproxy', run_name='__main__')")
+def _no_uvloop() -> str:
+    """A PYTHONPATH on which ``import uvloop`` fails: pproxy installs uvloop when it can import
+    it, and its start-up (``get_event_loop`` without a loop) fails on uvloop 0.23, a relay
+    dependency since issue 15."""
+    shim = pathlib.Path(tempfile.mkdtemp(prefix="no-uvloop-")) / "uvloop"
+    shim.mkdir()
+    (shim / "__init__.py").write_text("raise ModuleNotFoundError('hidden from pproxy')\n")
+    return os.pathsep.join([str(shim.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 class ProxyProcess:
@@ -53,11 +61,9 @@ class ProxyProcess:
         self.port = free_port()
         listen = f"http+socks5://127.0.0.1:{self.port}" + (f"#{self.auth}" if self.auth else "")
         self.proc = await asyncio.create_subprocess_exec(
-            # pproxy installs uvloop when it can import it, and its start-up (get_event_loop
-            # without a loop) fails on uvloop 0.23, a relay dependency since issue 15: hide it.
-            sys.executable, "-u", "-c", PPROXY_WITHOUT_UVLOOP, "-l", listen, "-v",
+            sys.executable, "-u", "-m", "pproxy", "-l", listen, "-v",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _no_uvloop()})
         self._reader = asyncio.create_task(self._read())
         await self.wait_for("Serving on")
         return self
