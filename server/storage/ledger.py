@@ -182,7 +182,7 @@ class LedgerStore:
                                 ref: str = "", meta: dict[str, Any] | None = None) -> int:
         """Steps 3 and 4: move the balance once under the entry's mark, then write the amount
         and flag it applied. Returns the balance after the move."""
-        now = time.time()
+        now = self.clock.now()  # epoch seconds, as the marks
         balance = await self._move(user_id, entry_id, amount, now)
         await self.storage.db.ledger.update_one(
             {"_id": entry_id, "applied": False},
