@@ -134,10 +134,11 @@ class ChargeService:
         docs = []
         for record in records:
             cost = record.cost()
-            if cost.total and record.batch is None:
-                record.batch = fresh_batches.setdefault(record.user_id, new_id("bat"))
-            if cost.total and record.batch not in shells:
-                shells[record.batch] = make_flush_entry(record.batch, record.user_id, record.ts)
+            if cost.total:
+                if record.batch is None:
+                    record.batch = fresh_batches.setdefault(record.user_id, new_id("bat"))
+                if record.batch not in shells:
+                    shells[record.batch] = make_flush_entry(record.batch, record.user_id, record.ts)
             docs.append(usage_doc(record, cost))
         await self.ledger.open_flush_entries(list(shells.values()))
         existed = await self.ledger.insert_usage_rows(docs)

@@ -177,7 +177,9 @@ class HoldService:
                     raise InsufficientBalance()
                 if result == "busy":
                     raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
-                raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
+                if result == "disabled":
+                    raise Forbidden(t("账户已被禁用"))
+                raise Unauthorized(t("无效的 API Key"))
             user_lease.renewed(granted_user, amount, period)
         else:
             user_lease.admit(amount)

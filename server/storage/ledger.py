@@ -106,12 +106,12 @@ class LedgerStore:
         """Step 2 for one entry, or for the whole batch it was written in: move the balance once
         (the mark makes a second try a no-op), then flag the rows applied."""
         if entry.get("rows_of") == FLUSH_ROWS:
-            amount, rows, ref = await self.flush_sum(entry["_id"])
-            if not rows:  # a crash between the shell and the rows: nothing names it
+            amount, count, ref = await self.flush_sum(entry["_id"])
+            if not count:  # a crash between the shell and the rows: nothing names it
                 await self.drop_flush_entry(entry["_id"])
                 return {**entry, "applied": True, "balance_after": None, "rows": 0}
-            balance = await self.close_flush_entry(entry["_id"], entry["user_id"], amount, rows, ref)
-            return {**entry, "amount": amount, "rows": rows, "applied": True, "balance_after": balance}
+            balance = await self.close_flush_entry(entry["_id"], entry["user_id"], amount, count, ref)
+            return {**entry, "amount": amount, "rows": count, "applied": True, "balance_after": balance}
         if entry.get("batch"):
             rows = [r async for r in self.storage.db.ledger.find(
                 {"$and": [{"batch": entry["batch"]}, {"user_id": entry["user_id"]}]})]

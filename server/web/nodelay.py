@@ -23,5 +23,5 @@ class NoDelayHTTPServer(tornado.httpserver.HTTPServer):
 
     def handle_stream(self, stream: tornado.iostream.IOStream, address: Any) -> None:
         stream.set_nodelay(True)
-        stream.set_nodelay = _keep  # type: ignore[method-assign]
+        stream.set_nodelay = _keep  # type: ignore[method-assign, assignment]
         super().handle_stream(stream, address)
