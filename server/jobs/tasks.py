@@ -91,7 +91,11 @@ class MaintenanceJobs:
 
     async def ledger_repair(self) -> dict[str, int]:
         """Re-drive half-applied ledger entries, then drop old idempotency marks."""
-        repaired = await self.ledger.repair_pending()
+        # A live flush writes its entry, its rows, the balance move and the close, each bounded
+        # by db_timeout_flush: repair only entries older than every such flush could still be
+        # writing to, so it never closes an entry whose rows are still arriving.
+        grace = max(600.0, 4 * self.settings.db_timeout_flush + 60)
+        repaired = await self.ledger.repair_pending(older_than=grace)
         repaired += await self.redeem.repair()
         repaired += await self.holds.repair()  # holds a crashed process left behind
         pruned = await self.ledger.prune_marks()

@@ -176,12 +176,15 @@ async def test_cleanup_jobs(relay):
 
 async def test_ledger_repair_job(relay):
     user = await make_user(relay.deps.storage, balance=0)
+    recent = make_entry("adj_recent", user["_id"], 5, "adjustment", ts=utcnow() - dt.timedelta(minutes=5))
     entry = make_entry("adj_halfway", user["_id"], 7, "adjustment",
-                       ts=utcnow() - dt.timedelta(minutes=5))
-    await relay.deps.storage.db.ledger.insert_one(entry)  # a crash before step 2
+                       ts=utcnow() - dt.timedelta(minutes=15))
+    await relay.deps.storage.db.ledger.insert_many([recent, entry])  # crashes before step 2
     result = await relay.deps.scheduler.jobs["ledger_repair"].func()
     assert result["repaired"] >= 1
+    # The recent one may belong to a flush still writing its rows: it waits out the grace.
     assert (await relay.deps.user_store.get(user["_id"]))["balance"] == 7
+    assert (await relay.deps.storage.db.ledger.find_one({"_id": "adj_recent"}))["applied"] is False
 
 
 async def test_health_probe_job_brings_cooled_accounts_back(relay, emu):
