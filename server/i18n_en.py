@@ -70,6 +70,7 @@ EN: dict[str, str] = {
     "登录状态已变化,请重新登录": "Your session has changed, please log in again",
     "未登录或登录已过期,请重新登录": "Not logged in or the session has expired, please log in again",
     "用户不存在": "No such user",
+    "交易记录不存在": "No such transaction",
     "账户已被禁用": "This account is disabled",
     "该邮箱已被注册": "This email is already registered",
     "该用户名已被使用": "This username is already taken",

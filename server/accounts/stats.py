@@ -124,7 +124,7 @@ class StatsService:
         """The usage rows one of the user's charge entries summed (another user's entry: 404)."""
         entry = await self.ledger.get_for_user(user_id, entry_id)
         if entry is None:
-            raise NotFound("交易记录不存在")
+            raise NotFound(t("交易记录不存在"))
         rows = await self.ledger.flush_rows(user_id, entry_id) if entry.get("rows_of") else []
         return {"entry": ledger_row_view(entry), "data": [usage_row_view(r) for r in rows],
                 "total": len(rows), "currency": self.currency}
