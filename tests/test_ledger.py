@@ -315,3 +315,59 @@ async def test_a_flush_writes_about_one_document_per_request(embedded_db, storag
     for uid in uids:
         balance, total = await LedgerStore(storage).balance_and_sum(uid)
         assert balance == 10_000_000 + total == 10_000_000 - 100 * 6_000
+
+
+def _partial_then(ledger, error: Exception):
+    """The first usage insert lands only its first row, then fails with ``error``."""
+    original = ledger.insert_usage_rows
+    calls = {"n": 0}
+
+    async def insert(docs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            await original(docs[:1])
+            raise error
+        return await original(docs)
+    ledger.insert_usage_rows = insert
+
+
+async def _every_row_charged_once(storage, ledger, uid, records):
+    rows = [r async for r in storage.db.usage.find({"user_id": uid})]
+    assert sorted(r["_id"] for r in rows) == sorted(r.request_id for r in records)
+    balance, total = await ledger.balance_and_sum(uid)
+    assert balance == total == -sum(r["cost"] for r in rows)
+
+
+async def test_batch_retried_one_by_one_charges_every_record(storage):
+    """A batch that fails after part of its rows landed is written record by record: the first
+    record's charge must not close the entry without the others (they were lost so)."""
+    from server.relay.recorder import UsageRecorder
+
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    _partial_then(ledger, ValueError("a bad document"))
+    recorder = UsageRecorder(ChargeService(storage, ledger), interval=1)
+    records = [_record(uid) for _ in range(3)]
+    for record in records:
+        recorder.record(record)
+    await recorder.flush()
+    await _every_row_charged_once(storage, ledger, uid, records)
+
+
+async def test_batch_retried_after_repair_closed_its_entry(storage):
+    """A kept batch retried long after a transient error: repair closed its entry from the
+    rows that existed then and its mark was pruned. The retry neither charges those again nor
+    loses the rest."""
+    from pymongo.errors import AutoReconnect
+
+    ledger = LedgerStore(storage)
+    charges = ChargeService(storage, ledger)
+    uid = await _user(storage)
+    _partial_then(ledger, AutoReconnect("stalled mid insert"))
+    records = [_record(uid) for _ in range(3)]
+    with pytest.raises(AutoReconnect):
+        await charges.charge_many(records)
+    await ledger.repair_pending(older_than=-1)  # the grace has passed
+    await ledger.prune_marks(older_than=-1)  # and the closed entry's mark is gone
+    await charges.charge_many(records)  # the recorder's retry of the kept batch
+    await _every_row_charged_once(storage, ledger, uid, records)

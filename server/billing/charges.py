@@ -132,6 +132,7 @@ class ChargeService:
         fresh_batches: dict[str, str] = {}
         shells: dict[str, dict[str, Any]] = {}
         docs = []
+        await self._leave_closed_entries(records)
         for record in records:
             cost = record.cost()
             if cost.total:
@@ -151,22 +152,42 @@ class ChargeService:
             if index in existed and owners.get(doc["_id"]) != entry_id:
                 continue  # recorded before, by another entry: charged there, not again here
             mine[entry_id].append(doc)
+        fresh = set(fresh_batches.values())
         for entry_id, rows in mine.items():
             user_id = shells[entry_id]["user_id"]
-            if not rows:
-                await self.ledger.drop_flush_entry(entry_id)
-                continue
-            amount = -sum(doc["cost"] for doc in rows)
-            ref = rows[0]["_id"] if len(rows) == 1 else ""
             models = {doc["model"] for doc in rows}
             meta = {"model": models.pop()} if len(models) == 1 else {}
-            balance = await self.ledger.close_flush_entry(entry_id, user_id, amount, len(rows), ref, meta)
-            if balance <= 0 and self.on_exhausted is not None:
+            balance: int | None
+            if entry_id not in fresh:
+                # A retried batch's entry: an earlier attempt may have written rows naming it
+                # (or closed it); its amount is what the rows that name it sum to.
+                balance = await self.ledger.settle_flush_entry(entry_id, user_id, meta)
+            elif not rows:
+                await self.ledger.drop_flush_entry(entry_id)
+                continue
+            else:  # opened by this call: only this call's rows can name it
+                amount = -sum(doc["cost"] for doc in rows)
+                ref = rows[0]["_id"] if len(rows) == 1 else ""
+                balance = await self.ledger.close_flush_entry(entry_id, user_id, amount, len(rows), ref, meta)
+            if balance is not None and balance <= 0 and self.on_exhausted is not None:
                 self.on_exhausted(user_id)
         await self._count([doc for i, doc in enumerate(docs) if i not in existed])
         if self.settle is not None:
             await self.settle(records)  # after the charge: balance − held is never too generous
         return docs
+
+    async def _leave_closed_entries(self, records: list[UsageRecord]) -> None:
+        """A retried record whose entry was closed without its row (repair after a long stall,
+        or an earlier record of the batch charged alone) gets a fresh entry: the closed one is
+        never moved again, so charging it there would lose the charge."""
+        retried = sorted({r.batch for r in records if r.batch is not None})
+        closed = await self.ledger.applied_entries(retried) if retried else set()
+        if not closed:
+            return
+        recorded = await self.ledger.owners([r.request_id for r in records if r.batch in closed])
+        for record in records:
+            if record.batch in closed and record.request_id not in recorded:
+                record.batch = None
 
     async def _count(self, docs: list[dict[str, Any]]) -> None:
         """Per-key running totals (usage, spend for quotas, last use) and the hourly/daily

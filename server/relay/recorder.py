@@ -150,7 +150,19 @@ class UsageRecorder:
                 del self.failed[:-1000]
                 if self.journal is not None:
                     await asyncio.to_thread(self.journal.set_aside, record, f"{type(exc).__name__}: {exc}")
+                await self._release_hold(record)
         return written
+
+    async def _release_hold(self, record: UsageRecord) -> None:
+        """A set-aside record is not charged until an operator re-drives it: its hold goes now
+        (kept, a lease would never empty and the user's held amount would stay inflated)."""
+        if self.charges.settle is None:
+            return
+        try:
+            with deadline(self.db_timeout):
+                await self.charges.settle([record])
+        except Exception:  # noqa: BLE001 - an unreleased hold expires with its lease
+            log.exception("could not release the hold of set-aside record %s", record.request_id)
 
     def restore(self, records: list[UsageRecord]) -> None:
         """Queue records replayed from the journal (already in it: not appended again)."""

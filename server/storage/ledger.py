@@ -190,6 +190,29 @@ class LedgerStore:
                       "balance_after": balance, "applied_at": now}})
         return balance
 
+    async def applied_entries(self, entry_ids: list[str]) -> set[str]:
+        """Those of ``entry_ids`` already closed (by repair, or by an earlier charge of a batch
+        being retried one record at a time)."""
+        if not entry_ids:
+            return set()
+        return {d["_id"] async for d in self.storage.db.ledger.find(
+            {"$and": [{"_id": {"$in": entry_ids}}, {"applied": True}]}, {"_id": 1})}
+
+    async def settle_flush_entry(self, entry_id: str, user_id: str,
+                                 meta: dict[str, Any] | None = None) -> int | None:
+        """Close a retried flush's entry from the rows that name it (the rows are the truth,
+        whichever attempt wrote them), or drop it if none does; nothing if it is closed already
+        (a closed entry is never moved again, even once its mark is pruned). Returns the
+        balance after the move, or None when nothing moved."""
+        entry = await self.storage.db.ledger.find_one({"_id": entry_id}, {"applied": 1})
+        if entry is None or entry.get("applied"):
+            return None
+        amount, count, ref = await self.flush_sum(entry_id)
+        if not count:
+            await self.drop_flush_entry(entry_id)
+            return None
+        return await self.close_flush_entry(entry_id, user_id, amount, count, ref, meta)
+
     async def drop_flush_entry(self, entry_id: str) -> None:
         """A shell no usage row names (every request of it was recorded before): remove it."""
         await self.storage.db.ledger.delete_one({"_id": entry_id, "applied": False, "rows_of": FLUSH_ROWS})
