@@ -73,6 +73,9 @@ class RelayHandler(BaseHandler):
         flushed = self.flush()
         try:
             await asyncio.wait_for(asyncio.shield(flushed), self.deps.settings.client_write_timeout)
+            # Written: the client may close right after reading it (Codex does once it has
+            # response.completed), which marks the sink gone but does not undo this delivery.
+            return True
         except tornado.iostream.StreamClosedError:
             self._gone = True
         except asyncio.TimeoutError:
@@ -82,7 +85,7 @@ class RelayHandler(BaseHandler):
             self._gone = True
             if isinstance(self.request.connection, HTTP1Connection):
                 self.request.connection.close()
-        return not self._gone
+        return False
 
     def end(self, data: bytes = b"") -> None:
         if self._gone or self._finished:

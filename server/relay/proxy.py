@@ -278,6 +278,9 @@ class Proxy:
         meter = StreamMeter(ctx.protocol, ctx.body)
         held: list[bytes] = []
         committed = False
+        # A client may close as soon as it has the terminal event (Codex does, after
+        # response.completed): that answer was delivered whole, not aborted.
+        delivered = False
         family: Family = "anthropic" if ctx.protocol == "anthropic" else "openai"
         # Until content flows, one bound for the whole wait (pings must not extend it).
         commit_by = asyncio.get_running_loop().time() + self.settings.upstream_first_byte_timeout
@@ -345,7 +348,9 @@ class Proxy:
             ctx.usage = meter.usage
             if out and not await sink.send(b"".join(out)):
                 break
-        if sink.client_gone:
+            if out and meter.finished:
+                delivered = True  # the terminal event reached the client's socket
+        if sink.client_gone and not delivered:
             if committed and not meter.final:
                 await self._drain_for_usage(response, scanner, meter)
             # The upstream's final usage if the drain caught it; else the best estimate
