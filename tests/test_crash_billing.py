@@ -95,6 +95,15 @@ async def _burst(relay: Relay, n: int) -> list[str]:
     return answered
 
 
+async def _clean_up(relay: "Relay", storage: Storage) -> None:
+    """Whatever a test left running is killed, and its database dropped."""
+    if relay.proc is not None and relay.proc.returncode is None:
+        relay.proc.kill()
+        await relay.proc.wait()
+    await storage.drop()
+    await storage.close()
+
+
 async def _billed(storage: Storage, ids: list[str]) -> tuple[int, int]:
     """(usage rows, requests charged): a request is charged when its row names an applied flush
     entry (issue 15: one entry per user per flush, carrying the sum of the rows naming it)."""
@@ -148,11 +157,7 @@ async def test_kill_9_after_a_burst_loses_no_charge(tmp_path, embedded_db):
         relay.proc.send_signal(signal.SIGTERM)
         assert await relay.wait(30) == 0
     finally:
-        if relay.proc is not None and relay.proc.returncode is None:
-            relay.proc.kill()
-            await relay.proc.wait()
-        await storage.drop()
-        await storage.close()
+        await _clean_up(relay, storage)
 
 
 async def test_sigterm_then_sigkill_at_the_stop_timeout_loses_no_charge(tmp_path, embedded_db):
@@ -189,8 +194,4 @@ async def test_sigterm_then_sigkill_at_the_stop_timeout_loses_no_charge(tmp_path
         relay.proc.send_signal(signal.SIGTERM)
         assert await relay.wait(30) == 0
     finally:
-        if relay.proc is not None and relay.proc.returncode is None:
-            relay.proc.kill()
-            await relay.proc.wait()
-        await storage.drop()
-        await storage.close()
+        await _clean_up(relay, storage)

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Protocol
 
 from server.billing.leases import LEASE_TTL, LeaseBook
 from server.clock import Clock, WallClock
@@ -115,18 +115,26 @@ class HoldService:
                 if result != "ok":
                     await self.store.release("api_keys", key["_id"], {ctx.request_id: amount})
         if outcome != "ok":
-            self._refused(key["_id"], user_id)
-            if outcome == "quota":
-                raise InsufficientBalance(t("API Key 已达到消费额度上限"), type="quota_exceeded")
-            raise Unauthorized(t("API Key 已禁用"))
+            self._refuse_key(outcome, key["_id"], user_id)
         if result != "ok":
-            self._refused(key["_id"], user_id)
-            if result == "insufficient":
-                raise InsufficientBalance()
-            if result == "busy":
-                raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
-            raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
+            self._refuse_user(result, key["_id"], user_id)
         ctx.hold = amount
+
+    def _refuse_key(self, outcome: str, key_id: str, user_id: str) -> NoReturn:
+        """The key's hold or lease was refused: its quota is spent, or it is disabled."""
+        self._refused(key_id, user_id)
+        if outcome == "quota":
+            raise InsufficientBalance(t("API Key 已达到消费额度上限"), type="quota_exceeded")
+        raise Unauthorized(t("API Key 已禁用"))
+
+    def _refuse_user(self, result: str, key_id: str, user_id: str) -> NoReturn:
+        """The user's hold or lease was refused: no balance left, contention, or a disabled account."""
+        self._refused(key_id, user_id)
+        if result == "insufficient":
+            raise InsufficientBalance()
+        if result == "busy":
+            raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
+        raise Forbidden(t("账户已被禁用")) if result == "disabled" else Unauthorized(t("无效的 API Key"))
 
     async def _take_leased(self, ctx: "RelayContext", amount: int) -> None:
         """Admit against this process's leases of the key and the user; renew what does not fit
@@ -161,10 +169,7 @@ class HoldService:
             outcome, granted = await self.store.lease_key(key["_id"], book.hold_id, want, need,
                                                           amount, quota, expires)
             if outcome != "ok":
-                self._refused(key["_id"], user_id)
-                if outcome == "quota":
-                    raise InsufficientBalance(t("API Key 已达到消费额度上限"), type="quota_exceeded")
-                raise Unauthorized(t("API Key 已禁用"))
+                self._refuse_key(outcome, key["_id"], user_id)
             key_lease.renewed(granted, 0, period, unlimited=quota <= 0)  # what the document now says
         if not user_lease.admits(amount, now):
             need = user_lease.outstanding + amount
@@ -172,14 +177,7 @@ class HoldService:
             result, granted_user = await self.store.lease_user(user_id, book.hold_id, want, need,
                                                                self.settings.overdraft, expires)
             if result != "ok":
-                self._refused(key["_id"], user_id)
-                if result == "insufficient":
-                    raise InsufficientBalance()
-                if result == "busy":
-                    raise RateLimited(t("并发请求过多,请稍后再试"), retry_after=1)
-                if result == "disabled":
-                    raise Forbidden(t("账户已被禁用"))
-                raise Unauthorized(t("无效的 API Key"))
+                self._refuse_user(result, key["_id"], user_id)
             user_lease.renewed(granted_user, amount, period)
         else:
             user_lease.admit(amount)
