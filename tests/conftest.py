@@ -84,7 +84,9 @@ async def embedded_db(tmp_path_factory):
 async def storage(embedded_db, request):
     """A database of this test module's own, dropped afterwards."""
     name = "t_" + re.sub(r"\W", "_", request.module.__name__.split(".")[-1])[:40] + "_" + uuid.uuid4().hex[:6]
-    store = Storage.connect(embedded_db.url, name)
+    # A module may watch its database's commands (``DB_EVENT_LISTENERS``: PyMongo listeners).
+    store = Storage.connect(embedded_db.url, name,
+                            event_listeners=list(getattr(request.module, "DB_EVENT_LISTENERS", ())))
     store.box = SecretBox([TEST_SECRETS_KEY])  # secrets sealed at rest, as the runtime does
     await store.ensure_indexes()
     yield store

@@ -75,3 +75,11 @@ async def flush_entry(relay, row: dict) -> dict:
     assert entry is not None and entry["applied"] and row["_id"] in named
     assert entry["amount"] == -sum(named.values()) and entry["rows"] == len(named)
     return {**entry, "named": named}
+
+
+async def settled(relay, *responses) -> None:
+    """Every answered request recorded, then charged (and its hold settled)."""
+    for r in responses:
+        if "x-jiuliu-request-id" in r.headers:
+            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
+    await relay.deps.recorder.flush()

@@ -6,14 +6,10 @@ the key's totals and the budget leases are per user, key or flush, not per reque
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest_asyncio
 from pymongo import monitoring
 
-from server.secret_box import SecretBox
-from server.storage.db import Storage
-from tests.conftest import TEST_SECRETS_KEY
 from tests.relay.support import make_key, make_user
 from tests.support import RelayUnderTest
 
@@ -52,17 +48,7 @@ class Counter(monitoring.CommandListener):
 
 
 COUNTER = Counter()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def storage(embedded_db, request):
-    name = "t_db_writes_" + uuid.uuid4().hex[:6]
-    store = Storage.connect(embedded_db.url, name, event_listeners=[COUNTER])
-    store.box = SecretBox([TEST_SECRETS_KEY])
-    await store.ensure_indexes()
-    yield store
-    await store.drop()
-    await store.close()
+DB_EVENT_LISTENERS = [COUNTER]  # the shared ``storage`` fixture connects with it
 
 
 @pytest_asyncio.fixture(scope="module")

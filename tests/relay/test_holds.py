@@ -13,7 +13,7 @@ from server.billing.charges import UsageRecord
 from server.billing.holds import HOLD_LEASE, estimate
 from server.pricing.usage import Usage
 from server.relay.context import RelayContext
-from tests.relay.support import make_key, make_user
+from tests.relay.support import make_key, make_user, settled
 from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
@@ -27,14 +27,6 @@ async def relay(storage):
     server = await RelayUnderTest.start(storage, user_max_concurrency=1000, hold_lease_requests=0)
     yield server
     await server.stop()
-
-
-async def _settled(relay, *responses) -> None:
-    """Every answered request recorded, then charged (and its hold settled)."""
-    for r in responses:
-        if "x-jiuliu-request-id" in r.headers:
-            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
-    await relay.deps.recorder.flush()
 
 
 async def _one_estimate(relay, key_doc, user) -> int:
@@ -57,7 +49,7 @@ async def test_fifty_streams_from_one_cent_end_no_lower_than_one_estimate(relay,
         results = await asyncio.gather(*[
             http.post("/v1/messages", json={**MSG, "messages": [{"role": "user", "content": f"turn {i}"}]},
                       headers={"x-api-key": key}) for i in range(50)])
-    await _settled(relay, *results)
+    await settled(relay, *results)
     codes = [r.status_code for r in results]
     assert codes.count(200) >= 1 and codes.count(402) >= 1, codes
     refused = next(r for r in results if r.status_code == 402)
@@ -81,7 +73,7 @@ async def test_a_quota_of_five_cents_is_passed_by_at_most_one_request(relay, poo
                 http.post("/v1/messages", json={**MSG, "messages": [{"role": "user", "content": f"w{wave} {i}"}]},
                           headers={"x-api-key": key}) for i in range(20)])
             codes += [r.status_code for r in batch]
-            await _settled(relay, *batch)
+            await settled(relay, *batch)
     assert 402 in codes and 200 in codes
     key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     costs = [row["cost"] async for row in relay.deps.storage.db.usage.find({"key_id": key_doc["_id"]})]
@@ -98,7 +90,7 @@ async def test_failed_request_releases_its_hold_and_costs_nothing(relay, pool, e
     async with relay.client() as http:
         r = await http.post("/v1/messages", json=MSG, headers={"x-api-key": key})
     assert r.status_code >= 500
-    await _settled(relay, r)
+    await settled(relay, r)
     doc = await relay.deps.storage.db.users.find_one({"_id": user["_id"]})
     assert doc["balance"] == 5_000 and doc.get("held", 0) == 0 and not doc.get("holds")
 
@@ -112,7 +104,7 @@ async def test_overdraft_lets_an_operator_extend_credit(relay, pool):
         served = await http.post("/v1/messages", json=MSG,
                                  headers={"x-api-key": await make_key(relay.deps.storage, trusted["_id"], "claude")})
     assert refused.status_code == 402 and served.status_code == 200
-    await _settled(relay, served)
+    await settled(relay, served)
     balance, total = await relay.deps.ledger.balance_and_sum(trusted["_id"])
     assert -1_000_000 <= balance < 0 and balance == total
 

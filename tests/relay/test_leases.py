@@ -17,7 +17,7 @@ from server.errors import InsufficientBalance
 from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 from server.storage.holds import HoldStore
-from tests.relay.support import make_key, make_user
+from tests.relay.support import make_key, make_user, settled
 from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
@@ -32,13 +32,6 @@ async def relay(storage):
                                         hold_lease_seconds=3600)
     yield server
     await server.stop()
-
-
-async def _settled(relay, *responses) -> None:
-    for r in responses:
-        if "x-jiuliu-request-id" in r.headers:
-            await relay.usage.wait_recorded(r.headers["x-jiuliu-request-id"])
-    await relay.deps.recorder.flush()
 
 
 def _period_passes(holds: HoldService) -> None:
@@ -68,7 +61,7 @@ async def test_fifty_streams_from_one_cent_leased_end_no_lower_than_one_estimate
         results = await asyncio.gather(*[
             http.post("/v1/messages", json={**MSG, "messages": [{"role": "user", "content": f"turn {i}"}]},
                       headers={"x-api-key": key}) for i in range(50)])
-    await _settled(relay, *results)
+    await settled(relay, *results)
     codes = [r.status_code for r in results]
     assert codes.count(200) >= 1 and codes.count(402) >= 1, codes
     balance, total = await relay.deps.ledger.balance_and_sum(user["_id"])
@@ -95,7 +88,7 @@ async def test_a_quota_of_five_cents_leased_is_passed_by_at_most_one_request(rel
                           json={**MSG, "messages": [{"role": "user", "content": f"w{wave} {i}"}]})
                 for i in range(20)])
             codes += [r.status_code for r in batch]
-            await _settled(relay, *batch)
+            await settled(relay, *batch)
     assert 402 in codes and 200 in codes
     key_doc = await relay.deps.storage.db.api_keys.find_one({"user_id": user["_id"]})
     costs = [row["cost"] async for row in relay.deps.storage.db.usage.find({"key_id": key_doc["_id"]})]
