@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 import socket
 import statistics
@@ -188,13 +187,10 @@ def main() -> None:
     try:
         asyncio.run(db.start())
         py = sys.executable
-        emu_port = procs.free_port()
-        emu = procs.start("emulator", [py, "-m", "server.cli", "emulator", "--port", str(emu_port)], emu_port, tmp)
+        emu, emu_port = procs.start_emulator(tmp)
         running.append(emu)
-        procs.wait_port(emu)
         asyncio.run(seed(db.url, "limits", f"http://127.0.0.1:{emu_port}"))
-        env = {**os.environ, "MONGO_URL": db.url, "JIULIU_DB_NAME": "limits", "JIULIU_LOG_LEVEL": "warning",
-               "JIULIU_DATA_DIR": str(tmp), "JIULIU_BCRYPT_ROUNDS": "4"}
+        env = procs.relay_env(db.url, "limits", tmp)
         port = procs.free_port()
         relay = procs.start("relay", [py, "-m", "server.cli", "serve", "--port", str(port)], port, tmp, env=env)
         running.append(relay)

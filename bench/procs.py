@@ -6,6 +6,7 @@ import os
 import resource
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,3 +135,19 @@ def stop(proc: Proc) -> None:
         except OSError:
             proc.popen.kill()
         proc.popen.wait(5)
+
+
+def start_emulator(logdir: Path) -> tuple[Proc, int]:
+    """The upstream emulator as a process of its own on a free port, answering."""
+    port = free_port()
+    proc = start("emulator", [sys.executable, "-m", "server.cli", "emulator", "--port", str(port)], port, logdir)
+    wait_port(proc)
+    return proc, port
+
+
+def relay_env(db_url: str, db_name: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment a benchmarked relay runs with: the shared database, quiet logs, cheap
+    bcrypt, plus ``extra`` (JIULIU_* settings)."""
+    return {**os.environ, "MONGO_URL": db_url, "JIULIU_DB_NAME": db_name, "JIULIU_LOG_LEVEL": "warning",
+            "JIULIU_DATA_DIR": str(data_dir), "JIULIU_BCRYPT_ROUNDS": "4", **extra}
+

@@ -102,16 +102,12 @@ def main() -> int:
     try:
         asyncio.run(db.start())
         py = sys.executable
-        emu_port = procs.free_port()
-        emu = procs.start("emulator", [py, "-m", "server.cli", "emulator", "--port", str(emu_port)], emu_port, tmp)
+        emu, emu_port = procs.start_emulator(tmp)
         running.append(emu)
-        procs.wait_port(emu)
         keys = asyncio.run(seed(db.url, "bench", f"http://127.0.0.1:{emu_port}"))
-        env = {**os.environ, "MONGO_URL": db.url, "JIULIU_DB_NAME": "bench", "JIULIU_LOG_LEVEL": "warning",
-               "JIULIU_DATA_DIR": str(tmp), "JIULIU_BCRYPT_ROUNDS": "4",
-               "JIULIU_METRICS_OPEN": "true",
-               # one bench user drives every connection: its fair share is the whole pool
-               "JIULIU_USER_MAX_CONCURRENCY": "1000000", "JIULIU_USER_POOL_SHARE": "1"}
+        # one bench user drives every connection: its fair share is the whole pool
+        env = procs.relay_env(db.url, "bench", tmp, JIULIU_METRICS_OPEN="true",
+                              JIULIU_USER_MAX_CONCURRENCY="1000000", JIULIU_USER_POOL_SHARE="1")
         # The soak counts the relay's database writes per request (bench/counted_serve.py); the
         # other phases run the plain relay.
         counted = (not only or "soak" in only)
