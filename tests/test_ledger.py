@@ -371,3 +371,12 @@ async def test_batch_retried_after_repair_closed_its_entry(storage):
     await ledger.prune_marks(older_than=-1)  # and the closed entry's mark is gone
     await charges.charge_many(records)  # the recorder's retry of the kept batch
     await _every_row_charged_once(storage, ledger, uid, records)
+
+
+async def test_one_request_twice_in_a_flush_is_charged_once(storage):
+    """A journal replayed beside the live queue can put one request in a flush twice."""
+    ledger = LedgerStore(storage)
+    uid = await _user(storage)
+    record = _record(uid)
+    await ChargeService(storage, ledger).charge_many([record, _record(uid, record.request_id)])
+    await _every_row_charged_once(storage, ledger, uid, [record])

@@ -129,6 +129,9 @@ class ChargeService:
     async def charge_many(self, records: list[UsageRecord]) -> list[dict[str, Any]]:
         """One flush: entry shells, usage rows, then per entry one balance move and one close;
         then key counters and roll-ups from the rows new now, then the holds' release."""
+        # One record per request id: a journal replayed beside the live queue, or a retried
+        # batch, may bring one twice, and two copies would share a fresh entry and both count.
+        records = list({r.request_id: r for r in reversed(records)}.values())[::-1]
         fresh_batches: dict[str, str] = {}
         shells: dict[str, dict[str, Any]] = {}
         docs = []

@@ -35,6 +35,24 @@ SET_ASIDE = "usage-set-aside.jsonl"
 _TOKEN_KINDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "reasoning")
 
 
+def _request_id(entry: dict[str, Any]) -> str:
+    return str((entry.get("doc") or {}).get("request_id", ""))
+
+
+def records_of(entries: list[dict[str, Any]]) -> list[UsageRecord]:
+    """The usable records of journal entries, one per request id (the last written wins);
+    an entry an older or broken writer left is skipped and logged, never fatal."""
+    records: dict[str, UsageRecord] = {}
+    for entry in entries:
+        try:
+            record = from_entry(entry)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("usage journal: unusable entry skipped: %s", exc)
+            continue
+        records[record.request_id] = record
+    return list(records.values())
+
+
 def to_line(record: UsageRecord, error: str = "") -> bytes:
     """One journal line: the usage row as the flush would store it, and the hold to release."""
     entry: dict[str, Any] = {"doc": usage_doc(record, record.cost()), "hold": record.hold}
@@ -149,16 +167,9 @@ class UsageJournal:
 
     def read(self) -> list[UsageRecord]:
         """The records of this worker's journal (replayed at start), one per request id."""
-        records: dict[str, UsageRecord] = {}
-        for entry in parse_lines(self.path.read_bytes()):
-            try:
-                record = from_entry(entry)
-            except (KeyError, TypeError, ValueError) as exc:
-                log.error("usage journal: unusable entry skipped: %s", exc)
-                continue
-            records[record.request_id] = record
+        records = records_of(parse_lines(self.path.read_bytes()))
         self.appended = len(records)
-        return list(records.values())
+        return records
 
     def orphans(self, workers: int) -> list[Path]:
         """Journals no worker of this process owns: of workers beyond today's count (``workers``
@@ -180,7 +191,7 @@ class UsageJournal:
                 entries = parse_lines(handle.read())
         finally:
             os.close(fd)
-        return [from_entry(e) for e in entries]
+        return records_of(entries)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -199,20 +210,21 @@ class UsageJournal:
         except FileNotFoundError:
             return []
 
-    def take_set_aside(self) -> list[dict[str, Any]]:
-        """Remove and return the set-aside file's entries (a re-drive puts back what fails)."""
+    def resolve_set_aside(self, written: set[str], refused: dict[str, dict[str, Any]]) -> None:
+        """After a re-drive: drop the entries now charged, give the refused ones their new
+        error; entries set aside meanwhile stay. The file is rewritten only now, so a process
+        killed mid re-drive keeps every entry (charging again is idempotent)."""
         try:
             with open(self.set_aside_path, "rb+") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 entries = parse_lines(handle.read())
+                rest = [refused.get(_request_id(e), e) for e in entries if _request_id(e) not in written]
+                handle.seek(0)
                 handle.truncate(0)
-                return entries
+                handle.write(b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in rest))
         except FileNotFoundError:
-            return []
+            pass
 
-    def put_back(self, entries: list[dict[str, Any]]) -> None:
-        if entries:
-            self._append_locked([orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in entries])
 
     def _append_locked(self, lines: list[bytes]) -> None:
         fd = os.open(self.set_aside_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

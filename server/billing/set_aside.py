@@ -42,21 +42,21 @@ class SetAsideService:
         """Charge every set-aside record again; returns how many were written and how many remain."""
         if self.journal is None:
             return {"written": 0, "failed": 0, "errors": []}
-        entries = await asyncio.to_thread(self.journal.take_set_aside)
-        written, kept = 0, []
+        entries = await asyncio.to_thread(self.journal.set_aside_entries)
+        charged: set[str] = set()
+        refused: dict[str, dict[str, Any]] = {}
         try:
             for entry in entries:
+                request_id = str(entry.get("doc", {}).get("request_id", ""))
                 try:
                     await self.charges.charge_many([from_entry(entry)])
-                    written += 1
+                    charged.add(request_id)
                 except Exception as exc:  # noqa: BLE001 - kept with its new error
-                    kept.append({**entry, "error": f"{type(exc).__name__}: {exc}"[:500],
-                                 "set_aside_at": dt.datetime.now(dt.UTC).isoformat()})
-        except BaseException:
-            kept.extend(entries[written + len(kept):])  # cancelled midway: nothing is dropped
-            raise
-        finally:
-            await asyncio.to_thread(self.journal.put_back, kept)
+                    refused[request_id] = {**entry, "error": f"{type(exc).__name__}: {exc}"[:500],
+                                           "set_aside_at": dt.datetime.now(dt.UTC).isoformat()}
+        finally:  # cancelled midway: what was not charged stays, as it was
+            await asyncio.to_thread(self.journal.resolve_set_aside, charged, refused)
+        written, kept = len(charged), list(refused.values())
         if written:
             log.warning("set-aside usage: %d records re-driven and charged, %d still refused",
                         written, len(kept))

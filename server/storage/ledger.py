@@ -45,7 +45,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from server.clock import Clock, WallClock
 from server.errors import NotFound
 from server.i18n import t
-from server.ids import new_id
 from server.storage.db import Storage
 
 log = logging.getLogger(__name__)
@@ -244,32 +243,6 @@ class LedgerStore:
 
     async def get_for_user(self, user_id: str, entry_id: str) -> dict[str, Any] | None:
         return await self.storage.db.ledger.find_one({"_id": entry_id, "user_id": user_id})
-
-    async def post_many(self, entries: list[dict[str, Any]]) -> dict[str, int]:
-        """Batch form (usage flushes): each user's new entries share one batch id and one mark,
-        so a busy user's document gains one mark per flush, not one per request. Returns the
-        balances it saw afterwards, by user."""
-        balances: dict[str, int] = {}
-        if not entries:
-            return balances
-        by_user: dict[str, list[dict[str, Any]]] = {}
-        for entry in entries:
-            by_user.setdefault(entry["user_id"], []).append(entry)
-        batches = {user_id: new_id("bat") for user_id in by_user}
-        for entry in entries:
-            entry["batch"] = batches[entry["user_id"]]
-        fresh_ids = await self._insert_many(entries)
-        for user_id, group in by_user.items():
-            fresh = [e for e in group if e["_id"] in fresh_ids]
-            if fresh:
-                balances[user_id] = await self._apply_rows(user_id, batches[user_id], fresh)
-        # Entries that already existed (a re-driven flush) are finished the way they began.
-        for entry in entries:
-            if entry["_id"] not in fresh_ids:
-                existing = await self.storage.db.ledger.find_one({"_id": entry["_id"]})
-                if existing is not None and not existing["applied"]:
-                    balances[entry["user_id"]] = (await self.apply(existing)).get("balance_after", 0)
-        return balances
 
     async def _insert_many(self, entries: list[dict[str, Any]]) -> set[str]:
         try:

@@ -144,7 +144,8 @@ async def test_refused_record_is_kept_on_disk_and_re_driven(relay, admin, journa
     assert journal.path.read_bytes() == b""  # durable in the set-aside file, not lost with the journal
     assert await storage.db.usage.count_documents({"request_id": {"$in": [good.request_id, refused.request_id]}}) == 1
     broken = {"doc": {"request_id": "req_unreadable"}, "error": "from an older version"}
-    await asyncio.to_thread(journal.put_back, [broken])
+    with journal.set_aside_path.open("ab") as handle:  # as an older version might have left it
+        handle.write(orjson.dumps(broken) + b"\n")
     relay.deps.recorder.journal, before = journal, relay.deps.recorder.journal
     try:
         listed = ok(await admin.get("/api/admin/usage/set-aside"))
@@ -193,3 +194,38 @@ async def test_worker_0_replays_journals_no_worker_owns(embedded_db, tmp_path):
         live.close()
         await checker.drop()
         await checker.close()
+
+
+def test_an_orphan_journal_with_a_broken_line_still_replays(tmp_path):
+    """A line an older or crashed writer left must not stop worker 0 from starting; a request
+    written twice is one record."""
+    record = _record("usr_o", PriceRule.build("claude-*", 3_000_000, 15_000_000), Usage(input=10, output=5))
+    path = tmp_path / "usage-journal-5.jsonl"
+    path.write_bytes(to_line(record) + b'{"doc": {"request_id": "req_half"}}\n' + to_line(record))
+    records = UsageJournal.read_orphan(path)
+    assert records is not None and [r.request_id for r in records] == [record.request_id]
+
+
+async def test_a_re_drive_cut_short_keeps_what_it_did_not_charge(journal):
+    """The set-aside file is rewritten only after the re-drive: a process killed (here:
+    cancelled) midway loses no entry; the one it charged goes."""
+    from server.billing.set_aside import SetAsideService
+
+    rule = PriceRule.build("claude-*", 3_000_000, 15_000_000)
+    records = [_record("usr_s", rule, Usage(input=10, output=5)) for _ in range(3)]
+    for record in records:
+        journal.set_aside(record, "refused")
+
+    class CutShort:
+        calls = 0
+
+        async def charge_many(self, batch):
+            CutShort.calls += 1
+            if CutShort.calls == 2:
+                raise asyncio.CancelledError
+            return []
+
+    with pytest.raises(asyncio.CancelledError):
+        await SetAsideService(journal, CutShort()).redrive()  # type: ignore[arg-type]
+    left = [e["doc"]["request_id"] for e in journal.set_aside_entries()]
+    assert left == [r.request_id for r in records[1:]]
