@@ -100,6 +100,7 @@ async def build_deps(settings: Settings, storage: Storage) -> Deps:
     pools = PoolManager(storage, upstreams, observer=observe_attempt, clock=clock)
     sticky = StickyStore(storage, settings.sticky_ttl, clock=clock)
     upstream_client = UpstreamClient(settings)
+    upstream_client.ssl_context()  # read the CA files now, not on the event loop's first call
     limits = KeyLimits(storage, clock=clock)
     context = ContextKeeper(pools, ContextMarkStore(storage), settings.encrypted_context_ttl,
                             settings.encrypted_context_max_wait, settings.max_attempts, clock)

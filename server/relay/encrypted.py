@@ -77,6 +77,8 @@ class EncryptedGuard(Guard):
         self.store, self.ttl = keeper.store, keeper.ttl
         self.max_wait, self.clock = keeper.max_wait, keeper.clock
         self.items = encrypted_items(ctx.body)
+        # Each blob hashed once: Codex resends every earlier blob (many KB each) on every turn.
+        self._fps = {blob: fingerprint(blob) for _, _, blob in self.items}
         self.minters: dict[str, str] = {}
         self.owner: str | None = None
         self.minted: dict[str, str] = {}  # fingerprint -> kind, from the answer
@@ -84,12 +86,15 @@ class EncryptedGuard(Guard):
         self.repaired = 0
         ctx.watch = self._watch
 
+    def _fp(self, blob: str) -> str:
+        return self._fps.get(blob) or fingerprint(blob)
+
     # -- routing ---------------------------------------------------------------------------
     async def prepare(self, preferred: str | None) -> str | None:
         if not self.items:
             return preferred
-        self.minters = await self.keeper.minters([fingerprint(b) for _, _, b in self.items])
-        known = [self.minters[fingerprint(b)] for _, _, b in self.items if fingerprint(b) in self.minters]
+        self.minters = await self.keeper.minters([self._fp(b) for _, _, b in self.items])
+        known = [self.minters[self._fp(b)] for _, _, b in self.items if self._fp(b) in self.minters]
         self.owner = known[-1] if known else preferred  # the latest blob's minter is the truth
         if self.owner is not None:
             await self.pools.ensure_fresh()
@@ -159,7 +164,7 @@ class EncryptedGuard(Guard):
         """Drop reasoning items another account minted (``strict``: and those of unknown
         origin); a foreign compaction item is fatal."""
         foreign = [(i, kind, blob) for i, kind, blob in self.items
-                   if self.minters.get(fingerprint(blob), None if strict else account_id) != account_id]
+                   if self.minters.get(self._fp(blob), None if strict else account_id) != account_id]
         if not foreign:
             return
         if any(kind == "compaction" for _, kind, _ in foreign):
@@ -187,10 +192,10 @@ class EncryptedGuard(Guard):
         if self.repaired > 2 or self.ctx.attempts >= self.max_attempts:
             raise ContextLost("上游账号无法读取本会话的加密上下文,修复未成功。请开始新会话(Codex: /new)。")
         bad = self._offending(message, account.id)
-        unknown = [fingerprint(blob) for _, _, blob in bad if fingerprint(blob) not in self.minters]
+        unknown = [self._fp(blob) for _, _, blob in bad if self._fp(blob) not in self.minters]
         if unknown:  # written meanwhile by another process, or routed before it was visible
             self.minters.update(await self.store.minters(unknown, self.clock.now()))
-        found = (self.minters.get(fingerprint(blob)) for _, _, blob in bad)
+        found = (self.minters.get(self._fp(blob)) for _, _, blob in bad)
         minters = {minter for minter in found if minter is not None} - {account.id}
         for minter in minters:
             owner = self.pools.accounts.get(minter)
@@ -226,7 +231,7 @@ class EncryptedGuard(Guard):
             named = [it for it in self.items if it[2].startswith(head) and it[2].endswith(tail)]
             if named:
                 return named
-        foreign = [it for it in self.items if self.minters.get(fingerprint(it[2])) != account_id]
+        foreign = [it for it in self.items if self.minters.get(self._fp(it[2])) != account_id]
         return foreign or list(self.items)
 
     # -- after the answer --------------------------------------------------------------------

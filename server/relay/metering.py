@@ -110,9 +110,6 @@ class StreamMeter:
             self.finished = True
             self.response_id = response.get("id")
 
-    def mark_stop(self) -> None:
-        self.finished = True
-
     def billable(self, cached_hint: int = 0) -> Usage:
         """The usage to bill: the upstream's final figures, or the best estimate if they never
         came (nothing at all if the upstream never began its answer). ``cached_hint``: input

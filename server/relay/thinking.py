@@ -63,10 +63,11 @@ class ThinkingGuard(Guard):
         stripped = 0
         out = []
         for i, turn in enumerate(messages):
-            content = turn.get("content") if isinstance(turn, dict) else None
-            if i == keep or turn.get("role") != "assistant" or not isinstance(content, list):
+            if i == keep or not isinstance(turn, dict) or turn.get("role") != "assistant" \
+                    or not isinstance(turn.get("content"), list):
                 out.append(turn)
                 continue
+            content = turn["content"]
             kept = [b for b in content if not (isinstance(b, dict) and b.get("type") in THINKING_TYPES)]
             stripped += len(content) - len(kept)
             out.append({**turn, "content": kept or [{"type": "text", "text": "(thinking omitted)"}]})
