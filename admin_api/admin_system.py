@@ -36,9 +36,7 @@ class SetAsideHandler(AdminHandler):
     """Usage records the database refused, kept in this machine's data directory."""
 
     def service(self) -> SetAsideService:
-        recorder, charges = self.deps.recorder, self.deps.charges
-        assert charges is not None
-        return SetAsideService(recorder.journal if recorder is not None else None, charges)
+        return SetAsideService(self.deps.recorder.journal, self.deps.charges)
 
     @admin_required
     async def get(self) -> None:

@@ -86,3 +86,13 @@ def test_group_multiplier_applies_to_the_total():
     usage = Usage(input=1000, output=200)
     assert compute_cost(usage, SONNET, multiplier_ppm=1_500_000).total == 9_000
     assert compute_cost(usage, SONNET, multiplier_ppm=333_333).total == 2_000  # 1999.998 rounds up
+
+
+def test_the_overriding_rule_shown_is_the_one_that_bills():
+    """The price pages name the operator rule that prices a catalogue model: the most specific,
+    as billing picks it, not the first that matches."""
+    from server.pricing.pricing import overriding_pattern
+
+    assert overriding_pattern(["claude-*", "claude-opus-4-6", "claude-opus-*"], "claude-opus-4-6") == "claude-opus-4-6"
+    assert overriding_pattern(["claude-*", "claude-opus-*"], "claude-opus-4-6") == "claude-opus-*"
+    assert overriding_pattern(["gpt-*"], "claude-opus-4-6") is None

@@ -5,13 +5,12 @@ per thousand requests), each catalogue model naming the operator rule that beats
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any, Mapping
 
 from server.accounts.times import iso
 from server.pricing.money import PPM, div_round_half_up, format_micro
 from server.pricing.price_sets import KINDS
-from server.pricing.pricing import PriceRule
+from server.pricing.pricing import PriceRule, overriding_pattern
 from server.storage.prices import PriceStore
 
 
@@ -51,7 +50,7 @@ async def pricing(prices: PriceStore, groups: list[dict[str, Any]], currency: st
     data = [_row(r, groups, operator_changed=True, explicit=sorted(r.explicit), review=r.review)
             for r in sorted(operator, key=lambda r: r.pattern)]
     for rule in await prices.catalogue_rules():
-        beaten = next((o.pattern for o in operator if fnmatch.fnmatchcase(rule.pattern, o.pattern)), None)
+        beaten = overriding_pattern((o.pattern for o in operator), rule.pattern)
         data.append(_row(rule, groups, operator_changed=False, catalogue_version=rule.version,
                          overridden_by=beaten))
     return {"currency": currency, "unit": "per_million_tokens", "web_search_unit": "per_thousand_requests",

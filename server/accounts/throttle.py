@@ -17,6 +17,7 @@ locked address. A success clears the account and gives its count back to the add
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from server.clock import Clock
 
 HOLD_SECONDS = 30.0  # a provisional lock outlives any password check; a crashed process frees it
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,15 @@ class LoginThrottle:
         await self.store.clear(account_subject(ticket.email))
         if ticket.ip_n is not None:
             await self.store.give_back(ip_subject(ticket.ip), ticket.hold)
+
+    async def abandoned(self, ticket: Ticket) -> None:
+        """The check itself failed (the database timed out, say): the attempt was no guess, so
+        its count and provisional lock go back; best effort, the lock expires on its own."""
+        for subject in (account_subject(ticket.email), ip_subject(ticket.ip)):
+            try:
+                await self.store.give_back(subject, ticket.hold)
+            except Exception:  # noqa: BLE001 - the database may be the reason we are here
+                log.warning("could not give back the login attempt of %s", subject)
 
     async def _refuse(self, subject: str, now: float) -> None:
         doc = await self.store.get(subject)

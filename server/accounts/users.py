@@ -84,8 +84,12 @@ class UserService:
         """A session for valid credentials; the same 401 for an unknown email or a wrong password."""
         email = unicodedata.normalize("NFC", email).strip().lower()[:320]
         ticket = await self.throttle.admit(email, ip)
-        user = await self.store.get_by_email(email)
-        ok = await self.hasher.verify(password, user.get("password_hash") if user else None)
+        try:
+            user = await self.store.get_by_email(email)
+            ok = await self.hasher.verify(password, user.get("password_hash") if user else None)
+        except BaseException:
+            await self.throttle.abandoned(ticket)  # an error is not a wrong password
+            raise
         if not ok or user is None:
             await self.throttle.failed(ticket)
             raise Unauthorized(BAD_CREDENTIALS)

@@ -11,7 +11,6 @@ for that model, which beats the entry; deleting that rule goes back to the catal
 from __future__ import annotations
 
 import builtins
-import fnmatch
 import re
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Mapping
@@ -24,7 +23,7 @@ from server.i18n import t
 from server.pricing.catalogue import diff, entry_view
 from server.pricing.money import format_micro
 from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
-from server.pricing.pricing import PriceRule, find_rule
+from server.pricing.pricing import PriceRule, find_rule, overriding_pattern
 
 if TYPE_CHECKING:
     from server.pools.manager import PoolManager
@@ -136,7 +135,7 @@ class PriceAdmin:
         patterns = [d["pattern"] for d in docs]
         rows = []
         for entry in entries:
-            beaten = next((p for p in patterns if fnmatch.fnmatchcase(entry["model"], p)), None)
+            beaten = overriding_pattern(patterns, entry["model"])
             rows.append(catalogue_view(entry, status["active"], beaten))
         return operator + rows
 

@@ -84,8 +84,7 @@ class PriceRule:
         return self.tiers if self.tiers is not None else flat(self.prices())
 
     def specificity(self) -> tuple[int, int]:
-        literal = sum(1 for c in self.pattern if c not in "*?[]")
-        return (0 if any(c in self.pattern for c in "*?[") else 1, literal)
+        return specificity(self.pattern)
 
     def matches(self, model: str) -> bool:
         if self.match is not None:
@@ -125,6 +124,19 @@ class Cost:
         return {"tier": self.tier, "variant": self.variant, "applied": self.applied,
                 "web_search_price": self.web_search, "web_search_requests": self.usage.web_search_requests,
                 "source": self.source, "catalogue_version": self.version, "base_model": self.base_model}
+
+
+def specificity(pattern: str) -> tuple[int, int]:
+    """Exact names first, then the glob with the most literal characters."""
+    literal = sum(1 for c in pattern if c not in "*?[]")
+    return (0 if any(c in pattern for c in "*?[") else 1, literal)
+
+
+def overriding_pattern(operator_patterns: Iterable[str], model: str) -> str | None:
+    """The operator pattern that prices ``model`` instead of the catalogue (the most specific
+    match, as ``find_rule`` picks it), or None."""
+    matching = [p for p in operator_patterns if fnmatch.fnmatchcase(model, p)]
+    return max(matching, key=specificity) if matching else None
 
 
 def find_rule(rules: Iterable[PriceRule], model: str) -> PriceRule | None:

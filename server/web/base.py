@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DASHBOARD_MAX_BODY = 64 * 1024  # the connection refuses more before reading (server.web.body_limits)
-
-
 def json_default(obj: Any) -> Any:
     """orjson fallback for types it does not know (ObjectId, sets)."""
     if isinstance(obj, (set, frozenset)):
@@ -42,7 +39,6 @@ class BaseHandler(tornado.web.RequestHandler):
     """Every handler's base: JSON in and out, domain errors rendered in ``family``'s envelope."""
 
     family: Family = "dashboard"
-    max_body = DASHBOARD_MAX_BODY
     # All the database work of a dashboard or API request shares one deadline, db_timeout_api
     # (server.storage.timeouts); relay routes set False: each of their operations gets the
     # client's shorter db_timeout_relay instead, and a stream's life is not a database deadline.
@@ -70,7 +66,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def get_json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; anything else is a clear 400 (or 413)."""
-        return parse_json_object(self.request.body, self.max_body)
+        # The connection already refused more than this before reading (server.web.body_limits).
+        return parse_json_object(self.request.body, self.deps.settings.dashboard_max_body_bytes)
 
     def write_json(self, obj: Any, status: int = 200) -> None:
         """Finish with a JSON body."""

@@ -179,3 +179,25 @@ async def test_forwarded_for_ignored_from_untrusted_peer(relay):
     assert await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:192.0.2.55"}) is None
     assert await relay.deps.storage.db.login_attempts.find_one({"_id": "ip:127.0.0.1"}) is not None
     await relay.deps.storage.db.login_attempts.delete_many({})
+
+
+async def test_a_failed_check_is_not_a_guess(relay, monkeypatch):
+    """A login whose check itself fails (a database timeout, say) gives its attempt back: five
+    such errors must not lock the account against the right password."""
+    from pymongo.errors import ExecutionTimeout
+
+    async with relay.client() as http:
+        _, email = await register(http)
+    lookup = relay.deps.users.store.get_by_email
+
+    async def stalled(_email):
+        raise ExecutionTimeout("operation exceeded time limit")
+
+    monkeypatch.setattr(relay.deps.users.store, "get_by_email", stalled)
+    async with relay.client() as http:
+        for _ in range(relay.settings.login_account_attempts):
+            assert (await http.post("/api/user/login", json={"email": email, "password": PASSWORD})).status_code == 503
+        monkeypatch.setattr(relay.deps.users.store, "get_by_email", lookup)
+        r = await http.post("/api/user/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    await relay.deps.storage.db.login_attempts.delete_many({})
