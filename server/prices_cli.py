@@ -13,22 +13,17 @@ from typing import Any
 import orjson
 
 from server.accounts.times import iso
-from server.pricing.catalogue import diff
+from server.admin.audit import AuditLog
 from server.runtime import Runtime
 from server.settings import Settings
 from server.storage.prices import PriceStore
 
 
 async def _status(prices: PriceStore) -> dict[str, Any]:
-    status = await prices.status()
-    changes = []
-    if status["pending"]:
-        changes = diff(await prices.catalogue_doc(status["active"]),
-                       await prices.catalogue_doc(status["pending"]))
-    return {**status, "applied_at": iso(status["applied_at"]),
-            "diff": [{k: c[k] for k in ("model", "change", "fields")}
-                     | {"before": c["before"], "after": c["after"]}
-                     for c in changes]}
+    review = await prices.review()
+    return {**review, "applied_at": iso(review["applied_at"]),
+            "diff": [{k: c[k] for k in ("model", "change", "fields", "before", "after")}
+                     for c in review["diff"]]}
 
 
 async def prices_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -46,6 +41,9 @@ async def prices_command(settings: Settings, args: argparse.Namespace) -> int:
                       f"(pending: {status['pending']!r}, active: {status['active']!r})", file=sys.stderr)
                 return 2
             await prices.apply(args.version, "cli")
+            # The same audit row as the price page's apply: who put which catalogue in force.
+            await AuditLog(runtime.storage).record("cli", "price.catalogue.apply", args.version,
+                                                   {"active": status["active"]}, {"active": args.version})
         result = await _status(prices)
     finally:
         await runtime.close()

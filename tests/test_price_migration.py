@@ -89,3 +89,5 @@ async def test_cli_status_and_apply(old_install, embedded_db, capsys):
     assert await prices_command(settings, args) == 0
     applied = orjson.loads(capsys.readouterr().out)
     assert (applied["active"], applied["pending"], applied["applied_by"]) == (INSTALLED, None, "cli")
+    audit = await old_install.db.audit.find_one({"action": "price.catalogue.apply", "target": INSTALLED})
+    assert audit is not None and audit["admin_id"] == "cli"  # as the price page's apply records it

@@ -20,7 +20,7 @@ from server.accounts.times import iso
 from server.admin.audit import AuditLog
 from server.errors import BadRequest, Conflict, NotFound
 from server.i18n import t
-from server.pricing.catalogue import diff, entry_view
+from server.pricing.catalogue import entry_view
 from server.pricing.money import format_micro
 from server.pricing.price_sets import ANTHROPIC_RATIOS, CACHE_KINDS, KINDS
 from server.pricing.pricing import PriceRule, find_rule, overriding_pattern
@@ -141,14 +141,8 @@ class PriceAdmin:
 
     async def catalogue(self) -> dict[str, Any]:
         """The catalogue in force, the installed one, and the difference a review would apply."""
-        prices = self.prices
-        status = await prices.status()
-        changes = []
-        if status["pending"]:
-            changes = diff(await prices.catalogue_doc(status["active"]),
-                           await prices.catalogue_doc(status["pending"]))
-        return {**status, "applied_at": iso(status["applied_at"]), "diff": changes,
-                "served": await self.served()}
+        review = await self.prices.review()
+        return {**review, "applied_at": iso(review["applied_at"]), "served": await self.served()}
 
     async def served(self) -> builtins.list[dict[str, Any]]:  # ``list`` is a method here
         """How each model the pools offer is priced now: an operator rule, the catalogue, the

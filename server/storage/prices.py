@@ -134,6 +134,16 @@ class PriceStore:
             return None
         return await self.storage.collection("price_catalogues").find_one({"_id": version})
 
+    async def review(self) -> dict[str, Any]:
+        """The catalogue in force, the one awaiting review, and what applying it would change
+        (the price page and ``jiuliu prices status`` show the same)."""
+        status = await self.status()
+        changes: list[dict[str, Any]] = []
+        if status["pending"]:
+            changes = cat.diff(await self.catalogue_doc(status["active"]),
+                           await self.catalogue_doc(status["pending"]))
+        return {**status, "diff": changes}
+
     async def status(self) -> dict[str, Any]:
         """The version in force, the installed one, and whether a newer one awaits review."""
         pointer = await self.storage.collection("settings").find_one({"_id": POINTER_ID}) or {}
