@@ -95,8 +95,8 @@ async def storage(embedded_db, request):
 
 
 @pytest_asyncio.fixture(scope="module")
-async def relay(storage):
-    """A relay app of this module's own on a free port (settings via ``relay_settings``)."""
-    server = await RelayUnderTest.start(storage)
+async def relay(storage, request):
+    """A relay app of this module's own on a free port (the module's ``RELAY_SETTINGS``, if any)."""
+    server = await RelayUnderTest.start(storage, **getattr(request.module, "RELAY_SETTINGS", {}))
     yield server
     await server.stop()

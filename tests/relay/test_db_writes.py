@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest_asyncio
 from pymongo import monitoring
 
 from tests.relay.support import make_key, make_user
-from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 WRITES = ("insert", "update", "delete", "findAndModify")
@@ -51,12 +49,8 @@ COUNTER = Counter()
 DB_EVENT_LISTENERS = [COUNTER]  # the shared ``storage`` fixture connects with it
 
 
-@pytest_asyncio.fixture(scope="module")
-async def relay(storage):
-    # One flush for the whole run (the final one): its per-user, per-key and roll-up writes counted once.
-    server = await RelayUnderTest.start(storage, user_max_concurrency=1000, usage_flush_interval=30)
-    yield server
-    await server.stop()
+# One flush for the whole run (the final one): its per-user, per-key and roll-up writes counted once.
+RELAY_SETTINGS = {"user_max_concurrency": 1000, "usage_flush_interval": 30}
 
 
 async def test_about_one_write_per_billed_request(relay, pool):

@@ -7,26 +7,20 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest_asyncio
 
 from server.billing.charges import UsageRecord
 from server.billing.holds import HOLD_LEASE, estimate
 from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 from tests.relay.support import make_key, make_user, settled
-from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
        "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest_asyncio.fixture(scope="module")
-async def relay(storage):
-    # A share wide enough that only the money limits what one user runs at once; one hold per
-    # request (hold_lease_requests=0): tests/relay/test_leases.py runs the same money rules leased.
-    server = await RelayUnderTest.start(storage, user_max_concurrency=1000, hold_lease_requests=0)
-    yield server
-    await server.stop()
+# A share wide enough that only the money limits what one user runs at once; one hold per
+# request (hold_lease_requests=0): tests/relay/test_leases.py runs the same money rules leased.
+RELAY_SETTINGS = {"user_max_concurrency": 1000, "hold_lease_requests": 0}
 
 
 async def _one_estimate(relay, key_doc, user) -> int:

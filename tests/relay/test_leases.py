@@ -9,7 +9,6 @@ import time
 
 import orjson
 import pytest
-import pytest_asyncio
 
 from server.billing.charges import UsageRecord
 from server.billing.holds import HoldService, estimate
@@ -18,20 +17,14 @@ from server.pricing.usage import Usage
 from server.relay.context import RelayContext
 from server.storage.holds import HoldStore
 from tests.relay.support import make_key, make_user, settled
-from tests.support import RelayUnderTest
 
 MSG = {"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
        "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest_asyncio.fixture(scope="module")
-async def relay(storage):
-    # A renewal period far longer than a test: every renewal here is forced by the budget (or
-    # by the test, standing for the period passing), never by the clock.
-    server = await RelayUnderTest.start(storage, user_max_concurrency=1000, hold_lease_requests=32,
-                                        hold_lease_seconds=3600)
-    yield server
-    await server.stop()
+# A renewal period far longer than a test: every renewal here is forced by the budget (or by
+# the test, standing for the period passing), never by the clock.
+RELAY_SETTINGS = {"user_max_concurrency": 1000, "hold_lease_requests": 32, "hold_lease_seconds": 3600}
 
 
 def _period_passes(holds: HoldService) -> None:
